@@ -1,0 +1,124 @@
+"""``pipenv-sync``: make a virtualenv match Pipfile.lock exactly.
+
+Kept light: argparse and the pipeline only; a user's mistake is one line on
+stderr and an exit code from :mod:`pipenv_sync_ext.errors`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .errors import EXIT_ERROR, EXIT_OK, SyncError
+from .lockfile import parse_categories
+
+if TYPE_CHECKING:
+    from .sync import Options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pipenv-sync",
+        description="Make a virtualenv match Pipfile.lock exactly, from a sha256-addressed cache.",
+        epilog="Exit codes: 0 synced, 1 error, 2 usage, 3 stale lock under --deploy, 4 missing artifacts.",
+    )
+    add_sync_arguments(p)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: bool = False) -> None:
+    """The options of a sync. ``pipenv_owns_selection``: pipenv's parser already has
+    --dev/--categories/--all/--python, so only the extension's own options are added."""
+    if not pipenv_owns_selection:
+        p.add_argument("-d", "--dev", action="store_true", help="also sync [develop] (dev-packages)")
+        p.add_argument("--categories", help="space/comma separated categories to sync (instead of default)")
+        p.add_argument("--all", dest="all_sections", action="store_true", help="sync every category of the lock")
+        p.add_argument("--python", help="interpreter to create the venv with: a path or a version such as 3.11")
+    p.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
+    p.add_argument("--venv", type=Path, help="the virtualenv to sync (created when missing); default: pipenv's")
+    p.add_argument("--prune", action="store_true", help="remove every installed package the lock does not select")
+    p.add_argument("--offline", action="store_true", help="never open a network connection")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
+    p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
+    p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
+    p.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="extra read-only directory of artifacts, matched by sha256 (repeatable)",
+    )
+    p.add_argument(
+        "--cache-dir", type=Path, help="artifact store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/pipenv-sync)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged packages")
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    from .sync import Options
+
+    categories = parse_categories(args.categories) or parse_categories(
+        None if args.dev else os.environ.get("PIPENV_DEFAULT_CATEGORIES")
+    )
+    return Options(
+        project_dir=args.project,
+        venv=args.venv,
+        python=args.python,
+        dev=bool(args.dev),
+        categories=tuple(categories),
+        all_sections=bool(args.all_sections),
+        prune=args.prune,
+        offline=args.offline,
+        dry_run=args.dry_run,
+        deploy=args.deploy,
+        keep=tuple(args.keep),
+        find_links=tuple(args.find_links),
+        cache_dir=args.cache_dir,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from .report import to_json, to_text
+    from .sync import sync
+
+    quiet = args.quiet or args.json
+
+    def warn(message: str) -> None:
+        if not args.quiet:
+            print(f"warning: {message}", file=sys.stderr)
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr)
+
+    try:
+        result = sync(options_from_args(args), warn, log)
+    except SyncError as exc:
+        print(f"pipenv-sync: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pipenv-sync: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(to_json(result))
+    elif not args.quiet:
+        print(to_text(result, verbose=args.verbose))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

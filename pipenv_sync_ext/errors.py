@@ -1,0 +1,60 @@
+"""One exception hierarchy; each error knows its exit code and says what to do.
+
+Exit codes (documented in README.rst):
+
+====  ==========================================================
+0     the venv matches the lock (or ``--dry-run`` printed a plan)
+1     an error: bad input, a failed install, an I/O problem
+2     the command line was wrong (argparse's own code)
+3     ``--deploy`` and Pipfile.lock is out of date with Pipfile
+4     artifacts are missing: not in the store, not in ``--find-links``
+      and (under ``--offline``) not fetched
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_STALE_LOCK = 3
+EXIT_MISSING_ARTIFACTS = 4
+
+
+class SyncError(Exception):
+    """A failure the user can act on; printed as one line, never a traceback."""
+
+    exit_code = EXIT_ERROR
+
+
+class LockError(SyncError):
+    """Pipfile.lock (or Pipfile) is malformed or asks for something impossible.
+
+    Messages name the file, the section and the package.
+    """
+
+
+class StaleLockError(SyncError):
+    exit_code = EXIT_STALE_LOCK
+
+
+class TargetError(SyncError):
+    """The target virtualenv or its interpreter cannot be used."""
+
+
+class MissingArtifactsError(SyncError):
+    """Preflight found locked packages without a verified, compatible artifact."""
+
+    exit_code = EXIT_MISSING_ARTIFACTS
+
+
+class FetchError(SyncError):
+    """The package index could not be read or a download failed."""
+
+
+class InstallError(SyncError):
+    """Applying the plan failed (a wheel could not be installed or removed)."""
+
+
+class OfflineViolation(SyncError):
+    """Raised by the offline guard when anything tries to open a connection."""

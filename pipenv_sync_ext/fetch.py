@@ -1,0 +1,243 @@
+"""Stage 6: fetch what the store lacks from the lock's sources (simple API).
+
+Only reached when an artifact is missing locally: a cached, hash-matching file
+is used without asking the index at all. Speaks PEP 691 JSON when the index
+offers it and PEP 503 HTML otherwise. Downloads are streamed to a staging file,
+hashed while they are written, checked against the lock and only then renamed
+into the store, so a partial or wrong download never enters it.
+
+Credentials in source URLs (``https://user:${TOKEN}@host/simple``) are expanded
+from the environment like pipenv does, sent as an ``Authorization`` header, and
+never printed: every URL in a message goes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any, TypeVar
+
+from .errors import FetchError
+from .lockfile import LockedPackage, Source
+from .store import LocalArtifact, Store
+from .wheels import Artifact
+
+_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+_VAR = re.compile(r"'?\$\{([^}]+)\}'?|\$([A-Za-z_][A-Za-z0-9_]*)")
+_TIMEOUT = 30.0
+_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    artifact: Artifact
+    url: str  # credentials stripped
+    source: ResolvedSource
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    name: str
+    url: str  # expanded, without credentials
+    auth: str | None  # "Basic ..." header value
+    verify_ssl: bool
+
+    @property
+    def display(self) -> str:
+        return redact(self.url)
+
+
+def _expand(text: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        value = os.environ.get(m.group(1) or m.group(2))
+        return m.group(0) if value is None else value
+
+    return _VAR.sub(sub, text)
+
+
+def resolve_source(source: Source) -> ResolvedSource:
+    """Expand ``${VAR}``s and move ``user:password@`` into an auth header."""
+    parts = urllib.parse.urlsplit(_expand(source.url))
+    auth = None
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, netloc = netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        raw = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+        auth = "Basic " + base64.b64encode(raw.encode()).decode()
+    url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return ResolvedSource(source.name, url, auth, source.verify_ssl)
+
+
+def redact(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, ""))
+
+
+class _LinkParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href:
+                self.links.append(href)
+
+
+class IndexClient:
+    def __init__(self, sources: Sequence[Source], log: Callable[[str], None]) -> None:
+        self._sources = [resolve_source(s) for s in sources]
+        self._log = log
+        self.requests = 0
+
+    def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
+        if package.index:
+            return [s for s in self._sources if s.name == package.index]
+        return list(self._sources)
+
+    def _open(self, url: str, source: ResolvedSource, accept: str | None = None) -> Any:
+        request = urllib.request.Request(url)
+        request.add_header("User-Agent", "pipenv-sync")
+        if accept:
+            request.add_header("Accept", accept)
+        if source.auth and _same_host(url, source.url):
+            request.add_header("Authorization", source.auth)
+        context = None
+        if url.startswith("https:"):
+            context = ssl.create_default_context()
+            if not source.verify_ssl:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        self.requests += 1
+        return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
+
+    def list_files(self, package: LockedPackage) -> list[RemoteFile]:
+        """Files of ``package`` that the lock allows, from each source in order."""
+        found: list[RemoteFile] = []
+        errors: list[str] = []
+        for source in self.sources_for(package):
+            page = source.url.rstrip("/") + f"/{package.name}/"
+            try:
+                body, content_type, final_url = self._retrying(functools.partial(self._read_page, page, source))
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    continue
+                errors.append(f"{redact(page)}: HTTP {exc.code}")
+                continue
+            except (OSError, ValueError) as exc:
+                errors.append(f"{redact(page)}: {_reason(exc)}")
+                continue
+            for filename, url, digest in _parse_listing(body, content_type, final_url):
+                if digest in package.hashes:
+                    found.append(RemoteFile(Artifact(digest, filename), url, source))
+            if found:
+                break
+        if not found and errors:
+            raise FetchError(f"{package.name}=={package.version}: index unreachable: {'; '.join(errors)}")
+        return found
+
+    def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
+        with self._open(url, source, _ACCEPT) as response:
+            return response.read(), response.headers.get("Content-Type", ""), response.geturl()
+
+    def download(self, remote: RemoteFile, store: Store) -> LocalArtifact:
+        existing = store.get(remote.artifact.sha256)
+        if existing is not None and store.verify(existing):
+            return existing
+
+        def attempt() -> LocalArtifact:
+            staging, dest = store.staging_file(remote.artifact.filename)
+            try:
+                h = hashlib.sha256()
+                with self._open(remote.url, remote.source) as response, dest.open("wb") as out:
+                    while chunk := response.read(1 << 20):
+                        h.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if h.hexdigest() != remote.artifact.sha256:
+                    raise _HashMismatch(
+                        f"{redact(remote.url)}: downloaded content has sha256 {h.hexdigest()}, "
+                        f"the lock allows {remote.artifact.sha256}"
+                    )
+                return store.commit(staging, remote.artifact.sha256)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+        try:
+            return self._retrying(attempt)
+        except _HashMismatch as exc:
+            raise FetchError(str(exc)) from None
+        except urllib.error.HTTPError as exc:
+            raise FetchError(f"{redact(remote.url)}: HTTP {exc.code}") from None
+        except (OSError, ValueError) as exc:
+            raise FetchError(f"{redact(remote.url)}: {_reason(exc)}") from None
+
+    def _retrying(self, action: Callable[[], T]) -> T:
+        for attempt in range(_ATTEMPTS):
+            try:
+                return action()
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == _ATTEMPTS - 1:
+                    raise
+            except _HashMismatch:
+                raise
+            except (OSError, ValueError):
+                if attempt == _ATTEMPTS - 1:
+                    raise
+            time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+class _HashMismatch(Exception):
+    pass
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__
+
+
+def _same_host(a: str, b: str) -> bool:
+    return urllib.parse.urlsplit(a).netloc == urllib.parse.urlsplit(b).netloc
+
+
+def _parse_listing(body: bytes, content_type: str, base_url: str) -> list[tuple[str, str, str]]:
+    """(filename, absolute url, sha256) for each file a simple-API page lists with a sha256."""
+    files: list[tuple[str, str, str]] = []
+    if "json" in content_type:
+        data = json.loads(body)
+        for f in data.get("files", []):
+            digest = (f.get("hashes") or {}).get("sha256")
+            if digest and f.get("filename") and f.get("url"):
+                files.append((f["filename"], urllib.parse.urljoin(base_url, f["url"]), digest.lower()))
+        return files
+    parser = _LinkParser()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    for href in parser.links:
+        url, _, fragment = urllib.parse.urljoin(base_url, href).partition("#")
+        digest = dict(urllib.parse.parse_qsl(fragment)).get("sha256")
+        if digest:
+            filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+            files.append((filename, url, digest.lower()))
+    return files

@@ -1,0 +1,290 @@
+"""Stage 1: read Pipfile.lock into value objects.
+
+Every entry of every section becomes either a :class:`LockedPackage` (an index
+package pinned with ``==`` and sha256 hashes: the only kind this engine installs
+from its store) or an :class:`OtherEntry` (editable, path, file, VCS, ``"*"`` or
+hash-less pins), which is kept in the plan as its own kind and never silently
+dropped.
+
+Validation goes through plette's ``Lockfile`` schema first, then through the
+stricter checks below, so that each error names the file, section and package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from .errors import LockError
+
+_SHA256 = re.compile(r"^sha256:([0-9a-f]{64})$")
+_PIN = re.compile(r"^===?\s*([^\s,;=<>!~*]+)\s*$")
+_VCS_KEYS = ("git", "hg", "svn", "bzr")
+
+# pipenv's names for the two built-in sections, in both vocabularies.
+_PIPFILE_TO_LOCK = {"packages": "default", "dev-packages": "develop"}
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    verify_ssl: bool = True
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """An index package pinned to one version and a set of allowed sha256 digests."""
+
+    name: str  # PEP 503 canonical
+    version: str
+    hashes: frozenset[str]  # lower-case hex digests, without the "sha256:" prefix
+    category: str
+    markers: str | None = None
+    extras: tuple[str, ...] = ()
+    index: str | None = None
+
+
+@dataclass(frozen=True)
+class OtherEntry:
+    """A lock entry this engine does not install from the store (yet).
+
+    ``kind`` is one of ``editable``, ``path``, ``file``, ``vcs``, ``unpinned``
+    (``"*"``, or a pin without hashes). ``source`` is the path, URL or
+    requirement text it points at, for messages.
+    """
+
+    name: str
+    kind: str
+    category: str
+    source: str
+    version: str | None = None
+    markers: str | None = None
+
+
+Entry = LockedPackage | OtherEntry
+
+
+@dataclass(frozen=True)
+class Lock:
+    path: Path
+    content_sha256: str  # of the file's bytes: identifies this exact lock
+    pipfile_sha256: str | None  # _meta.hash.sha256: the Pipfile it was made from
+    requires: Mapping[str, str]
+    sources: tuple[Source, ...]
+    sections: Mapping[str, tuple[Entry, ...]] = field(repr=False)
+
+    def source(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+def load_lock(path: Path) -> Lock:
+    """Parse and validate ``path``; raise :class:`LockError` naming what is wrong."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise LockError(f"{path}: not found (run `pipenv lock` first)") from None
+    except OSError as exc:
+        raise LockError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LockError(f"{path}: not valid JSON: {exc}") from None
+    return parse_lock(data, path, hashlib.sha256(raw).hexdigest())
+
+
+def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
+    if not isinstance(data, dict):
+        raise LockError(f"{path}: the top level must be a JSON object")
+    meta = data.get("_meta")
+    if not isinstance(meta, dict):
+        raise LockError(f"{path}: [_meta] is missing; this is not a Pipfile.lock")
+    _plette_validate(data, path)
+
+    pipfile_hash = meta.get("hash", {}).get("sha256") if isinstance(meta.get("hash"), dict) else None
+    requires = meta.get("requires") or {}
+    if not isinstance(requires, dict):
+        raise LockError(f"{path}: [_meta] requires must be an object")
+    sources = tuple(_parse_source(s, path, i) for i, s in enumerate(meta.get("sources") or ()))
+    sections: dict[str, tuple[Entry, ...]] = {}
+    for section, entries in data.items():
+        if section == "_meta":
+            continue
+        if not isinstance(entries, dict):
+            raise LockError(f"{path}: [{section}] must be an object of packages")
+        sections[section] = tuple(
+            parse_entry(name, spec, section, path, {s.name for s in sources}) for name, spec in entries.items()
+        )
+    for required in ("default", "develop"):
+        sections.setdefault(required, ())
+    return Lock(
+        path=path,
+        content_sha256=content_sha256,
+        pipfile_sha256=pipfile_hash if isinstance(pipfile_hash, str) else None,
+        requires={str(k): str(v) for k, v in requires.items()},
+        sources=sources,
+        sections=sections,
+    )
+
+
+def _plette_validate(data: dict[str, Any], path: Path) -> None:
+    # plette is the reference schema for Pipfile.lock; its messages do not say
+    # where, so ours wrap them with the file name.
+    import plette
+
+    data = dict(data)
+    data.setdefault("default", {})
+    data.setdefault("develop", {})
+    try:
+        plette.Lockfile(data)
+    except Exception as exc:  # plette raises ValueError subclasses and TypeError
+        raise LockError(f"{path}: invalid Pipfile.lock: {exc}") from None
+
+
+def _parse_source(raw: Any, path: Path, index: int) -> Source:
+    if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
+        raise LockError(f"{path}: [_meta] sources[{index}] needs a url")
+    name = raw.get("name")
+    return Source(
+        name=str(name) if name else f"source{index}",
+        url=raw["url"],
+        verify_ssl=bool(raw.get("verify_ssl", True)),
+    )
+
+
+def parse_entry(
+    name: str, spec: Any, section: str, path: Path, source_names: set[str] | frozenset[str] = frozenset()
+) -> Entry:
+    where = f"{path}: [{section}] {name}"
+    if not isinstance(spec, dict):
+        raise LockError(f"{where}: entry must be an object")
+    canonical = canonicalize_name(name)
+    markers = spec.get("markers") or None
+    if markers is not None and not isinstance(markers, str):
+        raise LockError(f"{where}: markers must be a string")
+    if markers:
+        _check_marker(markers, where)
+
+    version_raw = spec.get("version")
+    pinned = _parse_pin(version_raw, where)
+
+    other_kind, other_source = _other_kind(spec)
+    if other_kind:
+        return OtherEntry(canonical, other_kind, section, other_source, pinned, markers)
+
+    hashes_raw = spec.get("hashes") or []
+    if not isinstance(hashes_raw, list):
+        raise LockError(f"{where}: hashes must be a list")
+    hashes = frozenset(_parse_hash(h, where) for h in hashes_raw)
+    if pinned is None or not hashes:
+        text = version_raw if isinstance(version_raw, str) else "no version"
+        reason = f"{text}, no hashes" if not hashes else text
+        return OtherEntry(canonical, "unpinned", section, reason, pinned, markers)
+
+    index = spec.get("index")
+    if index is not None and source_names and index not in source_names:
+        raise LockError(
+            f"{where}: index {index!r} is not one of the lock's sources ({', '.join(sorted(source_names))})"
+        )
+    extras = spec.get("extras") or []
+    if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
+        raise LockError(f"{where}: extras must be a list of names")
+    return LockedPackage(
+        name=canonical,
+        version=pinned,
+        hashes=hashes,
+        category=section,
+        markers=markers,
+        extras=tuple(sorted(canonicalize_name(e) for e in extras)),
+        index=index,
+    )
+
+
+def _parse_pin(version: Any, where: str) -> str | None:
+    if version is None or version == "*":
+        return None
+    if not isinstance(version, str):
+        raise LockError(f"{where}: version must be a string like '==1.2.3'")
+    match = _PIN.match(version)
+    if not match:
+        raise LockError(f"{where}: version {version!r} is not an exact pin '==X'")
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(match.group(1))
+    except InvalidVersion:
+        raise LockError(f"{where}: version {version!r} is not a valid version") from None
+    return match.group(1)
+
+
+def _parse_hash(value: Any, where: str) -> str:
+    match = _SHA256.match(value.strip().lower()) if isinstance(value, str) else None
+    if not match:
+        raise LockError(f"{where}: hash {value!r} is not 'sha256:<64 hex digits>'")
+    return match.group(1)
+
+
+def _check_marker(markers: str, where: str) -> None:
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        Marker(markers)
+    except InvalidMarker as exc:
+        raise LockError(f"{where}: invalid markers {markers!r}: {exc}") from None
+
+
+def _other_kind(spec: Mapping[str, Any]) -> tuple[str | None, str]:
+    for vcs in _VCS_KEYS:
+        if vcs in spec:
+            ref = spec.get("ref")
+            return "vcs", f"{vcs}+{spec[vcs]}" + (f"@{ref}" if ref else "")
+    if spec.get("editable"):
+        return "editable", str(spec.get("path") or spec.get("file") or "")
+    if "path" in spec:
+        return "path", str(spec["path"])
+    if "file" in spec:
+        return "file", str(spec["file"])
+    return None, ""
+
+
+def select_sections(
+    lock: Lock,
+    *,
+    dev: bool = False,
+    categories: Sequence[str] = (),
+    all_sections: bool = False,
+) -> tuple[str, ...]:
+    """The lock sections to sync, chosen the way ``pipenv sync`` chooses them.
+
+    ``--categories`` wins over ``--dev`` (as in pipenv); Pipfile names
+    (``packages``, ``dev-packages``) and lock names (``default``, ``develop``)
+    are both accepted. ``--all`` takes every section of the lock. An unknown
+    category is an error, not an empty sync.
+    """
+    if all_sections:
+        return tuple(lock.sections)
+    if categories:
+        chosen: list[str] = []
+        for category in categories:
+            section = _PIPFILE_TO_LOCK.get(category, category)
+            if section not in lock.sections:
+                known = ", ".join(lock.sections)
+                raise LockError(f"{lock.path}: no category {category!r} in the lock (it has: {known})")
+            if section not in chosen:
+                chosen.append(section)
+        return tuple(chosen)
+    return ("default", "develop") if dev else ("default",)
+
+
+def parse_categories(value: str | None) -> list[str]:
+    """pipenv's own splitting: commas and/or spaces."""
+    if not value:
+        return []
+    return [c for c in re.split(r", *| ", value) if c]

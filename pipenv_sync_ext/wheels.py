@@ -1,0 +1,58 @@
+"""Which artifact fits the target: pure functions over file names and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file the lock allows: its sha256 and its original file name."""
+
+    sha256: str
+    filename: str
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+
+def project_of(filename: str) -> tuple[str, str] | None:
+    """(canonical name, version) encoded in a wheel or sdist file name."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return canonicalize_name(name), str(version)
+
+
+def wheel_rank(filename: str, tag_rank: Mapping[str, int]) -> int | None:
+    """Rank of a wheel for the target: lower is more specific; None if incompatible."""
+    try:
+        _name, _version, _build, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
+    ranks = [tag_rank[str(t)] for t in tags if str(t) in tag_rank]
+    return min(ranks) if ranks else None
+
+
+def best_wheel(artifacts: Iterable[Artifact], tag_rank: Mapping[str, int]) -> Artifact | None:
+    """The most specific compatible wheel, as pip orders them (ties: by name, for determinism)."""
+    ranked = [
+        (rank, a.filename, a)
+        for a in artifacts
+        if a.is_wheel and (rank := wheel_rank(a.filename, tag_rank)) is not None
+    ]
+    return min(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None

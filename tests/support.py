@@ -1,0 +1,237 @@
+"""Real parts for tests: wheels built on the fly, a loopback simple index that
+counts its requests, real venvs, and the real CLI run as a subprocess."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from pipenv_sync_ext.freshness import pipfile_hash
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    files: Mapping[str, bytes] | None = None,
+    requires: Iterable[str] = (),
+    tag: str = "py3-none-any",
+    console_scripts: Mapping[str, str] | None = None,
+) -> Path:
+    """A small, valid wheel (RECORD with real hashes)."""
+    dist = canonicalize_name(name).replace("-", "_")
+    dist_info = f"{dist}-{version}.dist-info"
+    contents: dict[str, bytes] = dict(
+        files if files is not None else {f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode()}
+    )
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    contents[f"{dist_info}/METADATA"] = metadata.encode()
+    contents[f"{dist_info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()
+    )
+    if console_scripts:
+        body = "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in console_scripts.items())
+        contents[f"{dist_info}/entry_points.txt"] = body.encode()
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in contents.items())
+    record += f"{dist_info}/RECORD,,\n"
+    contents[f"{dist_info}/RECORD"] = record.encode()
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / f"{dist}-{version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for arcname, data in contents.items():
+            zf.writestr(arcname, data)
+    return path
+
+
+@dataclass
+class Index:
+    """A PEP 503/691 simple index on 127.0.0.1 that counts every request."""
+
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    json_api: bool = False
+    url: str = ""
+    _server: ThreadingHTTPServer | None = None
+
+    def add(self, wheel: Path) -> None:
+        project = canonicalize_name(wheel.name.split("-")[0])
+        self.files.setdefault(project, []).append(wheel)
+
+    def start(self) -> Index:
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                index.requests.append(self.path)
+                parts = [p for p in self.path.split("/") if p]
+                if len(parts) == 2 and parts[0] == "simple":
+                    self._listing(parts[1])
+                elif len(parts) == 2 and parts[0] == "files":
+                    self._file(parts[1])
+                else:
+                    self.send_error(404)
+
+            def _listing(self, project: str) -> None:
+                wheels = index.files.get(project)
+                if wheels is None:
+                    self.send_error(404)
+                    return
+                if index.json_api and "json" in self.headers.get("Accept", ""):
+                    body = json.dumps(
+                        {
+                            "meta": {"api-version": "1.0"},
+                            "name": project,
+                            "files": [
+                                {"filename": w.name, "url": f"../../files/{w.name}", "hashes": {"sha256": sha256_file(w)}}
+                                for w in wheels
+                            ],
+                        }
+                    ).encode()
+                    ctype = "application/vnd.pypi.simple.v1+json"
+                else:
+                    links = "".join(
+                        f'<a href="../../files/{w.name}#sha256={sha256_file(w)}">{w.name}</a>\n' for w in wheels
+                    )
+                    body = f"<html><body>{links}</body></html>".encode()
+                    ctype = "text/html"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _file(self, filename: str) -> None:
+                for wheels in index.files.values():
+                    for w in wheels:
+                        if w.name == filename:
+                            data = w.read_bytes()
+                            self.send_response(200)
+                            self.send_header("Content-Length", str(len(data)))
+                            self.end_headers()
+                            self.wfile.write(data)
+                            return
+                self.send_error(404)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/simple"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def lock_entry(wheels: Iterable[Path], version: str, **extra: Any) -> dict[str, Any]:
+    return {"hashes": sorted(f"sha256:{sha256_file(w)}" for w in wheels), "version": f"=={version}", **extra}
+
+
+def write_project(
+    directory: Path,
+    sections: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    *,
+    index_url: str = "http://127.0.0.1:9/simple",
+    requires: Mapping[str, str] | None = None,
+) -> Path:
+    """A Pipfile and a Pipfile.lock whose _meta.hash matches it (as pipenv computes it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pipfile_sections = {"default": "packages", "develop": "dev-packages"}
+    lines = [f'[[source]]\nurl = "{index_url}"\nverify_ssl = false\nname = "test"\n']
+    for section, entries in sections.items():
+        lines.append(f"[{pipfile_sections.get(section, section)}]")
+        lines += [f'{name} = "{spec.get("version", "*")}"' for name, spec in entries.items()]
+        lines.append("")
+    if requires:
+        lines.append("[requires]")
+        lines += [f'{k} = "{v}"' for k, v in requires.items()]
+    pipfile = directory / "Pipfile"
+    pipfile.write_text("\n".join(lines) + "\n")
+    lock: dict[str, Any] = {
+        "_meta": {
+            "hash": {"sha256": pipfile_hash(pipfile)},
+            "pipfile-spec": 6,
+            "requires": dict(requires or {}),
+            "sources": [{"name": "test", "url": index_url, "verify_ssl": False}],
+        },
+        "default": {},
+        "develop": {},
+    }
+    for section, entries in sections.items():
+        lock[section] = {name: dict(spec) for name, spec in entries.items()}
+    (directory / "Pipfile.lock").write_text(json.dumps(lock, indent=4, sort_keys=True) + "\n")
+    return directory
+
+
+def make_venv(path: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    return path
+
+
+def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPENV", "VIRTUAL_ENV", "PIP_"))}
+    env.update(
+        PIPENV_SYNC_CACHE_DIR=str(tmp / "cache"),
+        WORKON_HOME=str(tmp / "workon"),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str | Path, env: Mapping[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipenv_sync_ext", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def installed(venv: Path) -> dict[str, str]:
+    """What the venv's own interpreter sees installed (independent of the tool's inventory)."""
+    code = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata['Name'].lower().replace('_','-'): d.version for d in m.distributions()}))"
+    )
+    out = subprocess.run([str(venv / "bin" / "python"), "-I", "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under root with its size and mtime: to prove nothing changed."""
+    result = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            p = Path(dirpath, f)
+            st = p.lstat()
+            result[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+    return result
