@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,12 @@ def pipfile_hash(pipfile: Path) -> str:
     import plette
 
     try:
-        with pipfile.open(encoding="utf-8") as f:
-            parsed = plette.Pipfile.load(f)
+        text = pipfile.read_text(encoding="utf-8")
+        if "source" not in _tables(text):
+            # plette prepends a default [[source]]; pipenv builds that default from
+            # pip's configuration (index-url, extra-index-url, PIPENV_TEST_INDEX).
+            text = _pipenv_default_sources() + ("" if text.startswith("\n") else "\n") + text
+        parsed = plette.Pipfile(tomlkit_loads(text))
     except OSError as exc:
         raise LockError(f"{pipfile}: cannot read: {exc.strerror}") from None
     except Exception as exc:  # tomlkit parse errors and plette validation errors
@@ -54,3 +60,48 @@ def pipfile_hash(pipfile: Path) -> str:
 
 def is_stale(pipfile: Path, locked_hash: str | None) -> bool:
     return locked_hash != pipfile_hash(pipfile)
+
+
+def tomlkit_loads(text: str) -> Any:
+    import tomlkit
+
+    return tomlkit.loads(text)
+
+
+def _tables(text: str) -> set[str]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return set(tomllib.loads(text))
+
+
+def _pipenv_default_sources() -> str:
+    """The ``[[source]]`` text pipenv's ``Project()`` puts in front of a Pipfile that has none.
+
+    Rare (``pipenv install`` always writes a source), so this path may import
+    pipenv: reproducing pip's configuration search by hand would drift.
+    """
+    import tomlkit
+    from pipenv.patched.pip._internal.configuration import Configuration
+    from pipenv.project import _parse_pip_conf_indexes
+    from pipenv.utils.internet import is_pypi_url
+
+    configuration = Configuration(isolated=False, load_only=None)
+    configuration.load()
+    indexes, extra = _parse_pip_conf_indexes(configuration)
+    default: dict[str, Any]
+    if indexes:
+        default = indexes[0]
+        for index in indexes:
+            if is_pypi_url(index["url"]):
+                default = index
+        indexes.remove(default)
+    elif os.environ.get("PIPENV_TEST_INDEX"):
+        default = {"url": os.environ["PIPENV_TEST_INDEX"], "verify_ssl": True, "name": "custom"}
+    else:
+        default = {"url": "https://pypi.org/simple", "verify_ssl": True, "name": "pypi"}
+    text = f"[[source]]\n{tomlkit.dumps(default)}"
+    for source in [*indexes, *extra]:
+        text += f"\n\n[[source]]\n{tomlkit.dumps(source)}"
+    return text

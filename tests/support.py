@@ -108,7 +108,11 @@ class Index:
                             "meta": {"api-version": "1.0"},
                             "name": project,
                             "files": [
-                                {"filename": w.name, "url": f"../../files/{w.name}", "hashes": {"sha256": sha256_file(w)}}
+                                {
+                                    "filename": w.name,
+                                    "url": f"../../files/{w.name}",
+                                    "hashes": {"sha256": sha256_file(w)},
+                                }
                                 for w in wheels
                             ],
                         }

@@ -25,8 +25,13 @@ def world(tmp_path: Path, index: Index) -> dict[str, object]:
     """Wheels on the index, a project locking some of them, and the CLI's environment."""
     wh = tmp_path / "wheels"
     w = {
-        "alpha2": build_wheel(wh, "alpha", "2.0", console_scripts={"alpha-cli": "alpha:main"},
-                              files={"alpha/__init__.py": b"def main():\n    print('alpha 2.0')\n"}),
+        "alpha2": build_wheel(
+            wh,
+            "alpha",
+            "2.0",
+            console_scripts={"alpha-cli": "alpha:main"},
+            files={"alpha/__init__.py": b"def main():\n    print('alpha 2.0')\n"},
+        ),
         "alpha1": build_wheel(wh, "alpha", "1.0"),
         "beta": build_wheel(wh, "beta", "1.5", requires=["alpha>=2"]),
         "winonly": build_wheel(wh, "winonly", "1.0"),
@@ -60,10 +65,24 @@ def _seed(venv: Path, world: dict[str, object], *names: str) -> None:
     assert isinstance(wheels, dict)
     seed = write_project(
         tmp / f"seed-{len(list(tmp.iterdir()))}",
-        {"default": {wheels[n].name.split("-")[0]: lock_entry([wheels[n]], wheels[n].name.split("-")[1]) for n in names}},
+        {
+            "default": {
+                wheels[n].name.split("-")[0]: lock_entry([wheels[n]], wheels[n].name.split("-")[1]) for n in names
+            }
+        },
     )
-    proc = run_cli("--project", seed, "--venv", venv, "--offline", "--find-links", wheels[names[0]].parent,
-                   "--cache-dir", tmp / "seed-cache", env=world["env"])
+    proc = run_cli(
+        "--project",
+        seed,
+        "--venv",
+        venv,
+        "--offline",
+        "--find-links",
+        wheels[names[0]].parent,
+        "--cache-dir",
+        tmp / "seed-cache",
+        env=world["env"],
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -114,8 +133,9 @@ def test_dev_and_categories_select_sections(world: dict[str, object], tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"alpha": "2.0", "beta": "1.5", "devtool": "0.3"}
     # only [develop]: default packages are pruned, as they are not selected
-    proc = run_cli("--project", world["project"], "--venv", venv, "--categories", "dev-packages", "--prune",
-                   env=world["env"])
+    proc = run_cli(
+        "--project", world["project"], "--venv", venv, "--categories", "dev-packages", "--prune", env=world["env"]
+    )
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"devtool": "0.3"}
     proc = run_cli("--project", world["project"], "--venv", venv, "--all", "--prune", env=world["env"])
@@ -169,8 +189,9 @@ def test_offline_from_store_makes_no_connection(world: dict[str, object], tmp_pa
     assert isinstance(index, Index)
     assert run_cli("--project", world["project"], "--venv", tmp_path / "warm", env=world["env"]).returncode == 0
     index.requests.clear()
-    proc = run_cli("--project", world["project"], "--venv", tmp_path / "fresh", "--offline", "--prune",
-                   env=world["env"])
+    proc = run_cli(
+        "--project", world["project"], "--venv", tmp_path / "fresh", "--offline", "--prune", env=world["env"]
+    )
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "fresh") == {"alpha": "2.0", "beta": "1.5"}
     assert index.requests == []
@@ -187,8 +208,17 @@ def test_offline_missing_artifact_fails_before_touching_the_venv(world: dict[str
     only_alpha = tmp_path / "fl"
     only_alpha.mkdir()
     (only_alpha / wheels["alpha2"].name).write_bytes(wheels["alpha2"].read_bytes())
-    proc = run_cli("--project", world["project"], "--venv", venv, "--offline", "--prune", "--find-links", only_alpha,
-                   env=world["env"])
+    proc = run_cli(
+        "--project",
+        world["project"],
+        "--venv",
+        venv,
+        "--offline",
+        "--prune",
+        "--find-links",
+        only_alpha,
+        env=world["env"],
+    )
     assert proc.returncode == 4
     assert "beta==1.5 [default]" in proc.stderr and "nothing was changed" in proc.stderr
     assert "alpha==" not in proc.stderr
@@ -201,7 +231,8 @@ def test_offline_refuses_any_connection(world: dict[str, object], tmp_path: Path
     """The offline guard is a guarantee of the process, not a code path that happens not to connect."""
     code = (
         "import sys, urllib.request; from pipenv_sync_ext.sync import forbid_network; forbid_network();\n"
-        "try:\n    urllib.request.urlopen(sys.argv[1], timeout=5)\nexcept Exception as e:\n    print(type(e).__name__, e)"
+        "try:\n    urllib.request.urlopen(sys.argv[1], timeout=5)\n"
+        "except Exception as e:\n    print(type(e).__name__, e)"
     )
     import subprocess
     import sys
@@ -234,7 +265,7 @@ def test_stale_lock_warns_and_deploy_refuses(world: dict[str, object], tmp_path:
         f.write('\n[scripts]\nx = "y"\n')  # scripts are not hashed: still fresh
     proc = run_cli("--project", project, "--venv", tmp_path / "v", "--dry-run", env=world["env"])
     assert proc.returncode == 0 and "out of date" not in proc.stderr
-    text = (project / "Pipfile").read_text().replace('[packages]', '[packages]\nnewpkg = "*"')
+    text = (project / "Pipfile").read_text().replace("[packages]", '[packages]\nnewpkg = "*"')
     (project / "Pipfile").write_text(text)
     proc = run_cli("--project", project, "--venv", tmp_path / "v", "--dry-run", env=world["env"])
     assert proc.returncode == 0 and "out of date" in proc.stderr

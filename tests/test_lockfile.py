@@ -1,0 +1,116 @@
+"""Stage 1 in isolation: parsing, validation and category selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipenv_sync_ext.errors import LockError
+from pipenv_sync_ext.lockfile import (
+    LockedPackage,
+    OtherEntry,
+    parse_categories,
+    parse_entry,
+    parse_lock,
+    select_sections,
+)
+
+H1 = "a" * 64
+H2 = "b" * 64
+P = Path("/p/Pipfile.lock")
+
+
+def lock_data(**sections: dict[str, object]) -> dict[str, object]:
+    data: dict[str, object] = {
+        "_meta": {
+            "hash": {"sha256": "x"},
+            "requires": {"python_version": "3.11"},
+            "sources": [{"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": True}],
+        },
+        "default": {},
+        "develop": {},
+    }
+    data.update(sections)
+    return data
+
+
+def test_pinned_entry_becomes_a_locked_package() -> None:
+    entry = parse_entry(
+        "Foo_Bar",
+        {
+            "version": "==1.0",
+            "hashes": [f"sha256:{H1}", f"sha256:{H2.upper()}"],
+            "markers": "python_version >= '3'",
+            "extras": ["Socks"],
+            "index": "pypi",
+        },
+        "default",
+        P,
+        {"pypi"},
+    )
+    assert entry == LockedPackage(
+        "foo-bar", "1.0", frozenset({H1, H2}), "default", "python_version >= '3'", ("socks",), "pypi"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ({"editable": True, "path": "."}, "editable"),
+        ({"path": "./lib"}, "path"),
+        ({"file": "https://x/y.whl"}, "file"),
+        ({"git": "https://g/r.git", "ref": "abc"}, "vcs"),
+        ({"hg": "https://g/r"}, "vcs"),
+        ({"version": "*"}, "unpinned"),
+        ({"version": "==1.0"}, "unpinned"),  # a pin without hashes cannot be verified
+        ({}, "unpinned"),
+    ],
+)
+def test_other_kinds_are_kept_not_dropped(spec: dict[str, object], kind: str) -> None:
+    entry = parse_entry("x", spec, "default", P)
+    assert isinstance(entry, OtherEntry) and entry.kind == kind and entry.category == "default"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"version": ">=1", "hashes": [f"sha256:{H1}"]}, "[default] x: version '>=1' is not an exact pin"),
+        ({"version": "==1,<2", "hashes": [f"sha256:{H1}"]}, "is not an exact pin"),
+        ({"version": "==not a version", "hashes": [f"sha256:{H1}"]}, "is not an exact pin"),
+        ({"version": "==1.0", "hashes": ["md5:abc"]}, "is not 'sha256:<64 hex digits>'"),
+        ({"version": "==1.0", "hashes": [f"sha256:{H1[:-1]}"]}, "is not 'sha256:<64 hex digits>'"),
+        ({"version": "==1.0", "hashes": "sha256:x"}, "hashes must be a list"),
+        ({"version": "==1.0", "hashes": [f"sha256:{H1}"], "markers": "python_version >>> '3'"}, "invalid markers"),
+        ({"version": "==1.0", "hashes": [f"sha256:{H1}"], "index": "nope"}, "index 'nope' is not one of"),
+        ("==1.0", "entry must be an object"),
+    ],
+)
+def test_bad_entries_name_file_section_and_package(spec: object, message: str) -> None:
+    with pytest.raises(LockError) as err:
+        parse_entry("x", spec, "default", P, {"pypi"})
+    assert message in str(err.value) and str(P) in str(err.value)
+
+
+def test_lock_without_meta_and_non_object_sections() -> None:
+    with pytest.raises(LockError, match=r"\[_meta\] is missing"):
+        parse_lock({"default": {}}, P)
+    with pytest.raises(LockError, match=r"Pipfile\.lock"):
+        parse_lock(lock_data(default=[]), P)
+
+
+def test_sections_default_dev_categories_all() -> None:
+    lock = parse_lock(lock_data(docs={}, tests={}), P)
+    assert select_sections(lock) == ("default",)
+    assert select_sections(lock, dev=True) == ("default", "develop")
+    assert select_sections(lock, categories=["packages", "docs"]) == ("default", "docs")
+    assert select_sections(lock, dev=True, categories=["docs"]) == ("docs",)  # pipenv: categories win
+    assert select_sections(lock, categories=["dev-packages", "develop"]) == ("develop",)
+    assert set(select_sections(lock, all_sections=True)) == {"default", "develop", "docs", "tests"}
+    with pytest.raises(LockError, match=r"no category 'nope'.*default, develop, docs, tests"):
+        select_sections(lock, categories=["nope"])
+
+
+def test_parse_categories_like_pipenv() -> None:
+    assert parse_categories("a b,c, d") == ["a", "b", "c", "d"]
+    assert parse_categories(None) == []
