@@ -1,0 +1,52 @@
+"""Removal reads RECORD but deletes only inside the venv, and never a file another kept package claims."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .support import build_wheel, cli_env, installed, lock_entry, make_venv, run_cli, write_project
+
+
+def _fake_dist(site: Path, name: str, version: str, files: dict[str, str]) -> None:
+    """A dist-info written by hand, as another installer might have left it."""
+    di = site / f"{name}-{version}.dist-info"
+    di.mkdir()
+    (di / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    rows = [f"{di.name}/METADATA,,", f"{di.name}/RECORD,,"]
+    for rel, content in files.items():
+        target = site / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_text(content)
+        rows.append(f"{rel},,")
+    (di / "RECORD").write_text("\n".join(rows) + "\n")
+
+
+def test_prune_keeps_outside_and_shared_files(tmp_path: Path) -> None:
+    keep = build_wheel(tmp_path / "w", "keeper", "1.0")
+    project = write_project(tmp_path / "p", {"default": {"keeper": lock_entry([keep], "1.0")}})
+    venv = make_venv(tmp_path / "venv")
+    site = next((venv / "lib").glob("python*/site-packages"))
+    outside = tmp_path / "precious.txt"
+    outside.write_text("do not delete")
+    env = cli_env(tmp_path)
+    assert (
+        run_cli("--project", project, "--venv", venv, "--find-links", tmp_path / "w", "--offline", env=env).returncode
+        == 0
+    )
+    # "intruder" claims a file of keeper, a namespace dir shared with keeper, and a file outside the venv
+    _fake_dist(site, "keeper_ns", "1", {"ns/shared.py": "x"})
+    _fake_dist(
+        site,
+        "intruder",
+        "0.1",
+        {"intruder/__init__.py": "", "keeper/__init__.py": "", "ns/own.py": "", f"../../../../{outside.name}": ""},
+    )
+    proc = run_cli("--project", project, "--venv", venv, "--prune", "--keep", "keeper-ns", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert installed(venv) == {"keeper": "1.0", "keeper-ns": "1"}
+    assert outside.read_text() == "do not delete"
+    assert "outside the venv; not removed" in proc.stderr
+    assert (site / "keeper" / "__init__.py").exists()  # claimed by the kept keeper
+    assert (site / "ns" / "shared.py").exists() and not (site / "ns" / "own.py").exists()
+    assert not (site / "intruder").exists() and not (site / "intruder-0.1.dist-info").exists()
