@@ -27,7 +27,7 @@ class Missing:
     reason: str
 
     def describe(self) -> str:
-        return f"{self.package.name}=={self.package.version} [{self.package.category}]: {self.reason}"
+        return f"[{self.package.category}] {self.package.name}=={self.package.version}: {self.reason}"
 
 
 def _allowed_hashes(package: LockedPackage, limit: int = 3) -> str:
@@ -65,6 +65,7 @@ def gather(
     find_links: FindLinks,
     client: IndexClient | None,
     log: Callable[[str], None],
+    lock_label: str = "Pipfile.lock",
 ) -> dict[str, LocalArtifact]:
     found: dict[str, LocalArtifact] = {}
     missing: list[Missing] = []
@@ -94,9 +95,10 @@ def gather(
                 found[package.name] = result
 
     if missing:
-        lines = "\n  ".join(m.describe() for m in missing)
+        # One line, however many are missing: pipelines grep and alert on it.
         raise MissingArtifactsError(
-            f"{len(missing)} locked package(s) have no usable artifact; nothing was changed:\n  {lines}",
+            f"{lock_label}: {len(missing)} locked package(s) have no usable artifact, nothing was changed: "
+            + "; ".join(m.describe() for m in missing)
         )
     return found
 

@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
     except SyncError as exc:
         print(f"pipenv-sync: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the filesystem refused (permissions, disk full): not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"pipenv-sync: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("pipenv-sync: interrupted", file=sys.stderr)
         return EXIT_ERROR

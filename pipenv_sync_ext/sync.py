@@ -103,7 +103,7 @@ def sync(options: Options, warn: Callable[[str], None], log: Callable[[str], Non
     find_links = FindLinks(options.find_links, _warn)
     client = None if options.offline else IndexClient(lock.sources, log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
-    artifacts = gather(packages, interp.tag_rank, store, find_links, client, log)
+    artifacts = gather(packages, interp.tag_rank, store, find_links, client, log, str(lock.path))
 
     removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
     kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]

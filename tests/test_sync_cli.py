@@ -220,7 +220,9 @@ def test_offline_missing_artifact_fails_before_touching_the_venv(world: dict[str
         env=world["env"],
     )
     assert proc.returncode == 4
-    assert "beta==1.5 [default]" in proc.stderr and "nothing was changed" in proc.stderr
+    assert "[default] beta==1.5: none of the 1 files the lock allows" in proc.stderr
+    assert "nothing was changed" in proc.stderr and str(world["project"]) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert "alpha==" not in proc.stderr
     assert "Traceback" not in proc.stderr
     assert snapshot(venv) == before
@@ -283,7 +285,8 @@ def test_no_compatible_wheel_is_named(world: dict[str, object], tmp_path: Path, 
     before = snapshot(venv)
     proc = run_cli("--project", project, "--venv", venv, env=world["env"])
     assert proc.returncode == 4
-    assert "native==1.0 [default]: no wheel compatible" in proc.stderr and win.name in proc.stderr
+    assert "[default] native==1.0: no wheel compatible" in proc.stderr and win.name in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert snapshot(venv) == before
 
 
@@ -317,3 +320,51 @@ def test_unknown_category_and_broken_venv(world: dict[str, object], tmp_path: Pa
     (broken / "bin" / "python").unlink()
     proc = run_cli("--project", world["project"], "--venv", broken, env=world["env"])
     assert proc.returncode == 1 and "has no interpreter" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _other_python() -> tuple[str, str] | None:
+    """A working interpreter of another minor version (PATH, then pyenv's versions)."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    for minor in (12, 13, 10):
+        if minor == sys.version_info[1]:
+            continue
+        candidates = [
+            shutil.which(f"python3.{minor}"),
+            *glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}*/bin/python3.{minor}")),
+        ]
+        for found in filter(None, candidates):
+            ok = subprocess.run([found, "-c", "import venv"], capture_output=True).returncode == 0
+            if ok:
+                return found, f"3.{minor}"
+    return None
+
+
+def test_markers_and_tags_are_the_targets_not_the_tools(tmp_path: Path, index: Index) -> None:
+    other = _other_python()
+    if other is None:
+        pytest.skip("needs a second Python minor version on PATH")
+    python, version = other
+    nodot = version.replace(".", "")
+    wh = tmp_path / "w"
+    only_there = build_wheel(wh, "only-there", "1.0", tag=f"cp{nodot}-none-any")
+    not_there = build_wheel(wh, "not-there", "1.0")
+    project = write_project(
+        tmp_path / "p",
+        {
+            "default": {
+                "only-there": lock_entry([only_there], "1.0", markers=f"python_version == '{version}'"),
+                "not-there": lock_entry([not_there], "1.0", markers=f"python_version != '{version}'"),
+            }
+        },
+    )
+    env = cli_env(tmp_path)
+    venv = tmp_path / "venv"
+    proc = run_cli("--project", project, "--venv", venv, "--python", python, "--offline", "--find-links", wh, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert installed(venv) == {"only-there": "1.0"}
+    assert len(list((tmp_path / "cache" / "probes").glob("*.json"))) == 1  # probed once, cached
