@@ -7,6 +7,7 @@ stderr and an exit code from :mod:`pipenv_sync_ext.errors`, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -104,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         result = sync(options_from_args(args), warn, log)
     except SyncError as exc:
         print(f"pipenv-sync: error: {exc}", file=sys.stderr)
+        if args.json:  # a program reading stdout gets an answer too
+            print(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
         return exc.exit_code
     except OSError as exc:  # the filesystem refused (permissions, disk full): not a bug
         where = f"{exc.filename}: " if exc.filename else ""

@@ -7,9 +7,10 @@ and makes sure nothing in the venv changes before every artifact is in hand.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,48 +74,65 @@ def sync(options: Options, warn: Callable[[str], None], log: Callable[[str], Non
 
     venv = Path(os.path.abspath(options.venv or locate_venv(project)))
     python = venv_python(venv)
-    created = False
     if not python.exists():
         if (venv / "pyvenv.cfg").exists():
             raise TargetError(
                 f"{venv}: virtualenv has no interpreter at {python} (broken or moved); "
                 "remove it and run again to recreate it"
             )
-        if options.dry_run:
+        if options.dry_run:  # plan against the interpreter the venv would be made with
             interp = probe(Path(find_python(options.python, lock.requires)), cache_dir)
-            installed: tuple[inventory.InstalledDist, ...] = ()
-            plan = _plan(lock, sections, installed, interp, options)
+            plan = _plan(lock, sections, (), interp, options)
             return Result(plan, venv, lock.path, sections, True, time.perf_counter() - started, False, tuple(warnings))
         log(f"Creating virtualenv {venv}")
         create(venv, find_python(options.python, lock.requires))
-        created = True
+        try:
+            plan = _sync_into(venv, lock, sections, options, cache_dir, _warn, log)
+        except BaseException:
+            # The venv did not exist before this run: a failed sync leaves no half-made one behind.
+            shutil.rmtree(venv, ignore_errors=True)
+            raise
+        return Result(plan, venv, lock.path, sections, False, time.perf_counter() - started, True, tuple(warnings))
 
-    interp = probe(python, cache_dir)
+    plan = _sync_into(venv, lock, sections, options, cache_dir, _warn, log)
+    return Result(
+        plan, venv, lock.path, sections, options.dry_run, time.perf_counter() - started, False, tuple(warnings)
+    )
+
+
+def _sync_into(
+    venv: Path,
+    lock: Lock,
+    sections: tuple[str, ...],
+    options: Options,
+    cache_dir: Path,
+    warn: Callable[[str], None],
+    log: Callable[[str], None],
+) -> Plan:
+    """Plan against an existing venv, then (unless dry-run) fetch everything, then change it."""
+    interp = probe(venv_python(venv), cache_dir)
     installed = inventory.scan(interp.site_dirs)
     plan = _plan(lock, sections, installed, interp, options)
-    _report_others(plan, options.deploy, lock, _warn)
-
+    _report_others(plan, options.deploy, lock, warn)
     if options.dry_run or plan.changes_nothing:
-        return Result(
-            plan, venv, lock.path, sections, options.dry_run, time.perf_counter() - started, created, tuple(warnings)
-        )
+        return plan
 
-    store = Store(cache_dir, _warn)
-    find_links = FindLinks(options.find_links, _warn)
+    store = Store(cache_dir, warn)
+    find_links = FindLinks(options.find_links, warn)
     client = None if options.offline else IndexClient(lock.sources, log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
     artifacts = gather(packages, interp.tag_rank, store, find_links, client, log, str(lock.path))
 
     removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
     kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
-    execute.apply(removals, [artifacts[p.name] for p in packages], kept, interp, venv, _warn)
-    return Result(plan, venv, lock.path, sections, False, time.perf_counter() - started, created, tuple(warnings))
+    execute.apply(removals, [artifacts[p.name] for p in packages], kept, interp, venv, warn)
+    return plan
 
 
 def _plan(
     lock: Lock,
     sections: tuple[str, ...],
-    installed: tuple[inventory.InstalledDist, ...],
+    installed: Sequence[inventory.InstalledDist],
     interp: Interpreter,
     options: Options,
 ) -> Plan:

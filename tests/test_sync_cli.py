@@ -229,6 +229,14 @@ def test_offline_missing_artifact_fails_before_touching_the_venv(world: dict[str
     assert index.requests == []
 
 
+def test_failed_bootstrap_leaves_no_venv(world: dict[str, object], tmp_path: Path) -> None:
+    venv = tmp_path / "new-venv"
+    proc = run_cli("--project", world["project"], "--venv", venv, "--offline", "--json", env=world["env"])
+    assert proc.returncode == 4 and "[default] alpha==2.0" in proc.stderr
+    assert json.loads(proc.stdout)["exit_code"] == 4
+    assert not venv.exists()
+
+
 def test_offline_refuses_any_connection(world: dict[str, object], tmp_path: Path) -> None:
     """The offline guard is a guarantee of the process, not a code path that happens not to connect."""
     code = (
