@@ -8,6 +8,7 @@ and METADATA are read lazily, only for what the plan removes or protects.
 from __future__ import annotations
 
 import csv
+import email.message
 import email.parser
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -70,28 +71,30 @@ def _from_entry(path: Path, filename: str) -> InstalledDist | None:
     return None
 
 
-def read_metadata(metadata_dir: Path) -> Mapping[str, str]:
-    """Headers of METADATA / PKG-INFO (first value of each)."""
-    candidates = [metadata_dir] if metadata_dir.is_file() else [metadata_dir / "METADATA", metadata_dir / "PKG-INFO"]
+def _metadata(metadata_dir: Path) -> email.message.Message | None:
+    """METADATA (dist-info), PKG-INFO (egg-info dir) or the egg-info file itself, parsed."""
+    if metadata_dir.is_file():
+        candidates = [metadata_dir]
+    else:
+        candidates = [metadata_dir / "METADATA", metadata_dir / "PKG-INFO"]
     for path in candidates:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        return dict(email.parser.HeaderParser().parsestr(text).items())
-    return {}
+        return email.parser.HeaderParser().parsestr(text)
+    return None
+
+
+def read_metadata(metadata_dir: Path) -> Mapping[str, str]:
+    """Headers of the distribution's metadata (first value of each)."""
+    message = _metadata(metadata_dir)
+    return dict(message.items()) if message is not None else {}
 
 
 def requires_dist(metadata_dir: Path) -> tuple[str, ...]:
-    candidates = [metadata_dir] if metadata_dir.is_file() else [metadata_dir / "METADATA", metadata_dir / "PKG-INFO"]
-    for path in candidates:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        message = email.parser.HeaderParser().parsestr(text)
-        return tuple(message.get_all("Requires-Dist") or ())
-    return ()
+    message = _metadata(metadata_dir)
+    return tuple(message.get_all("Requires-Dist") or ()) if message is not None else ()
 
 
 def record_paths(dist: InstalledDist) -> tuple[Path, ...]:

@@ -21,7 +21,7 @@ H2 = "b" * 64
 P = Path("/p/Pipfile.lock")
 
 
-def lock_data(**sections: dict[str, object]) -> dict[str, object]:
+def lock_data(**sections: object) -> dict[str, object]:
     data: dict[str, object] = {
         "_meta": {
             "hash": {"sha256": "x"},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,17 @@ from .support import (
 )
 
 
+@dataclass
+class World:
+    wheels: dict[str, Path]
+    project: Path
+    env: dict[str, str]
+    tmp: Path
+    index: Index
+
+
 @pytest.fixture
-def world(tmp_path: Path, index: Index) -> dict[str, object]:
+def world(tmp_path: Path, index: Index) -> World:
     """Wheels on the index, a project locking some of them, and the CLI's environment."""
     wh = tmp_path / "wheels"
     w = {
@@ -54,15 +65,13 @@ def world(tmp_path: Path, index: Index) -> dict[str, object]:
         },
         index_url=index.url,
     )
-    return {"wheels": w, "project": project, "env": cli_env(tmp_path), "tmp": tmp_path, "index": index}
+    return World(w, project, cli_env(tmp_path), tmp_path, index)
 
 
-def _seed(venv: Path, world: dict[str, object], *names: str) -> None:
+def _seed(venv: Path, world: World, *names: str) -> None:
     """Install wheels into a venv behind the tool's back, through a throwaway project."""
-    tmp = world["tmp"]
-    assert isinstance(tmp, Path)
-    wheels = world["wheels"]
-    assert isinstance(wheels, dict)
+    tmp = world.tmp
+    wheels = world.wheels
     seed = write_project(
         tmp / f"seed-{len(list(tmp.iterdir()))}",
         {
@@ -81,17 +90,17 @@ def _seed(venv: Path, world: dict[str, object], *names: str) -> None:
         wheels[names[0]].parent,
         "--cache-dir",
         tmp / "seed-cache",
-        env=world["env"],
+        env=world.env,
     )
     assert proc.returncode == 0, proc.stderr
 
 
-def test_prune_leaves_exactly_the_lock_and_second_run_is_a_noop(world: dict[str, object], tmp_path: Path) -> None:
+def test_prune_leaves_exactly_the_lock_and_second_run_is_a_noop(world: World, tmp_path: Path) -> None:
     venv = make_venv(tmp_path / "venv")
     _seed(venv, world, "alpha1", "extra", "pip", "pipdep", "winonly")
     assert installed(venv) == {"alpha": "1.0", "extra-pkg": "9.0", "pip": "24.0", "pipdep": "1.0", "winonly": "1.0"}
 
-    proc = run_cli("--project", world["project"], "--venv", venv, "--prune", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", venv, "--prune", env=world.env)
     assert proc.returncode == 0, proc.stderr
     # marker-false winonly and the unlocked extra-pkg are gone; pip and its dependency are protected.
     assert installed(venv) == {"alpha": "2.0", "beta": "1.5", "pip": "24.0", "pipdep": "1.0"}
@@ -110,16 +119,16 @@ def test_prune_leaves_exactly_the_lock_and_second_run_is_a_noop(world: dict[str,
     assert subprocess.run([str(script)], capture_output=True, text=True).stdout.strip() == "alpha 2.0"
 
     before = snapshot(venv)
-    again = run_cli("--project", world["project"], "--venv", venv, "--prune", env=world["env"])
+    again = run_cli("--project", world.project, "--venv", venv, "--prune", env=world.env)
     assert again.returncode == 0, again.stderr
     assert "Already in sync" in again.stdout and "nothing to do" in again.stdout
     assert snapshot(venv) == before
 
 
-def test_without_prune_extras_stay(world: dict[str, object], tmp_path: Path) -> None:
+def test_without_prune_extras_stay(world: World, tmp_path: Path) -> None:
     venv = make_venv(tmp_path / "venv")
     _seed(venv, world, "extra")
-    proc = run_cli("--project", world["project"], "--venv", venv, "--json", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", venv, "--json", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"alpha": "2.0", "beta": "1.5", "extra-pkg": "9.0"}
     data = json.loads(proc.stdout)
@@ -127,28 +136,25 @@ def test_without_prune_extras_stay(world: dict[str, object], tmp_path: Path) -> 
     assert data["extraneous"] == [{"name": "extra-pkg", "version": "9.0"}]
 
 
-def test_dev_and_categories_select_sections(world: dict[str, object], tmp_path: Path) -> None:
+def test_dev_and_categories_select_sections(world: World, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    proc = run_cli("--project", world["project"], "--venv", venv, "--dev", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", venv, "--dev", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"alpha": "2.0", "beta": "1.5", "devtool": "0.3"}
     # only [develop]: default packages are pruned, as they are not selected
-    proc = run_cli(
-        "--project", world["project"], "--venv", venv, "--categories", "dev-packages", "--prune", env=world["env"]
-    )
+    proc = run_cli("--project", world.project, "--venv", venv, "--categories", "dev-packages", "--prune", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"devtool": "0.3"}
-    proc = run_cli("--project", world["project"], "--venv", venv, "--all", "--prune", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", venv, "--all", "--prune", env=world.env)
     assert installed(venv) == {"alpha": "2.0", "beta": "1.5", "devtool": "0.3"}
 
 
-def test_json_plan_and_dry_run_change_nothing(world: dict[str, object], tmp_path: Path) -> None:
+def test_json_plan_and_dry_run_change_nothing(world: World, tmp_path: Path) -> None:
     venv = make_venv(tmp_path / "venv")
     _seed(venv, world, "alpha1", "extra")
     before = snapshot(venv)
-    index = world["index"]
-    assert isinstance(index, Index)
-    proc = run_cli("--project", world["project"], "--venv", venv, "--prune", "--dry-run", "--json", env=world["env"])
+    index = world.index
+    proc = run_cli("--project", world.project, "--venv", venv, "--prune", "--dry-run", "--json", env=world.env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert {(i["name"], i["version"]) for i in data["install"]} == {("alpha", "2.0"), ("beta", "1.5")}
@@ -160,47 +166,41 @@ def test_json_plan_and_dry_run_change_nothing(world: dict[str, object], tmp_path
     assert index.requests == []  # planning needs no index
 
 
-def test_online_fetch_then_cache_hit_with_no_request(world: dict[str, object], tmp_path: Path) -> None:
-    index = world["index"]
-    assert isinstance(index, Index)
-    proc = run_cli("--project", world["project"], "--venv", tmp_path / "v1", env=world["env"])
+def test_online_fetch_then_cache_hit_with_no_request(world: World, tmp_path: Path) -> None:
+    index = world.index
+    proc = run_cli("--project", world.project, "--venv", tmp_path / "v1", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "v1") == {"alpha": "2.0", "beta": "1.5"}
     assert any(r.startswith("/files/") for r in index.requests)
     index.requests.clear()
     # a fresh venv, online: everything is in the store, so the index is not asked at all
-    proc = run_cli("--project", world["project"], "--venv", tmp_path / "v2", "--prune", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", tmp_path / "v2", "--prune", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "v2") == {"alpha": "2.0", "beta": "1.5"}
     assert index.requests == []
 
 
-def test_json_api_is_used_when_offered(world: dict[str, object], tmp_path: Path) -> None:
-    index = world["index"]
-    assert isinstance(index, Index)
+def test_json_api_is_used_when_offered(world: World, tmp_path: Path) -> None:
+    index = world.index
     index.json_api = True
-    proc = run_cli("--project", world["project"], "--venv", tmp_path / "v", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", tmp_path / "v", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "v") == {"alpha": "2.0", "beta": "1.5"}
 
 
-def test_offline_from_store_makes_no_connection(world: dict[str, object], tmp_path: Path) -> None:
-    index = world["index"]
-    assert isinstance(index, Index)
-    assert run_cli("--project", world["project"], "--venv", tmp_path / "warm", env=world["env"]).returncode == 0
+def test_offline_from_store_makes_no_connection(world: World, tmp_path: Path) -> None:
+    index = world.index
+    assert run_cli("--project", world.project, "--venv", tmp_path / "warm", env=world.env).returncode == 0
     index.requests.clear()
-    proc = run_cli(
-        "--project", world["project"], "--venv", tmp_path / "fresh", "--offline", "--prune", env=world["env"]
-    )
+    proc = run_cli("--project", world.project, "--venv", tmp_path / "fresh", "--offline", "--prune", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "fresh") == {"alpha": "2.0", "beta": "1.5"}
     assert index.requests == []
 
 
-def test_offline_missing_artifact_fails_before_touching_the_venv(world: dict[str, object], tmp_path: Path) -> None:
-    index = world["index"]
-    wheels = world["wheels"]
-    assert isinstance(index, Index) and isinstance(wheels, dict)
+def test_offline_missing_artifact_fails_before_touching_the_venv(world: World, tmp_path: Path) -> None:
+    index = world.index
+    wheels = world.wheels
     venv = make_venv(tmp_path / "venv")
     _seed(venv, world, "alpha1", "extra")
     before = snapshot(venv)
@@ -210,18 +210,18 @@ def test_offline_missing_artifact_fails_before_touching_the_venv(world: dict[str
     (only_alpha / wheels["alpha2"].name).write_bytes(wheels["alpha2"].read_bytes())
     proc = run_cli(
         "--project",
-        world["project"],
+        world.project,
         "--venv",
         venv,
         "--offline",
         "--prune",
         "--find-links",
         only_alpha,
-        env=world["env"],
+        env=world.env,
     )
     assert proc.returncode == 4
     assert "[default] beta==1.5: none of the 1 files the lock allows" in proc.stderr
-    assert "nothing was changed" in proc.stderr and str(world["project"]) in proc.stderr
+    assert "nothing was changed" in proc.stderr and str(world.project) in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "alpha==" not in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -229,15 +229,15 @@ def test_offline_missing_artifact_fails_before_touching_the_venv(world: dict[str
     assert index.requests == []
 
 
-def test_failed_bootstrap_leaves_no_venv(world: dict[str, object], tmp_path: Path) -> None:
+def test_failed_bootstrap_leaves_no_venv(world: World, tmp_path: Path) -> None:
     venv = tmp_path / "new-venv"
-    proc = run_cli("--project", world["project"], "--venv", venv, "--offline", "--json", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", venv, "--offline", "--json", env=world.env)
     assert proc.returncode == 4 and "[default] alpha==2.0" in proc.stderr
     assert json.loads(proc.stdout)["exit_code"] == 4
     assert not venv.exists()
 
 
-def test_offline_refuses_any_connection(world: dict[str, object], tmp_path: Path) -> None:
+def test_offline_refuses_any_connection(world: World, tmp_path: Path) -> None:
     """The offline guard is a guarantee of the process, not a code path that happens not to connect."""
     code = (
         "import sys, urllib.request; from pipenv_sync_ext.sync import forbid_network; forbid_network();\n"
@@ -247,51 +247,49 @@ def test_offline_refuses_any_connection(world: dict[str, object], tmp_path: Path
     import subprocess
     import sys
 
-    index = world["index"]
-    assert isinstance(index, Index)
+    index = world.index
     out = subprocess.run([sys.executable, "-c", code, index.url + "/alpha/"], capture_output=True, text=True)
     assert "refused a network connection" in out.stdout
     assert index.requests == []
 
 
-def test_corrupt_store_file_is_evicted_and_refetched(world: dict[str, object], tmp_path: Path) -> None:
-    assert run_cli("--project", world["project"], "--venv", tmp_path / "v1", env=world["env"]).returncode == 0
+def test_corrupt_store_file_is_evicted_and_refetched(world: World, tmp_path: Path) -> None:
+    assert run_cli("--project", world.project, "--venv", tmp_path / "v1", env=world.env).returncode == 0
     stored = list((tmp_path / "cache" / "v1" / "artifacts").glob("*/*/beta-1.5-*.whl"))
     assert len(stored) == 1
     stored[0].write_bytes(b"not the wheel the lock pinned")
-    proc = run_cli("--project", world["project"], "--venv", tmp_path / "v2", "--offline", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", tmp_path / "v2", "--offline", env=world.env)
     assert proc.returncode == 4
     assert "does not match its sha256" in proc.stderr and "beta==1.5" in proc.stderr
     assert not stored[0].exists()
-    proc = run_cli("--project", world["project"], "--venv", tmp_path / "v2", env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", tmp_path / "v2", env=world.env)
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "v2") == {"alpha": "2.0", "beta": "1.5"}
 
 
-def test_stale_lock_warns_and_deploy_refuses(world: dict[str, object], tmp_path: Path) -> None:
-    project = world["project"]
-    assert isinstance(project, Path)
+def test_stale_lock_warns_and_deploy_refuses(world: World, tmp_path: Path) -> None:
+    project = world.project
     with (project / "Pipfile").open("a") as f:
         f.write('\n[scripts]\nx = "y"\n')  # scripts are not hashed: still fresh
-    proc = run_cli("--project", project, "--venv", tmp_path / "v", "--dry-run", env=world["env"])
+    proc = run_cli("--project", project, "--venv", tmp_path / "v", "--dry-run", env=world.env)
     assert proc.returncode == 0 and "out of date" not in proc.stderr
     text = (project / "Pipfile").read_text().replace("[packages]", '[packages]\nnewpkg = "*"')
     (project / "Pipfile").write_text(text)
-    proc = run_cli("--project", project, "--venv", tmp_path / "v", "--dry-run", env=world["env"])
+    proc = run_cli("--project", project, "--venv", tmp_path / "v", "--dry-run", env=world.env)
     assert proc.returncode == 0 and "out of date" in proc.stderr
-    proc = run_cli("--project", project, "--venv", tmp_path / "v", "--deploy", env=world["env"])
+    proc = run_cli("--project", project, "--venv", tmp_path / "v", "--deploy", env=world.env)
     assert proc.returncode == 3 and "out of date" in proc.stderr
     assert not (tmp_path / "v").exists()
 
 
-def test_no_compatible_wheel_is_named(world: dict[str, object], tmp_path: Path, index: Index) -> None:
+def test_no_compatible_wheel_is_named(world: World, tmp_path: Path, index: Index) -> None:
     wheels_dir = tmp_path / "other"
     win = build_wheel(wheels_dir, "native", "1.0", tag="cp311-cp311-win_amd64")
     index.add(win)
     project = write_project(tmp_path / "p2", {"default": {"native": lock_entry([win], "1.0")}}, index_url=index.url)
     venv = make_venv(tmp_path / "v")
     before = snapshot(venv)
-    proc = run_cli("--project", project, "--venv", venv, env=world["env"])
+    proc = run_cli("--project", project, "--venv", venv, env=world.env)
     assert proc.returncode == 4
     assert "[default] native==1.0: no wheel compatible" in proc.stderr and win.name in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -307,26 +305,27 @@ def test_no_compatible_wheel_is_named(world: dict[str, object], tmp_path: Path, 
         (lambda lock: lock.replace('"sha256:', '"md5:', 1), "is not 'sha256:<64 hex digits>'"),
     ],
 )
-def test_bad_lock_is_one_line_and_changes_nothing(world: dict[str, object], tmp_path: Path, mutate, expected) -> None:
-    project = world["project"]
-    assert isinstance(project, Path)
+def test_bad_lock_is_one_line_and_changes_nothing(
+    world: World, tmp_path: Path, mutate: Callable[[str], str], expected: str
+) -> None:
+    project = world.project
     lock = project / "Pipfile.lock"
     lock.write_text(mutate(lock.read_text()))
     venv = make_venv(tmp_path / "venv")
     before = snapshot(venv)
-    proc = run_cli("--project", project, "--venv", venv, "--prune", env=world["env"])
+    proc = run_cli("--project", project, "--venv", venv, "--prune", env=world.env)
     assert proc.returncode == 1, proc.stderr
     assert expected in proc.stderr and str(lock) in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert snapshot(venv) == before
 
 
-def test_unknown_category_and_broken_venv(world: dict[str, object], tmp_path: Path) -> None:
-    proc = run_cli("--project", world["project"], "--venv", tmp_path / "v", "--categories", "docs", env=world["env"])
+def test_unknown_category_and_broken_venv(world: World, tmp_path: Path) -> None:
+    proc = run_cli("--project", world.project, "--venv", tmp_path / "v", "--categories", "docs", env=world.env)
     assert proc.returncode == 1 and "no category 'docs'" in proc.stderr
     broken = make_venv(tmp_path / "broken")
     (broken / "bin" / "python").unlink()
-    proc = run_cli("--project", world["project"], "--venv", broken, env=world["env"])
+    proc = run_cli("--project", world.project, "--venv", broken, env=world.env)
     assert proc.returncode == 1 and "has no interpreter" in proc.stderr and "Traceback" not in proc.stderr
 
 
