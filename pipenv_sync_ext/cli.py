@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_OK, SyncError
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_OUT_OF_SYNC, SyncError
 from .lockfile import parse_categories
 
 if TYPE_CHECKING:
@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pipenv-sync",
         description="Make a virtualenv match Pipfile.lock exactly, from a sha256-addressed cache.",
-        epilog="Exit codes: 0 synced, 1 error, 2 usage, 3 stale lock under --deploy, 4 missing artifacts.",
+        epilog=(
+            "Exit codes: 0 synced, 1 error, 2 usage, 3 stale lock under --deploy, 4 missing artifacts, "
+            "5 --check found the venv out of sync."
+        ),
     )
     add_sync_arguments(p)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -46,6 +49,21 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     p.add_argument("--prune", action="store_true", help="remove every installed package the lock does not select")
     p.add_argument("--offline", action="store_true", help="never open a network connection")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument(
+        "--check", action="store_true", help="exit 5 with the reasons when the venv is out of sync; change nothing"
+    )
+    p.add_argument("--rebuild", action="store_true", help="recreate the venv (beside it, swapped in when synced)")
+    p.add_argument(
+        "--rebuild-on-drift",
+        action="store_true",
+        help="rebuild instead of failing when the venv is broken, moved or drifted (env: PIPENV_SYNC_REBUILD=1)",
+    )
+    p.add_argument(
+        "--allow-python-drift",
+        action="store_true",
+        help="warn, instead of failing, when the venv's Python does not match the lock's _meta.requires",
+    )
+    p.add_argument("--seed", action="store_true", help="give a newly created venv pip")
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
     p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
     p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
@@ -80,10 +98,15 @@ def options_from_args(args: argparse.Namespace) -> Options:
         prune=args.prune,
         offline=args.offline,
         dry_run=args.dry_run,
+        check=args.check,
         deploy=args.deploy,
         keep=tuple(args.keep),
         find_links=tuple(args.find_links),
         cache_dir=args.cache_dir,
+        rebuild=args.rebuild,
+        rebuild_on_drift=args.rebuild_on_drift,
+        allow_python_drift=args.allow_python_drift,
+        seed=args.seed,
     )
 
 
@@ -110,16 +133,19 @@ def run(args: argparse.Namespace) -> int:
         return exc.exit_code
     except OSError as exc:  # the filesystem refused (permissions, disk full): not a bug
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"pipenv-sync: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        message = f"{where}{exc.strerror or exc}"
+        print(f"pipenv-sync: error: {message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": message, "exit_code": EXIT_ERROR}))
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("pipenv-sync: interrupted", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
         print(to_json(result))
-    elif not args.quiet:
+    elif not args.quiet or result.out_of_sync:
         print(to_text(result, verbose=args.verbose))
-    return EXIT_OK
+    return EXIT_OUT_OF_SYNC if result.out_of_sync else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

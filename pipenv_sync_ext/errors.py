@@ -9,6 +9,7 @@ Exit codes (documented in README.rst):
 3     ``--deploy`` and Pipfile.lock is out of date with Pipfile
 4     artifacts are missing: not in the store, not in ``--find-links``
       and (under ``--offline``) not fetched
+5     ``--check``: the venv does not match the lock (nothing was changed)
 ====  ==========================================================
 """
 
@@ -19,6 +20,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_STALE_LOCK = 3
 EXIT_MISSING_ARTIFACTS = 4
+EXIT_OUT_OF_SYNC = 5
 
 
 class SyncError(Exception):

@@ -39,8 +39,14 @@ def remove_dist(dist: InstalledDist, venv: Path, keep: set[Path], warn: Warn) ->
     """Delete a distribution's files (RECORD order is irrelevant), then its metadata."""
     touched_dirs: set[Path] = set()
     metadata_files: list[Path] = []
+    real_venv = Path(os.path.realpath(venv))
     for path in record_paths(dist):
-        if not is_inside(path, venv) or (path.is_symlink() and not is_inside(path.resolve(), venv)):
+        # The lexical check catches "..", the real-path check a symlinked directory on the way.
+        if (
+            not is_inside(path, venv)
+            or not is_inside(Path(os.path.realpath(path.parent)), real_venv)
+            or (path.is_symlink() and not is_inside(Path(os.path.realpath(path)), real_venv))
+        ):
             warn(f"{dist.name}: RECORD lists {path}, outside the venv; not removed")
             continue
         if path in keep:
@@ -96,9 +102,49 @@ def _prune_empty_dirs(dirs: set[Path], stop_at: set[Path]) -> None:
             current = current.parent
 
 
+def check_wheel(local: LocalArtifact, name: str) -> None:
+    """Refuse, before anything is removed, a wheel that ``installer`` would choke on.
+
+    Checks the archive opens, the WHEEL file says version 1.x, the RECORD lists
+    every file, the files stay inside the wheel's own layout, and the wheel is the
+    package the lock entry names (a hash allowed for the wrong name is refused).
+    """
+    from installer.exceptions import InstallerError
+    from installer.records import InvalidRecordEntry
+    from installer.sources import WheelFile
+    from installer.utils import parse_metadata_file
+    from packaging.utils import canonicalize_name
+
+    label = local.artifact.filename
+    try:
+        with zipfile.ZipFile(local.path) as archive:
+            # The name inside (METADATA), not the file name: the file name is whatever the index said.
+            metadata = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if len(metadata) != 1:
+                raise InstallError(f"{label}: holds {len(metadata)} .dist-info/METADATA files, not 1; not installed")
+            inner = parse_metadata_file(archive.read(metadata[0]).decode("utf-8", "replace"))["Name"] or "?"
+            if canonicalize_name(inner) != name:
+                raise InstallError(f"{label}: is a wheel of {inner!r}, not of {name!r}; not installed")
+            source = WheelFile(archive)
+            wheel_version = parse_metadata_file(source.read_dist_info("WHEEL"))["Wheel-Version"] or ""
+            if not wheel_version.startswith("1."):
+                raise InstallError(f"{label}: unsupported Wheel-Version {wheel_version!r}; not installed")
+            source.validate_record(validate_contents=False)
+            for item in archive.namelist():
+                if item.startswith("/") or ".." in item.split("/"):
+                    raise InstallError(f"{label}: archive member {item!r} escapes the install location")
+    except InstallError:
+        raise
+    except (InstallerError, InvalidRecordEntry, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InstallError(f"{label}: not a valid wheel: {first}; not installed") from None
+
+
 def install_wheel(local: LocalArtifact, interpreter: Interpreter) -> None:
     from installer import install
     from installer.destinations import SchemeDictionaryDestination
+    from installer.exceptions import InstallerError
+    from installer.records import InvalidRecordEntry
     from installer.sources import WheelFile
 
     try:
@@ -121,8 +167,9 @@ def install_wheel(local: LocalArtifact, interpreter: Interpreter) -> None:
                 install(source, destination, {"INSTALLER": INSTALLER_NAME})
     except InstallError:
         raise
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
-        raise InstallError(f"{local.artifact.filename}: cannot be installed: {exc}") from None
+    except (InstallerError, InvalidRecordEntry, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InstallError(f"{local.artifact.filename}: cannot be installed: {first}") from None
 
 
 def apply(
@@ -133,6 +180,13 @@ def apply(
     venv: Path,
     warn: Warn,
 ) -> None:
+    if installs:
+        # Loaded before anything is removed: a prune of the venv this tool runs in
+        # must not pull the installer out from under the installs that follow.
+        import installer.destinations
+        import installer.records
+        import installer.sources
+        import installer.utils  # noqa: F401
     if removals:
         keep = claimed_files(kept)
         for dist in removals:

@@ -120,7 +120,8 @@ class IndexClient:
         if accept:
             request.add_header("Accept", accept)
         if source.auth and _same_host(url, source.url):
-            request.add_header("Authorization", source.auth)
+            # Unredirected: a redirect to another host (a CDN) must not carry the credentials.
+            request.add_unredirected_header("Authorization", source.auth)
         context = None
         if url.startswith("https:"):
             context = ssl.create_default_context()
@@ -146,13 +147,18 @@ class IndexClient:
             except (OSError, ValueError) as exc:
                 errors.append(f"{redact(page)}: {_reason(exc)}")
                 continue
-            for filename, url, digest in _parse_listing(body, content_type, final_url):
+            try:
+                listing = _parse_listing(body, content_type, final_url)
+            except (ValueError, TypeError, AttributeError) as exc:
+                errors.append(f"{redact(page)}: not a valid simple-API page ({type(exc).__name__})")
+                continue
+            for filename, url, digest in listing:
                 if digest in package.hashes:
                     found.append(RemoteFile(Artifact(digest, filename), url, source))
             if found:
                 break
         if not found and errors:
-            raise FetchError(f"{package.name}=={package.version}: index unreachable: {'; '.join(errors)}")
+            raise FetchError(f"index unreachable: {'; '.join(errors)}")
         return found
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
@@ -230,8 +236,8 @@ def _parse_listing(body: bytes, content_type: str, base_url: str) -> list[tuple[
         for f in data.get("files", []):
             digest = (f.get("hashes") or {}).get("sha256")
             if digest and f.get("filename") and f.get("url"):
-                files.append((f["filename"], urllib.parse.urljoin(base_url, f["url"]), digest.lower()))
-        return files
+                files.append((str(f["filename"]), urllib.parse.urljoin(base_url, str(f["url"])), str(digest).lower()))
+        return [f for f in files if _fetchable(f[1], base_url)]
     parser = _LinkParser()
     parser.feed(body.decode("utf-8", errors="replace"))
     for href in parser.links:
@@ -240,4 +246,11 @@ def _parse_listing(body: bytes, content_type: str, base_url: str) -> list[tuple[
         if digest:
             filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
             files.append((filename, url, digest.lower()))
-    return files
+    return [f for f in files if _fetchable(f[1], base_url)]
+
+
+def _fetchable(url: str, page_url: str) -> bool:
+    # A remote index page must not make us read local files (file://) or speak other
+    # schemes; a file:// index the user configured may point at its own files.
+    scheme = urllib.parse.urlsplit(url).scheme
+    return scheme in ("http", "https") or scheme == urllib.parse.urlsplit(page_url).scheme == "file"

@@ -14,8 +14,12 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,18 @@ def dependency_closure(
                 req = Requirement(line)
             except InvalidRequirement:
                 continue
-            if req.marker is None or req.marker.evaluate({**environment, "extra": ""}):
+            if _keeps(req, environment):
                 todo.append(canonicalize_name(req.name))
     return frozenset(seen)
+
+
+def _keeps(req: Requirement, environment: Mapping[str, str]) -> bool:
+    """Does ``req`` apply to the target? An unevaluable marker counts as yes: keeping is safe."""
+    if req.marker is None:
+        return True
+    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+
+    try:
+        return bool(req.marker.evaluate({**environment, "extra": ""}))
+    except (UndefinedComparison, UndefinedEnvironmentName):
+        return True

@@ -106,19 +106,17 @@ def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
     meta = data.get("_meta")
     if not isinstance(meta, dict):
         raise LockError(f"{path}: [_meta] is missing; this is not a Pipfile.lock")
+    _check_structure(data, meta, path)
     _plette_validate(data, path)
 
-    pipfile_hash = meta.get("hash", {}).get("sha256") if isinstance(meta.get("hash"), dict) else None
+    hash_table = meta.get("hash") or {}
+    pipfile_hash = hash_table.get("sha256")
     requires = meta.get("requires") or {}
-    if not isinstance(requires, dict):
-        raise LockError(f"{path}: [_meta] requires must be an object")
     sources = tuple(_parse_source(s, path, i) for i, s in enumerate(meta.get("sources") or ()))
     sections: dict[str, tuple[Entry, ...]] = {}
     for section, entries in data.items():
         if section == "_meta":
             continue
-        if not isinstance(entries, dict):
-            raise LockError(f"{path}: [{section}] must be an object of packages")
         sections[section] = tuple(
             parse_entry(name, spec, section, path, {s.name for s in sources}) for name, spec in entries.items()
         )
@@ -132,6 +130,17 @@ def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
         sources=sources,
         sections=sections,
     )
+
+
+def _check_structure(data: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
+    """The shape checks whose plette messages would not say where (run before plette)."""
+    for key, kind, name in (("hash", dict, "an object"), ("requires", dict, "an object"), ("sources", list, "a list")):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise LockError(f"{path}: [_meta] {key} must be {name}, not {type(value).__name__}")
+    for section, entries in data.items():
+        if section != "_meta" and not isinstance(entries, dict):
+            raise LockError(f"{path}: [{section}] must be an object of packages, not {type(entries).__name__}")
 
 
 def _plette_validate(data: dict[str, Any], path: Path) -> None:
@@ -166,11 +175,12 @@ def parse_entry(
     if not isinstance(spec, dict):
         raise LockError(f"{where}: entry must be an object")
     canonical = canonicalize_name(name)
-    markers = spec.get("markers") or None
+    markers = spec.get("markers")
     if markers is not None and not isinstance(markers, str):
         raise LockError(f"{where}: markers must be a string")
     if markers:
         _check_marker(markers, where)
+    markers = markers or None
 
     version_raw = spec.get("version")
     pinned = _parse_pin(version_raw, where)
@@ -237,7 +247,8 @@ def _check_marker(markers: str, where: str) -> None:
     try:
         Marker(markers)
     except InvalidMarker as exc:
-        raise LockError(f"{where}: invalid markers {markers!r}: {exc}") from None
+        first = (str(exc).splitlines() or ["invalid"])[0]
+        raise LockError(f"{where}: invalid markers {markers!r}: {first}") from None
 
 
 def _other_kind(spec: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -85,10 +85,17 @@ def _marker(text: str) -> Marker:
     return Marker(text)
 
 
-def markers_true(markers: str | None, environment: Mapping[str, str]) -> bool:
+def markers_true(markers: str | None, environment: Mapping[str, str], where: str = "markers") -> bool:
+    """Evaluate for the target; an expression that cannot be evaluated is the lock's fault."""
     if not markers:
         return True
-    return _marker(markers).evaluate({**environment, "extra": ""})
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+
+    try:
+        return _marker(markers).evaluate({**environment, "extra": ""})
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise LockError(f"{where}: markers {markers!r} cannot be evaluated for this interpreter: {first}") from None
 
 
 def _same_version(a: str, b: str) -> bool:
@@ -154,7 +161,8 @@ def _wanted(
     others: dict[str, OtherEntry] = {}
     skipped: list[Skipped] = []
     for entry in entries:
-        if not markers_true(entry.markers, environment):
+        where = f"{lock_label}: [{entry.category}] {entry.name}"
+        if not markers_true(entry.markers, environment, where):
             skipped.append(Skipped(entry, f"markers false for this interpreter: {entry.markers}"))
             continue
         if isinstance(entry, OtherEntry):

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from .errors import LockError
+from .errors import LockError, TargetError
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -164,7 +164,11 @@ def locate_venv(project: Project, env: Mapping[str, str] | None = None) -> Path:
         return home / venv_name(project, env)
 
     # A .venv *file* names the venv.
-    name = dot_venv.read_text(encoding="utf-8").strip()
+    try:
+        name = dot_venv.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise TargetError(f"{dot_venv}: cannot read the venv name it holds: {reason}") from None
     if not name:
         return home / venv_name(project, env)
     if name.endswith(os.sep) or len(PurePath(name).parts) > 1:

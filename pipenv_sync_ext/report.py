@@ -10,14 +10,37 @@ from .sync import Result
 
 
 def to_json(result: Result) -> str:
-    plan = result.plan
     data: dict[str, Any] = {
         "venv": str(result.venv),
         "lock": str(result.lock),
         "categories": list(result.sections),
         "dry_run": result.dry_run,
-        "changed": not result.dry_run and not plan.changes_nothing,
+        "changed": result.changed,
         "created_venv": result.created_venv,
+        "rebuilt": result.rebuilt,
+        "stamp_hit": result.stamp_hit,
+        "in_sync": not result.out_of_sync,
+        "out_of_sync": list(result.out_of_sync),
+        "problems": [{"code": p.code, "message": p.message} for p in result.problems],
+        **_plan_json(result),
+        "warnings": list(result.warnings),
+        "elapsed_seconds": round(result.elapsed, 4),
+    }
+    return json.dumps(data, indent=2)
+
+
+def _plan_json(result: Result) -> dict[str, Any]:
+    plan = result.plan
+    if plan is None:  # the stamp answered: what it recorded is what is installed
+        return {
+            "install": [],
+            "remove": [],
+            "unchanged": [{"name": n, "version": v} for n, v in result.packages],
+            "skipped": [],
+            "other": [],
+            "extraneous": [],
+        }
+    return {
         "install": [
             {
                 "name": s.package.name,
@@ -40,27 +63,32 @@ def to_json(result: Result) -> str:
             for o in plan.others
         ],
         "extraneous": [{"name": d.name, "version": d.version} for d in plan.extraneous],
-        "warnings": list(result.warnings),
-        "elapsed_seconds": round(result.elapsed, 4),
     }
-    return json.dumps(data, indent=2)
 
 
 def to_text(result: Result, verbose: bool = False) -> str:
     plan = result.plan
+    took = f"{result.elapsed:.2f}s"
+    if result.out_of_sync:
+        reasons = [f"  ! {reason}" for reason in result.out_of_sync]
+        return "\n".join([f"Out of sync with {result.lock.name}: {result.venv}", *reasons])
+    if plan is None:
+        return f"Already in sync: {len(result.packages)} packages (sync stamp); nothing to do ({result.venv}, {took})"
     lines: list[str] = []
     if result.dry_run:
-        lines.append(f"Plan for {result.venv} ({', '.join(result.sections)}), nothing changed (--dry-run):")
-    lines += _steps(plan, result.dry_run)
+        lines.append(f"Plan for {result.venv} ({', '.join(result.sections)}), nothing changed:")
+    if result.rebuilt:
+        lines.append(f"Rebuilt {result.venv}: " + "; ".join(p.message for p in result.problems or ()) or "--rebuild")
+    lines += _steps(plan)
     if verbose:
         lines += [f"  = {u.package.name} {u.package.version}" for u in plan.unchanged]
     if plan.extraneous and not result.dry_run and verbose:
         lines.append("  kept, not in the lock: " + ", ".join(f"{d.name} {d.version}" for d in plan.extraneous))
-    lines.append(_summary(result))
+    lines.append(_summary(result, plan, took))
     return "\n".join(lines)
 
 
-def _steps(plan: Plan, dry_run: bool) -> list[str]:
+def _steps(plan: Plan) -> list[str]:
     lines = []
     for r in plan.remove:
         lines.append(f"  - {r.dist.name} {r.dist.version} ({r.reason})")
@@ -70,12 +98,10 @@ def _steps(plan: Plan, dry_run: bool) -> list[str]:
     return lines
 
 
-def _summary(result: Result) -> str:
-    plan = result.plan
+def _summary(result: Result, plan: Plan, took: str) -> str:
     replaced = sum(1 for s in plan.install if s.replaces)
     installed = len(plan.install) - replaced
-    took = f"{result.elapsed:.2f}s"
-    if plan.changes_nothing:
+    if plan.changes_nothing and not result.created_venv and not result.rebuilt:
         extra = f", {len(plan.extraneous)} not in the lock kept (use --prune)" if plan.extraneous else ""
         return f"Already in sync: {len(plan.unchanged)} unchanged{extra}; nothing to do ({result.venv}, {took})"
     verb = "Would change" if result.dry_run else "Synced"

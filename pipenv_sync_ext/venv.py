@@ -1,23 +1,38 @@
-"""Create a target virtualenv, and choose the interpreter to create it with.
+"""Choose an interpreter, and build a virtualenv beside the target, then swap it in.
 
-Creation uses the chosen interpreter's own ``venv`` module without pip
-(``--without-pip``): a sync installs everything itself, and seeding pip costs
-seconds. The interpreter is ``--python`` (a path, or a version such as
-``3.11`` looked up as ``python3.11`` on PATH), else the one the lock's
-``_meta.requires`` names when it is on PATH, else the one running this tool.
+Interpreter discovery follows pipenv's ``--python``: an explicit path; a version
+such as ``3.11`` (``python3.11`` on PATH, then pyenv's and asdf's installs); with
+neither, the version the lock's ``_meta.requires`` names when one is found,
+else the Python running this tool.
+
+A new venv (bootstrap or ``--rebuild``) is never built in place. It is made
+next to the target (``.<name>.pipenv-sync-new-*``), synced there, and only then
+renamed into place, the old venv being renamed aside and deleted after. So a
+failed or interrupted build leaves the old venv as it was. Since ``venv`` bakes
+its location into ``bin/activate*`` and ``pyvenv.cfg``, those are rewritten to
+the final path before anything runs from it, and console scripts are written
+with the final interpreter path.
+
+Creation uses the interpreter's own ``venv`` module without pip: the sync
+installs everything itself, and seeding pip costs seconds (``--seed`` asks for it).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import TargetError
+
+_STAGING = ".pipenv-sync-new-"
+_TRASH = ".pipenv-sync-old-"
 
 
 def find_python(spec: str | None, requires: Mapping[str, str]) -> str:
@@ -28,32 +43,120 @@ def find_python(spec: str | None, requires: Mapping[str, str]) -> str:
             return str(Path(spec).absolute())
         found = _which_version(spec)
         if found is None:
-            raise TargetError(f"--python {spec}: no python{spec} (or {spec}) found on PATH")
+            raise TargetError(f"--python {spec}: no python{spec} (or {spec}) found on PATH, in pyenv or asdf")
         return found
     wanted = requires.get("python_full_version") or requires.get("python_version")
-    if wanted:
-        major_minor = ".".join(wanted.split(".")[:2])
-        found = _which_version(major_minor)
+    if wanted and re.fullmatch(r"\d+(\.\d+)*", wanted.strip()):
+        found = _which_version(wanted.strip(), exact=requires.get("python_full_version"))
         if found:
             return found
     return sys.executable
 
 
-def _which_version(spec: str) -> str | None:
-    if re.fullmatch(r"\d+(\.\d+)*", spec):
-        return shutil.which(f"python{'.'.join(spec.split('.')[:2])}")
-    return shutil.which(spec)
+def _which_version(spec: str, exact: str | None = None) -> str | None:
+    if not re.fullmatch(r"\d+(\.\d+)*", spec):
+        return shutil.which(spec)
+    major_minor = ".".join(spec.split(".")[:2])
+    candidates = [shutil.which(f"python{major_minor}")]
+    installs = (
+        os.path.join(os.environ.get("PYENV_ROOT", "~/.pyenv"), "versions"),
+        os.path.join(os.environ.get("ASDF_DATA_DIR", "~/.asdf"), "installs", "python"),
+    )
+    for root in installs:
+        pattern = os.path.join(glob.escape(os.path.expanduser(root)), f"{exact or spec}*")
+        for prefix in sorted(glob.glob(pattern), reverse=True):
+            candidates.append(os.path.join(prefix, "bin", f"python{major_minor}"))
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            if exact and not _reports_version(candidate, exact):
+                continue
+            return candidate
+    return None
 
 
-def create(venv: Path, python: str) -> None:
+def _reports_version(python: str, version: str) -> bool:
+    try:
+        out = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except OSError:
+        return False
+    return out == version
+
+
+def create(venv: Path, python: str, *, seed: bool = False) -> None:
     if venv.exists() and any(venv.iterdir()):
         raise TargetError(f"{venv}: exists but is not a virtualenv (no bin/python); not touching it")
+    command = [python, "-m", "venv", *([] if seed else ["--without-pip"]), str(venv)]
     try:
-        proc = subprocess.run(
-            [python, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True, timeout=300
-        )
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     except OSError as exc:
         raise TargetError(f"{python}: cannot run it to create {venv}: {exc.strerror}") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise TargetError(f"{venv}: creating the virtualenv with {python} failed: {last}")
+
+
+def staging_dir(final: Path) -> Path:
+    """An empty directory next to ``final`` (same filesystem, so the swap is a rename)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}{_STAGING}"))
+
+
+def create_beside(final: Path, python: str, *, seed: bool = False) -> Path:
+    """A fresh venv in a staging directory, already pointing at ``final``."""
+    staging = staging_dir(final)
+    try:
+        staging.rmdir()  # venv wants to create it
+        create(staging, python, seed=seed)
+        _retarget(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def _retarget(venv: Path, final: Path) -> None:
+    """Rewrite the paths ``venv`` baked into its text files to ``final``."""
+    old, new = str(venv), str(final)
+    targets = [venv / "pyvenv.cfg", *(p for p in (venv / "bin").glob("*") if p.is_file() and not p.is_symlink())]
+    for path in targets:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # a binary (a copied python): nothing of ours in it
+        if old in text:
+            path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def swap_in(staging: Path, final: Path) -> None:
+    """Put the finished venv in place; the old one (if any) is renamed aside, then deleted.
+
+    Refuses to displace a directory that is not a virtualenv (no ``pyvenv.cfg``),
+    unless it is empty.
+    """
+    trash = None
+    if final.is_symlink() or final.is_file():
+        raise TargetError(f"{final}: is not a directory; not replacing it")
+    if final.exists():
+        if not (final / "pyvenv.cfg").is_file() and any(final.iterdir()):
+            raise TargetError(f"{final}: holds files but no pyvenv.cfg, so it is not a virtualenv; not replacing it")
+        trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}{_TRASH}"))
+        os.replace(final, trash / "venv")
+    try:
+        os.rename(staging, final)
+    except OSError:
+        if trash is not None:
+            os.replace(trash / "venv", final)  # put the old one back
+        raise
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def leftovers(final: Path) -> list[Path]:
+    """Staging and trash directories that an interrupted build left next to ``final``."""
+    pattern = os.path.join(glob.escape(str(final.parent)), f".{glob.escape(final.name)}.pipenv-sync-*")
+    return [Path(p) for p in glob.glob(pattern)]

@@ -74,6 +74,12 @@ class Index:
     requests: list[str] = field(default_factory=list)
     json_api: bool = False
     url: str = ""
+    # (path, Authorization header or None) for every request: to prove where credentials went
+    auth_seen: list[tuple[str, str | None]] = field(default_factory=list)
+    # when set, /files/ requests answer 302 to this netloc (same server, another host name)
+    redirect_files_to: str | None = None
+    # project -> (content type, body) served instead of the generated listing
+    raw_pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
 
     def add(self, wheel: Path) -> None:
@@ -89,7 +95,18 @@ class Index:
 
             def do_GET(self) -> None:
                 index.requests.append(self.path)
+                index.auth_seen.append((self.path, self.headers.get("Authorization")))
                 parts = [p for p in self.path.split("/") if p]
+                if (
+                    index.redirect_files_to
+                    and parts[:1] == ["files"]
+                    and self.headers.get("Host") != (index.redirect_files_to)
+                ):
+                    self.send_response(302)
+                    self.send_header("Location", f"http://{index.redirect_files_to}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if len(parts) == 2 and parts[0] == "simple":
                     self._listing(parts[1])
                 elif len(parts) == 2 and parts[0] == "files":
@@ -98,6 +115,14 @@ class Index:
                     self.send_error(404)
 
             def _listing(self, project: str) -> None:
+                if project in index.raw_pages:
+                    ctype, raw = index.raw_pages[project]
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
                 wheels = index.files.get(project)
                 if wheels is None:
                     self.send_error(404)

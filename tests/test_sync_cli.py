@@ -326,7 +326,8 @@ def test_unknown_category_and_broken_venv(world: World, tmp_path: Path) -> None:
     broken = make_venv(tmp_path / "broken")
     (broken / "bin" / "python").unlink()
     proc = run_cli("--project", world.project, "--venv", broken, env=world.env)
-    assert proc.returncode == 1 and "has no interpreter" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "bin/python is missing" in proc.stderr and "--rebuild" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def _other_python() -> tuple[str, str] | None:
@@ -374,4 +375,8 @@ def test_markers_and_tags_are_the_targets_not_the_tools(tmp_path: Path, index: I
     proc = run_cli("--project", project, "--venv", venv, "--python", python, "--offline", "--find-links", wh, env=env)
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"only-there": "1.0"}
-    assert len(list((tmp_path / "cache" / "probes").glob("*.json"))) == 1  # probed once, cached
+    # the base interpreter (planned against before the venv exists) and the venv, each probed once, cached
+    probes = tmp_path / "cache" / "probes"
+    assert len(list(probes.glob("*.json"))) == 2
+    again = run_cli("--project", project, "--venv", venv, "--dry-run", "--offline", env=env)
+    assert again.returncode == 0 and len(list(probes.glob("*.json"))) == 2

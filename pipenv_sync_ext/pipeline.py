@@ -1,0 +1,296 @@
+"""The full pipeline: lock -> target -> inventory -> plan -> store/fetch -> execute -> stamp.
+
+Each stage is its own module; this one wires them together, in order, and holds
+the two rules that span stages:
+
+* nothing in the environment changes before every artifact is in hand and
+  checked (preflight), and nothing changes at all under ``--dry-run`` or
+  ``--check``;
+* a venv that cannot be synced in place (missing, broken, moved, drifted) is
+  built beside the target and swapped in only once complete (:mod:`.venv`), so
+  a failed build leaves the old venv untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import drift, execute, inventory, stamp
+from .artifacts import gather
+from .errors import LockError, StaleLockError, SyncError, TargetError
+from .fetch import IndexClient
+from .freshness import is_stale
+from .interpreter import Interpreter, probe, venv_python
+from .lockfile import Lock, LockedPackage, load_lock, select_sections
+from .plan import PROTECTED, Plan, make_plan
+from .project import Project
+from .store import FindLinks, LocalArtifact, Store, default_cache_dir
+from .sync import Options, Result
+from .venv import create_beside, find_python, leftovers, swap_in
+
+SELF = "pipenv-sync-ext"
+Say = Callable[[str], None]
+
+
+@dataclass
+class _Run:
+    """What every stage of one run needs; built once by :func:`run_pipeline`."""
+
+    project: Project
+    venv: Path
+    key: stamp.Key | None
+    options: Options
+    lock: Lock
+    sections: tuple[str, ...]
+    cache_dir: Path
+    warn: Say
+    log: Say
+    warnings: list[str]
+    started: float
+
+    def result(
+        self,
+        plan: Plan | None,
+        problems: tuple[drift.Problem, ...],
+        *,
+        out_of_sync: tuple[str, ...] = (),
+        created_venv: bool = False,
+        rebuilt: bool = False,
+    ) -> Result:
+        return Result(
+            plan=plan,
+            venv=self.venv,
+            lock=self.lock.path,
+            sections=self.sections,
+            dry_run=self.options.dry_run or self.options.check,
+            elapsed=time.perf_counter() - self.started,
+            created_venv=created_venv,
+            warnings=tuple(self.warnings),
+            rebuilt=rebuilt,
+            problems=problems,
+            out_of_sync=out_of_sync,
+        )
+
+
+def run_pipeline(
+    project: Project, venv: Path, key: stamp.Key | None, options: Options, warn: Say, log: Say, started: float
+) -> Result:
+    warnings: list[str] = []
+
+    def _warn(message: str) -> None:
+        warnings.append(message)
+        warn(message)
+
+    lock = load_lock(project.lockfile)
+    _check_freshness(project, lock, options.deploy, _warn)
+    sections = select_sections(lock, dev=options.dev, categories=options.categories, all_sections=options.all_sections)
+    for directory in options.find_links:
+        if not directory.is_dir():
+            raise SyncError(f"--find-links {directory}: no such directory")
+    cache_dir = options.cache_dir or default_cache_dir()
+    run = _Run(project, venv, key, options, lock, sections, cache_dir, _warn, log, warnings, started)
+
+    if venv.exists() and not venv.is_dir():
+        raise TargetError(f"{venv}: is not a directory; not a virtualenv")
+    if not venv.exists() or not any(venv.iterdir()):
+        return _fresh(run, ())
+    problems = list(drift.inspect_venv(venv, prune=options.prune))
+    if any(p.code == drift.NO_PYVENV_CFG for p in problems):
+        if options.check:
+            return run.result(None, tuple(problems), out_of_sync=tuple(p.message for p in problems))
+        raise TargetError(f"{venv}: not a virtualenv (no pyvenv.cfg); pipenv-sync only changes virtualenvs")
+    if options.rebuild:
+        return _fresh(run, tuple(problems))
+
+    interp = None
+    if not any(p.breaks_venv for p in problems):
+        interp = probe(venv_python(venv), run.cache_dir)
+        if os.path.realpath(interp.prefix) == os.path.realpath(interp.base_prefix):
+            raise TargetError(f"{venv}: its interpreter is not a virtualenv's (sys.prefix is the base prefix)")
+        upgraded = drift.base_upgraded(venv, interp.version)
+        if upgraded is not None:
+            problems.append(upgraded)
+        wanted = drift.requires_mismatch(lock.requires, interp.version)
+        if wanted is not None:
+            problems.append(_drift_problem(run, wanted, interp.version))
+
+    if options.check:
+        if interp is None:
+            return run.result(None, tuple(problems), out_of_sync=tuple(p.message for p in problems))
+        return _in_place(run, interp, tuple(problems))
+    allowed = [p for p in problems if p.code == drift.PYTHON_DRIFT and options.allow_python_drift]
+    if len(allowed) < len(problems) and (options.rebuild_on_drift or _env_flag("PIPENV_SYNC_REBUILD")):
+        for p in problems:
+            log(f"Rebuilding: {p.message}")
+        return _fresh(run, tuple(problems))
+    fatal = [p for p in problems if p.breaks_venv or (p.code == drift.PYTHON_DRIFT and p not in allowed)]
+    if fatal:
+        reasons = "; ".join(p.message for p in fatal)
+        hint = "run again with --rebuild to recreate it from the store"
+        if any(p.code == drift.PYTHON_DRIFT for p in fatal):
+            hint += " (add --python X.Y to choose the interpreter), or --allow-python-drift to sync it anyway"
+        raise TargetError(f"{reasons}; {hint}")
+    for p in problems:
+        _warn(p.message)
+    assert interp is not None
+    return _in_place(run, interp, tuple(problems))
+
+
+def _drift_problem(run: _Run, wanted: str, have: str) -> drift.Problem:
+    return drift.Problem(
+        drift.PYTHON_DRIFT,
+        f"{run.lock.path}: _meta.requires wants {wanted}, the venv {run.venv} has Python {have}",
+        False,
+    )
+
+
+def _in_place(run: _Run, interp: Interpreter, problems: tuple[drift.Problem, ...]) -> Result:
+    options = run.options
+    installed = inventory.scan(interp.site_dirs)
+    plan = _plan(run, installed, interp)
+    sticky = len(run.warnings)  # warnings about the inputs: said again on a stamp hit
+    if options.check:
+        reasons = tuple(p.message for p in problems) + _differences(plan)
+        return run.result(plan, problems, out_of_sync=reasons)
+    if options.dry_run:
+        return run.result(plan, problems)
+    if not plan.changes_nothing:
+        artifacts = _preflight(run, plan, interp)
+        stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
+        removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
+        kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
+        execute.apply(removals, artifacts, kept, interp, run.venv, run.warn)
+    _write_stamp(run, plan, interp, run.warnings[:sticky])
+    return run.result(plan, problems)
+
+
+def _fresh(run: _Run, problems: tuple[drift.Problem, ...]) -> Result:
+    """Bootstrap or rebuild: plan against the base interpreter, fetch, then build beside and swap in."""
+    options = run.options
+    rebuilding = run.venv.exists() and any(run.venv.iterdir())
+    python = find_python(options.python, run.lock.requires)
+    base = probe(Path(python), run.cache_dir)
+    wanted = drift.requires_mismatch(run.lock.requires, base.version)
+    if wanted is not None:
+        message = (
+            f"{run.lock.path}: _meta.requires wants {wanted}, but the interpreter to build {run.venv} with, "
+            f"{python}, is Python {base.version}"
+        )
+        if not options.allow_python_drift:
+            raise TargetError(message + "; pass --python with one that matches, or --allow-python-drift")
+        run.warn(message)
+    plan = _plan(run, (), base)
+    sticky = len(run.warnings)
+    if options.check:
+        missing = () if rebuilding else (f"{run.venv}: does not exist",)
+        return run.result(plan, problems, out_of_sync=missing + tuple(p.message for p in problems))
+    if options.dry_run:
+        return run.result(plan, problems)
+
+    artifacts = _preflight(run, plan, base)
+    for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
+        shutil.rmtree(old, ignore_errors=True)
+    run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {python}")
+    # A venv reached through a symlink is rebuilt where it really is; the link stays.
+    final = Path(os.path.realpath(run.venv))
+    staging = create_beside(final, python, seed=options.seed)
+    try:
+        staged = probe(venv_python(staging), None)
+        # Scripts must name the interpreter where the venv will live, not the staging path.
+        staged = dataclasses.replace(staged, executable=str(venv_python(final)))
+        execute.apply([], artifacts, [], staged, staging, run.warn)
+        swap_in(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    interp = probe(venv_python(run.venv), run.cache_dir)
+    _write_stamp(run, plan, interp, run.warnings[:sticky])
+    return run.result(plan, problems, created_venv=not rebuilding, rebuilt=rebuilding)
+
+
+def _plan(run: _Run, installed: Sequence[inventory.InstalledDist], interp: Interpreter) -> Plan:
+    options = run.options
+    entries = [entry for section in run.sections for entry in run.lock.sections[section]]
+    protected = PROTECTED | set(options.keep)
+    if os.path.realpath(interp.prefix) == os.path.realpath(sys.prefix):
+        protected |= {SELF}  # syncing the venv this tool runs from: do not prune the tool
+    if options.prune:
+        from packaging.utils import canonicalize_name
+
+        roots = {canonicalize_name(n) for n in protected}
+        protected = inventory.dependency_closure(installed, roots, interp.markers) | roots
+    plan = make_plan(
+        entries,
+        installed,
+        interp.markers,
+        prune=options.prune,
+        protected=frozenset(protected),
+        lock_label=str(run.lock.path),
+    )
+    _report_others(plan, options.deploy, run.lock, run.warn)
+    return plan
+
+
+def _preflight(run: _Run, plan: Plan, interp: Interpreter) -> list[LocalArtifact]:
+    """A verified, well-formed wheel for every install, or an error before anything changes."""
+    store = Store(run.cache_dir, run.warn)
+    find_links = FindLinks(run.options.find_links, run.warn)
+    client = None if run.options.offline else IndexClient(run.lock.sources, run.log)
+    packages: list[LockedPackage] = [step.package for step in plan.install]
+    artifacts = gather(packages, interp.tag_rank, store, find_links, client, run.log, str(run.lock.path))
+    for package in packages:
+        execute.check_wheel(artifacts[package.name], package.name)
+    return [artifacts[p.name] for p in packages]
+
+
+def _write_stamp(run: _Run, plan: Plan, interp: Interpreter, warnings: Sequence[str]) -> None:
+    if run.key is None or any(o.dist is None for o in plan.others):
+        return  # entries this version does not install are missing: not "in sync"
+    packages = [(u.package.name, u.package.version) for u in plan.unchanged]
+    packages += [(s.package.name, s.package.version) for s in plan.install]
+    stamp.write(stamp.make_stamp(run.key, run.venv, run.sections, interp.site_dirs, packages, warnings))
+
+
+def _differences(plan: Plan) -> tuple[str, ...]:
+    reasons = [
+        f"{s.package.name} {s.package.version} is not installed"
+        if not s.replaces
+        else f"{s.package.name} is {', '.join(d.version for d in s.replaces)}, the lock wants {s.package.version}"
+        for s in plan.install
+    ]
+    reasons += [f"{r.dist.name} {r.dist.version} is installed but {r.reason}" for r in plan.remove]
+    reasons += [f"{o.entry.name} ({o.entry.kind}) is not installed" for o in plan.others if o.dist is None]
+    return tuple(reasons)
+
+
+def _check_freshness(project: Project, lock: Lock, deploy: bool, warn: Say) -> None:
+    if not project.has_pipfile:
+        warn(f"{project.pipfile}: not found; cannot tell whether {lock.path.name} is up to date")
+        return
+    if is_stale(project.pipfile, lock.pipfile_sha256):
+        message = f"{lock.path}: out of date with {project.pipfile.name} (_meta.hash differs); run `pipenv lock`"
+        if deploy:
+            raise StaleLockError(message + " (refused under --deploy)")
+        warn(message)
+
+
+def _report_others(plan: Plan, deploy: bool, lock: Lock, warn: Say) -> None:
+    missing = [o.entry for o in plan.others if o.dist is None]
+    if not missing:
+        return
+    names = "; ".join(f"[{e.category}] {e.name} ({e.kind}: {e.source})" for e in missing)
+    message = f"{lock.path}: not installed by pipenv-sync yet, install them with pipenv: {names}"
+    if deploy:
+        raise LockError(message + " (refused under --deploy)")
+    warn(message)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

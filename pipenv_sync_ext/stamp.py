@@ -1,0 +1,170 @@
+"""The sync stamp: an O(1) answer to "is this venv still exactly what the last sync made?"
+
+After a successful sync, ``<venv>/.pipenv-sync-stamp.json`` records everything the
+result depended on: the lock's and Pipfile's bytes (sha256), the selection and
+the options that shape the plan, the interpreter (its real path, the stat of its
+binary and of ``pyvenv.cfg``, its version) and a fingerprint of the installed
+distributions (each site directory's mtime and the name and mtime of every
+``*.dist-info`` / ``*.egg-info`` / ``*.pth`` in it). Installing or removing a
+distribution by any tool changes a directory mtime; editing one rewrites its
+metadata directory.
+
+When every recorded value still holds, a repeat sync is a no-op that parses no
+lock, reads no RECORD and starts no interpreter. Anything else (a missing or
+unreadable stamp, any difference) falls back to the full plan, so the stamp can
+only save work, never change an answer. Editing an installed file in place is
+not seen here: that is what ``--verify`` is for.
+
+This module is on the fast path: standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+STAMP_NAME = ".pipenv-sync-stamp.json"
+FORMAT = 1
+_METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
+
+
+@dataclass(frozen=True)
+class Key:
+    """What a sync's outcome depends on, apart from the venv's own state."""
+
+    lock_sha256: str
+    pipfile_sha256: str | None
+    selection: tuple[str, ...]  # ("dev",) / ("categories", ...) / ("all",) / ()
+    prune: bool
+    keep: tuple[str, ...]
+    deploy: bool
+    allow_python_drift: bool
+
+
+@dataclass(frozen=True)
+class Stamp:
+    key: Key
+    venv: str
+    sections: tuple[str, ...]
+    site_dirs: tuple[str, ...]
+    interpreter: tuple[str, ...]  # identity: see interpreter_identity()
+    fingerprint: str
+    packages: tuple[tuple[str, str], ...]  # (name, version) the sync left installed, for the report
+    warnings: tuple[str, ...]  # what the sync said about its inputs; said again on a stamp hit
+    tool: str = __version__
+    format: int = FORMAT
+
+
+def file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def interpreter_identity(venv: Path) -> tuple[str, ...]:
+    """The venv's python (resolved) and the stat of its binary and of ``pyvenv.cfg``.
+
+    A patch upgrade replaces the binary; an edited or recreated ``pyvenv.cfg``
+    changes its stat; a moved venv changes the paths.
+    """
+    python = venv / "bin" / "python"
+    parts = [str(python)]
+    for path in (Path(os.path.realpath(python)), venv / "pyvenv.cfg"):
+        try:
+            st = path.stat()
+        except OSError:
+            parts.append(f"{path}:missing")
+            continue
+        parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+    return tuple(parts)
+
+
+def fingerprint(site_dirs: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for directory in site_dirs:
+        try:
+            h.update(f"{directory}:{os.stat(directory).st_mtime_ns}\n".encode())
+            entries = sorted(
+                (e.name, e.stat(follow_symlinks=False).st_mtime_ns)
+                for e in os.scandir(directory)
+                if e.name.endswith(_METADATA_SUFFIXES)
+            )
+        except OSError:
+            h.update(f"{directory}:missing\n".encode())
+            continue
+        for name, mtime in entries:
+            h.update(f"{name}:{mtime}\n".encode())
+    return h.hexdigest()
+
+
+def make_stamp(
+    key: Key,
+    venv: Path,
+    sections: Sequence[str],
+    site_dirs: Sequence[Path],
+    packages: Iterable[tuple[str, str]],
+    warnings: Sequence[str],
+) -> Stamp:
+    dirs = tuple(str(d) for d in site_dirs)
+    return Stamp(
+        key=key,
+        venv=str(venv),
+        sections=tuple(sections),
+        site_dirs=dirs,
+        interpreter=interpreter_identity(venv),
+        fingerprint=fingerprint(dirs),
+        packages=tuple(sorted(packages)),
+        warnings=tuple(warnings),
+    )
+
+
+def write(stamp: Stamp) -> None:
+    from .fsutil import atomic_write
+
+    atomic_write(Path(stamp.venv) / STAMP_NAME, json.dumps(asdict(stamp), indent=1).encode())
+
+
+def remove(venv: Path) -> None:
+    """Invalidate before changing the venv: a sync cut short must not leave a valid stamp."""
+    with contextlib.suppress(FileNotFoundError):
+        (venv / STAMP_NAME).unlink()
+
+
+def read(venv: Path) -> Stamp | None:
+    try:
+        data: Any = json.loads((venv / STAMP_NAME).read_bytes())
+        if data.get("format") != FORMAT or data.get("tool") != __version__:
+            return None
+        return Stamp(
+            key=Key(
+                **{**data["key"], "selection": tuple(data["key"]["selection"]), "keep": tuple(data["key"]["keep"])}
+            ),
+            venv=data["venv"],
+            sections=tuple(data["sections"]),
+            site_dirs=tuple(data["site_dirs"]),
+            interpreter=tuple(data["interpreter"]),
+            fingerprint=data["fingerprint"],
+            packages=tuple((str(n), str(v)) for n, v in data["packages"]),
+            warnings=tuple(data["warnings"]),
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def still_valid(stamp: Stamp, key: Key, venv: Path) -> bool:
+    """True only when nothing the last sync depended on has changed."""
+    return (
+        stamp.key == key
+        and stamp.venv == str(venv)
+        and stamp.interpreter == interpreter_identity(venv)
+        and stamp.fingerprint == fingerprint(stamp.site_dirs)
+    )

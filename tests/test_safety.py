@@ -1,0 +1,212 @@
+"""What the tool refuses to do: write outside the venv, install the wrong bytes, leak credentials."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from pipenv_sync_ext.fetch import _parse_listing
+
+from .support import (
+    Index,
+    build_wheel,
+    cli_env,
+    installed,
+    lock_entry,
+    make_venv,
+    run_cli,
+    snapshot,
+    write_project,
+)
+
+
+def _site(venv: Path) -> Path:
+    return next((venv / "lib").glob("python*/site-packages"))
+
+
+def _fake_dist(site: Path, name: str, version: str, files: dict[str, str], requires: tuple[str, ...] = ()) -> None:
+    di = site / f"{name}-{version}.dist-info"
+    di.mkdir()
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
+    (di / "METADATA").write_text(meta)
+    rows = [f"{di.name}/METADATA,,", f"{di.name}/RECORD,,"]
+    for rel, content in files.items():
+        target = site / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_text(content)
+        rows.append(f"{rel},,")
+    (di / "RECORD").write_text("\n".join(rows) + "\n")
+
+
+def test_refuses_a_target_that_is_not_a_virtualenv(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    project = write_project(tmp_path / "p", {"default": {"alpha": lock_entry([wheel], "1.0")}})
+    env = cli_env(tmp_path)
+    # An interpreter without pyvenv.cfg: syncing (let alone pruning) it could touch a system Python.
+    fake = tmp_path / "not-a-venv"
+    (fake / "bin").mkdir(parents=True)
+    (fake / "bin" / "python").symlink_to(sys.executable)
+    before = snapshot(fake)
+    proc = run_cli("--project", project, "--venv", fake, "--prune", "--offline", "--find-links", wheel.parent, env=env)
+    assert proc.returncode == 1 and "not a virtualenv (no pyvenv.cfg)" in proc.stderr, proc.stderr
+    assert snapshot(fake) == before
+    # A regular file where the venv should be.
+    regular = tmp_path / "file"
+    regular.write_text("x")
+    proc = run_cli("--project", project, "--venv", regular, "--offline", env=env)
+    assert proc.returncode == 1 and "is not a directory; not a virtualenv" in proc.stderr
+    assert regular.read_text() == "x"
+
+
+def test_removal_never_follows_a_symlinked_directory_out_of_the_venv(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", {"default": {}})
+    venv = make_venv(tmp_path / "venv")
+    site = _site(venv)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("precious")
+    (site / "linked").symlink_to(outside, target_is_directory=True)
+    _fake_dist(site, "linker", "1.0", {"linked/victim.txt": "", "linker.py": ""})
+    proc = run_cli("--project", project, "--venv", venv, "--prune", "--offline", env=cli_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (outside / "victim.txt").read_text() == "precious"
+    assert "linked/victim.txt, outside the venv; not removed" in proc.stderr
+    assert installed(venv) == {} and not (site / "linker.py").exists()
+
+
+def _rewrite(wheel: Path, dest: Path, name: str, replace: dict[str, bytes]) -> Path:
+    """A copy of ``wheel`` under another file name with some members replaced."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / name
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, replace.get(item.filename, src.read(item)))
+    return out
+
+
+def test_a_wheel_the_lock_allows_for_another_name_or_format_is_refused_before_any_change(tmp_path: Path) -> None:
+    wh = tmp_path / "w"
+    extra = build_wheel(wh, "extra", "1.0")
+    beta = build_wheel(tmp_path / "src", "beta", "1.0")
+    # The lock allows, for "alpha", the hash of a file that is really a wheel of beta.
+    impostor = _rewrite(beta, wh, "alpha-1.0-py3-none-any.whl", {})
+    future = _rewrite(
+        build_wheel(tmp_path / "src", "gamma", "1.0"),
+        wh,
+        "gamma-1.0-py3-none-any.whl",
+        {"gamma-1.0.dist-info/WHEEL": b"Wheel-Version: 2.0\nGenerator: x\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+    )
+    env = cli_env(tmp_path)
+    venv = make_venv(tmp_path / "venv")
+    seed = write_project(tmp_path / "seed", {"default": {"extra": lock_entry([extra], "1.0")}})
+    assert run_cli("--project", seed, "--venv", venv, "--offline", "--find-links", wh, env=env).returncode == 0
+    before = snapshot(venv)
+    for name, wheel, expected in (
+        ("alpha", impostor, "is a wheel of 'beta', not of 'alpha'"),
+        ("gamma", future, "unsupported Wheel-Version '2.0'"),
+    ):
+        project = write_project(tmp_path / f"p-{name}", {"default": {name: lock_entry([wheel], "1.0")}})
+        proc = run_cli("--project", project, "--venv", venv, "--prune", "--offline", "--find-links", wh, env=env)
+        assert proc.returncode == 1, proc.stderr
+        assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert snapshot(venv) == before  # extra not pruned, nothing installed
+    assert installed(venv) == {"extra": "1.0"}
+
+
+def test_a_marker_that_cannot_be_evaluated_names_the_entry(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    project = write_project(
+        tmp_path / "p", {"default": {"alpha": lock_entry([wheel], "1.0", markers="os_name ~= 'posix'")}}
+    )
+    proc = run_cli("--project", project, "--venv", tmp_path / "v", "--offline", env=cli_env(tmp_path))
+    assert proc.returncode == 1
+    assert "[default] alpha: markers \"os_name ~= 'posix'\" cannot be evaluated" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "v").exists()
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_host(tmp_path: Path, index: Index) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    index.add(wheel)
+    port = index.url.split(":")[2].split("/")[0]
+    index.redirect_files_to = f"localhost:{port}"  # same server, another host: a CDN, say
+    url = index.url.replace("http://", "http://user:${INDEX_TOKEN}@")
+    project = write_project(tmp_path / "p", {"default": {"alpha": lock_entry([wheel], "1.0")}}, index_url=url)
+    proc = run_cli(
+        "--project", project, "--venv", tmp_path / "v", "--json", env=cli_env(tmp_path, INDEX_TOKEN="s3cr3t")
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert installed(tmp_path / "v") == {"alpha": "1.0"}
+    seen = dict(index.auth_seen[:1])
+    assert seen["/simple/alpha/"] is not None and seen["/simple/alpha/"].startswith("Basic ")
+    assert len(index.auth_seen) == 3  # page, file at 127.0.0.1 (302), file at localhost
+    assert index.auth_seen[2][1] is None, index.auth_seen
+    assert "s3cr3t" not in proc.stdout + proc.stderr
+
+
+def test_index_pages_cannot_point_at_local_files_and_bad_pages_are_errors() -> None:
+    digest = "a" * 64
+    html = f'<a href="file:///etc/passwd#sha256={digest}">x.whl</a><a href="/f/y.whl#sha256={digest}">y</a>'.encode()
+    listed = _parse_listing(html, "text/html", "https://example.org/simple/x/")
+    assert [f[1] for f in listed] == ["https://example.org/f/y.whl"]
+    # a file:// index the user configured may list its own files
+    local = _parse_listing(b'<a href="x.whl#sha256=' + digest.encode() + b'">x</a>', "text/html", "file:///wh/x/")
+    assert [f[1] for f in local] == ["file:///wh/x/x.whl"]
+
+
+def test_malformed_simple_api_page_is_a_one_line_error(tmp_path: Path, index: Index) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    project = write_project(tmp_path / "p", {"default": {"alpha": lock_entry([wheel], "1.0")}}, index_url=index.url)
+    for ctype, body in (("application/vnd.pypi.simple.v1+json", b"[1, 2]"), ("application/json", b"{not json")):
+        index.raw_pages["alpha"] = (ctype, body)
+        proc = run_cli("--project", project, "--venv", tmp_path / "v", env=cli_env(tmp_path))
+        assert proc.returncode == 4, proc.stderr
+        assert "[default] alpha==1.0: index unreachable:" in proc.stderr
+        assert "not a valid simple-API page" in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert not (tmp_path / "v").exists()
+
+
+def test_find_links_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", {"default": {}})
+    proc = run_cli(
+        "--project", project, "--venv", tmp_path / "v", "--find-links", tmp_path / "nope", env=cli_env(tmp_path)
+    )
+    assert proc.returncode == 1 and f"--find-links {tmp_path / 'nope'}: no such directory" in proc.stderr
+    assert not (tmp_path / "v").exists()
+
+
+def test_a_dot_venv_file_that_is_not_text_is_a_clean_error(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", {"default": {}})
+    (project / ".venv").write_bytes(b"\xff\xfe\x00bad")
+    proc = run_cli("--project", project, env=cli_env(tmp_path))
+    assert proc.returncode == 1 and ".venv: cannot read the venv name it holds: not UTF-8 text" in proc.stderr
+
+
+def test_pruning_the_venv_the_tool_runs_in_keeps_the_tool(tmp_path: Path) -> None:
+    """Run the tool from inside the target venv: its own distribution and what it needs survive."""
+    project = write_project(tmp_path / "p", {"default": {}})
+    venv = make_venv(tmp_path / "venv")
+    site = _site(venv)
+    _fake_dist(site, "pipenv_sync_ext", "0.1.0", {"pse_marker.py": ""}, requires=("helperlib>=1",))
+    _fake_dist(site, "helperlib", "1.0", {"helperlib.py": ""})
+    _fake_dist(site, "stray", "1.0", {"stray.py": ""})
+    # The real code comes from this checkout and the dev environment, sys.prefix is the target venv.
+    import packaging
+
+    paths = [str(Path(__file__).parent.parent), str(Path(packaging.__file__).parent.parent)]
+    env = cli_env(tmp_path, PYTHONPATH=os.pathsep.join(paths))
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pipenv_sync_ext", "--project", project, "--venv", venv, "--prune"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert installed(venv) == {"pipenv-sync-ext": "0.1.0", "helperlib": "1.0"}
