@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_OUT_OF_SYNC, SyncError
-from .lockfile import parse_categories
 
 if TYPE_CHECKING:
     from .sync import Options
@@ -80,6 +80,13 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged packages")
+
+
+def parse_categories(value: str | None) -> list[str]:
+    """pipenv's own splitting: commas and/or spaces."""
+    if not value:
+        return []
+    return [c for c in re.split(r", *| ", value) if c]
 
 
 def options_from_args(args: argparse.Namespace) -> Options:

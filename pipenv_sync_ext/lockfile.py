@@ -292,10 +292,3 @@ def select_sections(
                 chosen.append(section)
         return tuple(chosen)
     return ("default", "develop") if dev else ("default",)
-
-
-def parse_categories(value: str | None) -> list[str]:
-    """pipenv's own splitting: commas and/or spaces."""
-    if not value:
-        return []
-    return [c for c in re.split(r", *| ", value) if c]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .plan import Plan
-from .sync import Result
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .sync import Result
 
 
 def to_json(result: Result) -> str:

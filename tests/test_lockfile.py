@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from pipenv_sync_ext.cli import parse_categories
 from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.lockfile import (
     LockedPackage,
     OtherEntry,
-    parse_categories,
     parse_entry,
     parse_lock,
     select_sections,
