@@ -54,10 +54,11 @@ class LockedPackage:
 
 @dataclass(frozen=True)
 class OtherEntry:
-    """A lock entry this engine does not install from the store (yet).
+    """A lock entry that is not a hash-pinned index package.
 
-    ``kind`` is one of ``editable``, ``path``, ``file``, ``vcs``, ``unpinned``
-    (``"*"``, or a pin without hashes). ``source`` is the path, URL or
+    ``kind`` is one of ``editable``, ``path``, ``file``, ``vcs`` (installed
+    through pip, see :mod:`.direct`) or ``unpinned`` (``"*"``, or a pin without
+    hashes: not installable from a lock alone). ``source`` is the path, URL or
     requirement text it points at, for messages.
     """
 
@@ -67,6 +68,12 @@ class OtherEntry:
     source: str
     version: str | None = None
     markers: str | None = None
+    editable: bool = False
+    target: str = ""  # the path, file (path or URL) or VCS URL, as the lock has it
+    ref: str | None = None  # VCS commit
+    subdirectory: str | None = None
+    hashes: frozenset[str] = frozenset()
+    extras: tuple[str, ...] = ()
 
 
 Entry = LockedPackage | OtherEntry
@@ -187,7 +194,7 @@ def parse_entry(
 
     other_kind, other_source = _other_kind(spec)
     if other_kind:
-        return OtherEntry(canonical, other_kind, section, other_source, pinned, markers)
+        return _direct_entry(canonical, other_kind, section, other_source, pinned, markers, spec, where)
 
     hashes_raw = spec.get("hashes") or []
     if not isinstance(hashes_raw, list):
@@ -249,6 +256,43 @@ def _check_marker(markers: str, where: str) -> None:
     except InvalidMarker as exc:
         first = (str(exc).splitlines() or ["invalid"])[0]
         raise LockError(f"{where}: invalid markers {markers!r}: {first}") from None
+
+
+def _direct_entry(
+    name: str,
+    kind: str,
+    section: str,
+    source: str,
+    pinned: str | None,
+    markers: str | None,
+    spec: Mapping[str, Any],
+    where: str,
+) -> OtherEntry:
+    target = next((spec[k] for k in (*_VCS_KEYS, "path", "file") if k in spec), "")
+    ref, subdirectory = spec.get("ref"), spec.get("subdirectory")
+    for key, value in (("target", target), ("ref", ref), ("subdirectory", subdirectory)):
+        if value is not None and not isinstance(value, str):
+            raise LockError(f"{where}: {key} must be a string")
+    hashes_raw = spec.get("hashes") or []
+    if not isinstance(hashes_raw, list):
+        raise LockError(f"{where}: hashes must be a list")
+    extras = spec.get("extras") or []
+    if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
+        raise LockError(f"{where}: extras must be a list of names")
+    return OtherEntry(
+        name=name,
+        kind=kind,
+        category=section,
+        source=source,
+        version=pinned,
+        markers=markers,
+        editable=bool(spec.get("editable")),
+        target=target,
+        ref=ref or None,
+        subdirectory=subdirectory or None,
+        hashes=frozenset(_parse_hash(h, where) for h in hashes_raw),
+        extras=tuple(sorted(canonicalize_name(e) for e in extras)),
+    )
 
 
 def _other_kind(spec: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import drift, execute, inventory, stamp
+from . import conflicts, direct, drift, execute, inventory, stamp
 from .artifacts import gather
-from .errors import LockError, StaleLockError, SyncError, TargetError
+from .errors import InstallError, LockError, StaleLockError, SyncError, TargetError
 from .fetch import IndexClient
 from .freshness import is_stale
 from .interpreter import Interpreter, probe, venv_python
@@ -33,7 +33,7 @@ from .plan import PROTECTED, Plan, make_plan
 from .project import Project
 from .store import FindLinks, LocalArtifact, Store, default_cache_dir
 from .sync import Options, Result
-from .venv import create_beside, find_python, leftovers, swap_in
+from .venv import create_beside, find_python, leftovers, retarget, swap_in
 
 SELF = "pipenv-sync-ext"
 Say = Callable[[str], None]
@@ -63,6 +63,7 @@ class _Run:
         out_of_sync: tuple[str, ...] = (),
         created_venv: bool = False,
         rebuilt: bool = False,
+        direct: tuple[str, ...] = (),
     ) -> Result:
         return Result(
             plan=plan,
@@ -76,6 +77,7 @@ class _Run:
             rebuilt=rebuilt,
             problems=problems,
             out_of_sync=out_of_sync,
+            direct=direct,
         )
 
 
@@ -156,19 +158,25 @@ def _in_place(run: _Run, interp: Interpreter, problems: tuple[drift.Problem, ...
     installed = inventory.scan(interp.site_dirs)
     plan = _plan(run, installed, interp)
     sticky = len(run.warnings)  # warnings about the inputs: said again on a stamp hit
+    pending = _pending_direct(run, plan)
     if options.check:
-        reasons = tuple(p.message for p in problems) + _differences(plan)
+        reasons = tuple(p.message for p in problems) + _differences(plan, pending)
+        reasons += tuple(c.describe() for c in _conflicts(run, plan, interp))
         return run.result(plan, problems, out_of_sync=reasons)
     if options.dry_run:
-        return run.result(plan, problems)
-    if not plan.changes_nothing:
-        artifacts = _preflight(run, plan, interp)
+        return run.result(plan, problems, direct=_names(pending))
+    if not plan.changes_nothing or pending:
+        artifacts = _preflight(run, plan, interp, pending)
         stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
         execute.apply(removals, artifacts, kept, interp, run.venv, run.warn)
+        _install_direct(run, pending, interp, run.venv)
+    # Checked after every change, and always under --deploy, whose promise it is.
+    if (options.deploy or not plan.changes_nothing or pending) and not _conflicts_ok(run, plan, interp):
+        return run.result(plan, problems, direct=_names(pending))
     _write_stamp(run, plan, interp, run.warnings[:sticky])
-    return run.result(plan, problems)
+    return run.result(plan, problems, direct=_names(pending))
 
 
 def _fresh(run: _Run, problems: tuple[drift.Problem, ...]) -> Result:
@@ -188,13 +196,14 @@ def _fresh(run: _Run, problems: tuple[drift.Problem, ...]) -> Result:
         run.warn(message)
     plan = _plan(run, (), base)
     sticky = len(run.warnings)
+    pending = _pending_direct(run, plan)
     if options.check:
         missing = () if rebuilding else (f"{run.venv}: does not exist",)
         return run.result(plan, problems, out_of_sync=missing + tuple(p.message for p in problems))
     if options.dry_run:
-        return run.result(plan, problems)
+        return run.result(plan, problems, direct=_names(pending))
 
-    artifacts = _preflight(run, plan, base)
+    artifacts = _preflight(run, plan, base, pending)
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
         shutil.rmtree(old, ignore_errors=True)
     run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {python}")
@@ -204,15 +213,73 @@ def _fresh(run: _Run, problems: tuple[drift.Problem, ...]) -> Result:
     try:
         staged = probe(venv_python(staging), None)
         # Scripts must name the interpreter where the venv will live, not the staging path.
-        staged = dataclasses.replace(staged, executable=str(venv_python(final)))
-        execute.apply([], artifacts, [], staged, staging, run.warn)
+        execute.apply(
+            [], artifacts, [], dataclasses.replace(staged, executable=str(venv_python(final))), staging, run.warn
+        )
+        _install_direct(run, pending, staged, staging)
+        retarget(staging, final)  # what pip wrote (scripts) names the staging path too
         swap_in(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     interp = probe(venv_python(run.venv), run.cache_dir)
-    _write_stamp(run, plan, interp, run.warnings[:sticky])
-    return run.result(plan, problems, created_venv=not rebuilding, rebuilt=rebuilding)
+    if _conflicts_ok(run, plan, interp):
+        _write_stamp(run, plan, interp, run.warnings[:sticky])
+    return run.result(plan, problems, created_venv=not rebuilding, rebuilt=rebuilding, direct=_names(pending))
+
+
+def _pending_direct(run: _Run, plan: Plan) -> list[direct.DirectRequirement]:
+    """Editable, path, file and VCS entries that are not installed as the lock says."""
+    pending = []
+    for other in plan.others:
+        if other.entry.kind in direct.DIRECT_KINDS:
+            req = direct.resolve(other.entry, run.project.directory)
+            if not direct.is_current(req, other.dist):
+                pending.append(req)
+    return pending
+
+
+def _names(pending: Sequence[direct.DirectRequirement]) -> tuple[str, ...]:
+    return tuple(r.entry.name for r in pending)
+
+
+def _install_direct(run: _Run, pending: Sequence[direct.DirectRequirement], interp: Interpreter, venv: Path) -> None:
+    if not pending:
+        return
+    flat = direct.flat_store_links(run.cache_dir)  # build dependencies from the store first
+    try:
+        direct.install(
+            pending,
+            interp,
+            venv,
+            find_links=[flat, *run.options.find_links],
+            sources=run.lock.sources,
+            offline=run.options.offline,
+            log=run.log,
+        )
+    finally:
+        shutil.rmtree(flat, ignore_errors=True)
+
+
+def _conflicts(run: _Run, plan: Plan, interp: Interpreter) -> list[conflicts.Conflict]:
+    dists = inventory.scan(interp.site_dirs)
+    installed = [conflicts.Installed(d.name, d.version, tuple(inventory.requires_dist(d.metadata_dir))) for d in dists]
+    extras: dict[str, tuple[str, ...]] = {s.package.name: s.package.extras for s in plan.install}
+    extras.update({u.package.name: u.package.extras for u in plan.unchanged})
+    extras.update({o.entry.name: o.entry.extras for o in plan.others})
+    return conflicts.find_conflicts(installed, interp.markers, extras)
+
+
+def _conflicts_ok(run: _Run, plan: Plan, interp: Interpreter) -> bool:
+    """After a change: every installed requirement must hold. Warn, or fail under --deploy."""
+    found = _conflicts(run, plan, interp)
+    if not found:
+        return True
+    message = f"{run.venv}: {len(found)} installed requirement(s) not met: " + "; ".join(c.describe() for c in found)
+    if run.options.deploy:
+        raise InstallError(message + " (refused under --deploy)")
+    run.warn(message)
+    return False
 
 
 def _plan(run: _Run, installed: Sequence[inventory.InstalledDist], interp: Interpreter) -> Plan:
@@ -238,8 +305,11 @@ def _plan(run: _Run, installed: Sequence[inventory.InstalledDist], interp: Inter
     return plan
 
 
-def _preflight(run: _Run, plan: Plan, interp: Interpreter) -> list[LocalArtifact]:
+def _preflight(
+    run: _Run, plan: Plan, interp: Interpreter, pending: Sequence[direct.DirectRequirement]
+) -> list[LocalArtifact]:
     """A verified, well-formed wheel for every install, or an error before anything changes."""
+    direct.check_available(pending, run.options.offline, str(run.lock.path))
     store = Store(run.cache_dir, run.warn)
     find_links = FindLinks(run.options.find_links, run.warn)
     client = None if run.options.offline else IndexClient(run.lock.sources, run.log)
@@ -251,14 +321,21 @@ def _preflight(run: _Run, plan: Plan, interp: Interpreter) -> list[LocalArtifact
 
 
 def _write_stamp(run: _Run, plan: Plan, interp: Interpreter, warnings: Sequence[str]) -> None:
-    if run.key is None or any(o.dist is None for o in plan.others):
-        return  # entries this version does not install are missing: not "in sync"
+    if run.key is None or any(o.entry.kind == "unpinned" and o.dist is None for o in plan.others):
+        return  # entries the lock cannot install are missing: not "in sync"
     packages = [(u.package.name, u.package.version) for u in plan.unchanged]
     packages += [(s.package.name, s.package.version) for s in plan.install]
-    stamp.write(stamp.make_stamp(run.key, run.venv, run.sections, interp.site_dirs, packages, warnings))
+    inputs = [
+        (str(req.local), req.entry.editable)
+        for o in plan.others
+        if o.entry.kind in direct.DIRECT_KINDS
+        and (req := direct.resolve(o.entry, run.project.directory)).local is not None
+        and o.entry.kind != "vcs"
+    ]
+    stamp.write(stamp.make_stamp(run.key, run.venv, run.sections, interp.site_dirs, packages, warnings, inputs))
 
 
-def _differences(plan: Plan) -> tuple[str, ...]:
+def _differences(plan: Plan, pending: Sequence[direct.DirectRequirement]) -> tuple[str, ...]:
     reasons = [
         f"{s.package.name} {s.package.version} is not installed"
         if not s.replaces
@@ -266,7 +343,12 @@ def _differences(plan: Plan) -> tuple[str, ...]:
         for s in plan.install
     ]
     reasons += [f"{r.dist.name} {r.dist.version} is installed but {r.reason}" for r in plan.remove]
-    reasons += [f"{o.entry.name} ({o.entry.kind}) is not installed" for o in plan.others if o.dist is None]
+    reasons += [f"{r.entry.name} ({r.entry.kind}) is not installed from {r.entry.source} as locked" for r in pending]
+    reasons += [
+        f"{o.entry.name} ({o.entry.kind}) is not installed"
+        for o in plan.others
+        if o.dist is None and o.entry.kind == "unpinned"
+    ]
     return tuple(reasons)
 
 
@@ -282,11 +364,13 @@ def _check_freshness(project: Project, lock: Lock, deploy: bool, warn: Say) -> N
 
 
 def _report_others(plan: Plan, deploy: bool, lock: Lock, warn: Say) -> None:
-    missing = [o.entry for o in plan.others if o.dist is None]
+    """Entries locked without a pin or hashes ("*") whose markers are true here: the lock
+    was made where they did not apply, so it cannot say what to install."""
+    missing = [o.entry for o in plan.others if o.dist is None and o.entry.kind == "unpinned"]
     if not missing:
         return
-    names = "; ".join(f"[{e.category}] {e.name} ({e.kind}: {e.source})" for e in missing)
-    message = f"{lock.path}: not installed by pipenv-sync yet, install them with pipenv: {names}"
+    names = "; ".join(f"[{e.category}] {e.name} ({e.source})" for e in missing)
+    message = f"{lock.path}: incomplete for this platform, no pinned hashes for: {names}; re-lock here (`pipenv lock`)"
     if deploy:
         raise LockError(message + " (refused under --deploy)")
     warn(message)

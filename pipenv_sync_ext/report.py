@@ -23,6 +23,7 @@ def to_json(result: Result) -> str:
         "in_sync": not result.out_of_sync,
         "out_of_sync": list(result.out_of_sync),
         "problems": [{"code": p.code, "message": p.message} for p in result.problems],
+        "pip_installed": list(result.direct),
         **_plan_json(result),
         "warnings": list(result.warnings),
         "elapsed_seconds": round(result.elapsed, 4),
@@ -81,6 +82,7 @@ def to_text(result: Result, verbose: bool = False) -> str:
     if result.rebuilt:
         lines.append(f"Rebuilt {result.venv}: " + "; ".join(p.message for p in result.problems or ()) or "--rebuild")
     lines += _steps(plan)
+    lines += [f"  + {name} (through pip: {_kind(plan, name)})" for name in result.direct]
     if verbose:
         lines += [f"  = {u.package.name} {u.package.version}" for u in plan.unchanged]
     if plan.extraneous and not result.dry_run and verbose:
@@ -99,14 +101,19 @@ def _steps(plan: Plan) -> list[str]:
     return lines
 
 
+def _kind(plan: Plan, name: str) -> str:
+    return next((f"{o.entry.kind} {o.entry.source}" for o in plan.others if o.entry.name == name), "?")
+
+
 def _summary(result: Result, plan: Plan, took: str) -> str:
     replaced = sum(1 for s in plan.install if s.replaces)
     installed = len(plan.install) - replaced
-    if plan.changes_nothing and not result.created_venv and not result.rebuilt:
+    if not result.changed and not result.dry_run:
         extra = f", {len(plan.extraneous)} not in the lock kept (use --prune)" if plan.extraneous else ""
         return f"Already in sync: {len(plan.unchanged)} unchanged{extra}; nothing to do ({result.venv}, {took})"
     verb = "Would change" if result.dry_run else "Synced"
+    via_pip = f", {len(result.direct)} through pip" if result.direct else ""
     return (
-        f"{verb} {result.venv}: {installed} installed, {replaced} replaced, {len(plan.remove)} removed, "
+        f"{verb} {result.venv}: {installed} installed, {replaced} replaced, {len(plan.remove)} removed{via_pip}, "
         f"{len(plan.unchanged)} unchanged ({took})"
     )

@@ -5,7 +5,8 @@ result depended on: the lock's and Pipfile's bytes (sha256), the selection and
 the options that shape the plan, the interpreter (its real path, the stat of its
 binary and of ``pyvenv.cfg``, its version) and a fingerprint of the installed
 distributions (each site directory's mtime and the name and mtime of every
-``*.dist-info`` / ``*.egg-info`` / ``*.pth`` in it). Installing or removing a
+``*.dist-info`` / ``*.egg-info`` / ``*.pth`` in it), and the build inputs of
+local editable and path installs (:mod:`.buildinputs`). Installing or removing a
 distribution by any tool changes a directory mtime; editing one rewrites its
 metadata directory.
 
@@ -59,6 +60,7 @@ class Stamp:
     fingerprint: str
     packages: tuple[tuple[str, str], ...]  # (name, version) the sync left installed, for the report
     warnings: tuple[str, ...]  # what the sync said about its inputs; said again on a stamp hit
+    inputs: tuple[tuple[str, bool, str | None], ...] = ()  # local (path, editable, build inputs fingerprint)
     tool: str = __version__
     format: int = FORMAT
 
@@ -113,6 +115,7 @@ def make_stamp(
     site_dirs: Sequence[Path],
     packages: Iterable[tuple[str, str]],
     warnings: Sequence[str],
+    inputs: Iterable[tuple[str, bool]] = (),
 ) -> Stamp:
     dirs = tuple(str(d) for d in site_dirs)
     return Stamp(
@@ -124,6 +127,7 @@ def make_stamp(
         fingerprint=fingerprint(dirs),
         packages=tuple(sorted(packages)),
         warnings=tuple(warnings),
+        inputs=tuple((path, editable, fingerprint_of(path, editable)) for path, editable in inputs),
     )
 
 
@@ -155,6 +159,7 @@ def read(venv: Path) -> Stamp | None:
             fingerprint=data["fingerprint"],
             packages=tuple((str(n), str(v)) for n, v in data["packages"]),
             warnings=tuple(data["warnings"]),
+            inputs=tuple((str(p), bool(e), f) for p, e, f in data["inputs"]),
         )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -167,4 +172,11 @@ def still_valid(stamp: Stamp, key: Key, venv: Path) -> bool:
         and stamp.venv == str(venv)
         and stamp.interpreter == interpreter_identity(venv)
         and stamp.fingerprint == fingerprint(stamp.site_dirs)
+        and all(fingerprint_of(path, editable) == fp for path, editable, fp in stamp.inputs)
     )
+
+
+def fingerprint_of(path: str, editable: bool) -> str | None:
+    from .buildinputs import fingerprint as build_inputs
+
+    return build_inputs(Path(path), editable)

@@ -62,10 +62,13 @@ class Result:
     stamp_hit: bool = False
     packages: tuple[tuple[str, str], ...] = ()  # what the stamp says is installed, on a stamp hit
     out_of_sync: tuple[str, ...] = ()  # --check: why the venv does not match the lock
+    direct: tuple[str, ...] = ()  # editable/path/file/VCS entries (re)installed through pip
 
     @property
     def changed(self) -> bool:
-        return self.plan is not None and not self.dry_run and not self.plan.changes_nothing
+        if self.plan is None or self.dry_run:
+            return False
+        return not self.plan.changes_nothing or bool(self.direct) or self.created_venv or self.rebuilt
 
 
 def sync(options: Options, warn: Callable[[str], None], log: Callable[[str], None]) -> Result:

@@ -112,14 +112,14 @@ def create_beside(final: Path, python: str, *, seed: bool = False) -> Path:
     try:
         staging.rmdir()  # venv wants to create it
         create(staging, python, seed=seed)
-        _retarget(staging, final)
+        retarget(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return staging
 
 
-def _retarget(venv: Path, final: Path) -> None:
+def retarget(venv: Path, final: Path) -> None:
     """Rewrite the paths ``venv`` baked into its text files to ``final``."""
     old, new = str(venv), str(final)
     targets = [venv / "pyvenv.cfg", *(p for p in (venv / "bin").glob("*") if p.is_file() and not p.is_symlink())]

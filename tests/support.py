@@ -264,3 +264,130 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
             st = p.lstat()
             result[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
     return result
+
+
+# A complete PEP 517/660 build backend in a few lines, shipped inside each test
+# package (backend-path = ["."]): pip builds them with no build dependency at all,
+# so tests of path, editable, VCS and sdist entries need no index and no network.
+_BACKEND = """
+import base64, hashlib, io, os, tarfile, zipfile
+
+NAME, VERSION, MODULE, SCRIPTS = {name!r}, {version!r}, {module!r}, {scripts!r}
+HERE = os.path.dirname(os.path.abspath(__file__))
+DIST = NAME.replace("-", "_")
+
+
+def _hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _wheel(directory, files):
+    info = f"{{DIST}}-{{VERSION}}.dist-info"
+    files[f"{{info}}/METADATA"] = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode()
+    files[f"{{info}}/WHEEL"] = b"Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    if SCRIPTS:
+        lines = "".join(f"{{k}} = {{v}}\\n" for k, v in SCRIPTS.items())
+        files[f"{{info}}/entry_points.txt"] = ("[console_scripts]\\n" + lines).encode()
+    record = "".join(f"{{p}},{{_hash(d)}},{{len(d)}}\\n" for p, d in files.items()) + f"{{info}}/RECORD,,\\n"
+    files[f"{{info}}/RECORD"] = record.encode()
+    name = f"{{DIST}}-{{VERSION}}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(directory, name), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return name
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+get_requires_for_build_editable = get_requires_for_build_sdist = get_requires_for_build_wheel
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = {{}}
+    for dirpath, _dirs, names in os.walk(os.path.join(HERE, MODULE)):
+        for n in names:
+            if n.endswith(".py"):
+                full = os.path.join(dirpath, n)
+                with open(full, "rb") as f:
+                    files[os.path.relpath(full, HERE).replace(os.sep, "/")] = f.read()
+    return _wheel(wheel_directory, files)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, {{f"_{{DIST}}_editable.pth": (HERE + "\\n").encode()}})
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    name = f"{{DIST}}-{{VERSION}}.tar.gz"
+    with tarfile.open(os.path.join(sdist_directory, name), "w:gz") as tf:
+        for dirpath, _dirs, names in os.walk(HERE):
+            for n in names:
+                full = os.path.join(dirpath, n)
+                tf.add(full, arcname=f"{{DIST}}-{{VERSION}}/" + os.path.relpath(full, HERE))
+    return name
+"""
+
+
+def write_local_package(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    body: str = "",
+    scripts: Mapping[str, str] | None = None,
+) -> Path:
+    """A source tree pip can build offline (in-tree PEP 517 backend, no build requirements)."""
+    module = canonicalize_name(name).replace("-", "_")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "_backend"\nbackend-path = ["."]\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+    )
+    (directory / "_backend.py").write_text(
+        _BACKEND.format(name=name, version=version, module=module, scripts=dict(scripts or {}))
+    )
+    (directory / module).mkdir(exist_ok=True)
+    (directory / module / "__init__.py").write_text(body or f"VERSION = {version!r}\n")
+    return directory
+
+
+def make_sdist(dest: Path, name: str, version: str, *, body: str = "") -> Path:
+    """An sdist (``.tar.gz``) of a package :func:`write_local_package` makes."""
+    import tarfile
+    import tempfile
+
+    dist = canonicalize_name(name).replace("-", "_")
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / f"{dist}-{version}.tar.gz"
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = write_local_package(Path(tmp) / f"{dist}-{version}", name, version, body=body)
+        pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        (tree / "PKG-INFO").write_text(pkg_info)
+        with tarfile.open(out, "w:gz") as tf:
+            tf.add(tree, arcname=tree.name)
+    return out
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": str(repo.parent),
+    }
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True)
+    return proc.stdout.strip()
+
+
+def git_commit_all(repo: Path, message: str = "commit") -> str:
+    """Commit everything in ``repo`` (initialising it first) and return the commit id."""
+    if not (repo / ".git").exists():
+        git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
