@@ -64,6 +64,13 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
         help="warn, instead of failing, when the venv's Python does not match the lock's _meta.requires",
     )
     p.add_argument("--seed", action="store_true", help="give a newly created venv pip")
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long to wait for another sync of the same venv (default 600)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
     p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
     p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
@@ -75,6 +82,7 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
         metavar="DIR",
         help="extra read-only directory of artifacts, matched by sha256 (repeatable)",
     )
+    p.add_argument("--no-pip-cache", action="store_true", help="do not look in pip's (and pipenv's) HTTP cache")
     p.add_argument(
         "--cache-dir", type=Path, help="artifact store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/pipenv-sync)"
     )
@@ -109,11 +117,13 @@ def options_from_args(args: argparse.Namespace) -> Options:
         deploy=args.deploy,
         keep=tuple(args.keep),
         find_links=tuple(args.find_links),
+        pip_cache=not args.no_pip_cache,
         cache_dir=args.cache_dir,
         rebuild=args.rebuild,
         rebuild_on_drift=args.rebuild_on_drift,
         allow_python_drift=args.allow_python_drift,
         seed=args.seed,
+        lock_timeout=args.lock_timeout,
     )
 
 
@@ -156,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] in (["fetch"], ["cache"]):  # subcommands: fill / inspect / prune the store
+        from .commands import main as command_main
+
+        return command_main(argv)
     args = build_parser().parse_args(argv)
     return run(args)
 

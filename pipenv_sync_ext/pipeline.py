@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import conflicts, direct, drift, execute, inventory, stamp
+from . import conflicts, direct, drift, execute, inventory, journal, stamp, venvlock
 from .artifacts import gather
 from .errors import InstallError, LockError, StaleLockError, SyncError, TargetError
 from .fetch import IndexClient
@@ -98,6 +98,14 @@ def run_pipeline(
             raise SyncError(f"--find-links {directory}: no such directory")
     cache_dir = options.cache_dir or default_cache_dir()
     run = _Run(project, venv, key, options, lock, sections, cache_dir, _warn, log, warnings, started)
+    if options.check or options.dry_run:
+        return _run(run)
+    with venvlock.holding(venv, cache_dir, options.lock_timeout, log):
+        return _run(run)
+
+
+def _run(run: _Run) -> Result:
+    venv, options, lock, log = run.venv, run.options, run.lock, run.log
 
     if venv.exists() and not venv.is_dir():
         raise TargetError(f"{venv}: is not a directory; not a virtualenv")
@@ -140,7 +148,7 @@ def run_pipeline(
             hint += " (add --python X.Y to choose the interpreter), or --allow-python-drift to sync it anyway"
         raise TargetError(f"{reasons}; {hint}")
     for p in problems:
-        _warn(p.message)
+        run.warn(p.message)
     assert interp is not None
     return _in_place(run, interp, tuple(problems))
 
@@ -155,14 +163,19 @@ def _drift_problem(run: _Run, wanted: str, have: str) -> drift.Problem:
 
 def _in_place(run: _Run, interp: Interpreter, problems: tuple[drift.Problem, ...]) -> Result:
     options = run.options
+    interrupted = journal.interrupted(run.venv)
+    if not (options.check or options.dry_run):
+        scheme_dirs = [Path(p) for p in interp.scheme.values()]
+        interrupted = None if not journal.recover(run.venv, interp.site_dirs, scheme_dirs, run.log) else interrupted
     installed = inventory.scan(interp.site_dirs)
     plan = _plan(run, installed, interp)
     sticky = len(run.warnings)  # warnings about the inputs: said again on a stamp hit
     pending = _pending_direct(run, plan)
     if options.check:
-        reasons = tuple(p.message for p in problems) + _differences(plan, pending)
-        reasons += tuple(c.describe() for c in _conflicts(run, plan, interp))
-        return run.result(plan, problems, out_of_sync=reasons)
+        reasons = [interrupted] if interrupted else []
+        reasons += [p.message for p in problems] + list(_differences(plan, pending))
+        reasons += [c.describe() for c in _conflicts(run, plan, interp)]
+        return run.result(plan, problems, out_of_sync=tuple(reasons))
     if options.dry_run:
         return run.result(plan, problems, direct=_names(pending))
     if not plan.changes_nothing or pending:
@@ -310,11 +323,17 @@ def _preflight(
 ) -> list[LocalArtifact]:
     """A verified, well-formed wheel for every install, or an error before anything changes."""
     direct.check_available(pending, run.options.offline, str(run.lock.path))
+    from .pipcache import PipCache
+    from .pipconfig import find_links_dirs
+
     store = Store(run.cache_dir, run.warn)
-    find_links = FindLinks(run.options.find_links, run.warn)
+    find_links = FindLinks(run.options.find_links, run.warn, configured=find_links_dirs())
+    pip_cache = PipCache.default(run.cache_dir, run.warn) if run.options.pip_cache else None
     client = None if run.options.offline else IndexClient(run.lock.sources, run.log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
-    artifacts = gather(packages, interp.tag_rank, store, find_links, client, run.log, str(run.lock.path))
+    artifacts = gather(
+        packages, interp.tag_rank, store, find_links, client, run.log, str(run.lock.path), pip_cache=pip_cache
+    )
     for package in packages:
         execute.check_wheel(artifacts[package.name], package.name)
     return [artifacts[p.name] for p in packages]

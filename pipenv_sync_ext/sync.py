@@ -40,11 +40,13 @@ class Options:
     deploy: bool = False
     keep: tuple[str, ...] = ()
     find_links: tuple[Path, ...] = ()
+    pip_cache: bool = True  # also take artifacts from pip's (and pipenv's) HTTP cache
     cache_dir: Path | None = None
     rebuild: bool = False
     rebuild_on_drift: bool = False  # rebuild, instead of failing, when the venv is broken or drifted
     allow_python_drift: bool = False
     seed: bool = False  # give a new venv pip
+    lock_timeout: float = 600.0  # seconds to wait for another sync of the same venv
 
 
 @dataclass(frozen=True)
