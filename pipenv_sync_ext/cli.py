@@ -52,6 +52,14 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     p.add_argument(
         "--check", action="store_true", help="exit 5 with the reasons when the venv is out of sync; change nothing"
     )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="--check, never answered from the sync stamp: hash every installed file against its RECORD",
+    )
+    p.add_argument(
+        "--repair", action="store_true", help="also reinstall packages whose installed files were modified or removed"
+    )
     p.add_argument("--rebuild", action="store_true", help="recreate the venv (beside it, swapped in when synced)")
     p.add_argument(
         "--rebuild-on-drift",
@@ -113,7 +121,9 @@ def options_from_args(args: argparse.Namespace) -> Options:
         prune=args.prune,
         offline=args.offline,
         dry_run=args.dry_run,
-        check=args.check,
+        check=args.check or args.verify,
+        verify=args.verify,
+        repair=args.repair,
         deploy=args.deploy,
         keep=tuple(args.keep),
         find_links=tuple(args.find_links),

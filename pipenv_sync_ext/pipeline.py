@@ -22,14 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import conflicts, direct, drift, execute, inventory, journal, stamp, venvlock
+from . import conflicts, direct, drift, execute, inventory, journal, stamp, venvlock, verify
 from .artifacts import gather
 from .errors import InstallError, LockError, StaleLockError, SyncError, TargetError
 from .fetch import IndexClient
 from .freshness import is_stale
 from .interpreter import Interpreter, probe, venv_python
 from .lockfile import Lock, LockedPackage, load_lock, select_sections
-from .plan import PROTECTED, Plan, make_plan
+from .plan import PROTECTED, Install, Plan, make_plan
 from .project import Project
 from .store import FindLinks, LocalArtifact, Store, default_cache_dir
 from .sync import Options, Result
@@ -175,7 +175,10 @@ def _in_place(run: _Run, interp: Interpreter, problems: tuple[drift.Problem, ...
         reasons = [interrupted] if interrupted else []
         reasons += [p.message for p in problems] + list(_differences(plan, pending))
         reasons += [c.describe() for c in _conflicts(run, plan, interp)]
+        reasons += [d.describe() for d in verify.check_all(installed, run.venv)]
         return run.result(plan, problems, out_of_sync=tuple(reasons))
+    if options.repair:
+        plan, pending = _with_repairs(run, plan, pending)
     if options.dry_run:
         return run.result(plan, problems, direct=_names(pending))
     if not plan.changes_nothing or pending:
@@ -239,6 +242,36 @@ def _fresh(run: _Run, problems: tuple[drift.Problem, ...]) -> Result:
     if _conflicts_ok(run, plan, interp):
         _write_stamp(run, plan, interp, run.warnings[:sticky])
     return run.result(plan, problems, created_venv=not rebuilding, rebuilt=rebuilding, direct=_names(pending))
+
+
+def _with_repairs(
+    run: _Run, plan: Plan, pending: list[direct.DirectRequirement]
+) -> tuple[Plan, list[direct.DirectRequirement]]:
+    """--repair: reinstall every kept distribution whose installed files differ from its RECORD."""
+    damaged = {d.dist.metadata_dir: d for d in verify.check_all([u.dist for u in plan.unchanged], run.venv)}
+    others = [o for o in plan.others if o.dist is not None and o.entry.kind in direct.DIRECT_KINDS]
+    for other in others:
+        assert other.dist is not None
+        if (found := verify.check_dist(other.dist, run.venv)) is not None:
+            damaged[other.dist.metadata_dir] = found
+    for damage in damaged.values():
+        run.log(f"Repairing {damage.describe()}")
+    for dist in plan.extraneous:
+        if (found := verify.check_dist(dist, run.venv)) is not None:
+            run.warn(f"{found.describe()}; not in the lock, so not repaired")
+    repair = [u for u in plan.unchanged if u.dist.metadata_dir in damaged]
+    plan = dataclasses.replace(
+        plan,
+        install=plan.install + tuple(Install(u.package, (u.dist,)) for u in repair),
+        unchanged=tuple(u for u in plan.unchanged if u.dist.metadata_dir not in damaged),
+    )
+    names = {r.entry.name for r in pending}
+    pending = pending + [
+        direct.resolve(o.entry, run.project.directory)
+        for o in others
+        if o.dist is not None and o.dist.metadata_dir in damaged and o.entry.name not in names
+    ]
+    return plan, pending
 
 
 def _pending_direct(run: _Run, plan: Plan) -> list[direct.DirectRequirement]:

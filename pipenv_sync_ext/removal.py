@@ -52,15 +52,21 @@ def remove_dist(dist: InstalledDist, venv: Path, keep: set[Path], warn: Warn) ->
         _unlink(path, touched_dirs)
         if path.suffix == ".py":
             _drop_bytecode(path, touched_dirs)
-    # The metadata goes last: a removal cut short still shows the dist as installed,
-    # so the next sync sees it and finishes the job.
+    # The metadata goes last, and its file list (RECORD, installed-files.txt) last of
+    # all, after the emptied directories: a removal cut short at any point still
+    # shows the dist as installed with its full list, so the next sync finishes it.
+    stop_at = {dist.site_dir, venv}
+    _prune_empty_dirs(touched_dirs, stop_at)
+    listing = {dist.metadata_dir / "RECORD", dist.metadata_dir / "installed-files.txt"}
+    metadata_files.sort(key=lambda p: p in listing)
+    meta_dirs: set[Path] = set()
     for path in metadata_files:
-        _unlink(path, touched_dirs)
+        _unlink(path, meta_dirs)
     if dist.metadata_dir.is_dir():
-        touched_dirs.add(dist.metadata_dir)
+        meta_dirs.add(dist.metadata_dir)
     elif dist.metadata_dir.exists():
-        _unlink(dist.metadata_dir, touched_dirs)
-    _prune_empty_dirs(touched_dirs, stop_at={dist.site_dir, venv})
+        _unlink(dist.metadata_dir, meta_dirs)
+    _prune_empty_dirs(meta_dirs, stop_at)
 
 
 def _unlink(path: Path, touched: set[Path]) -> None:

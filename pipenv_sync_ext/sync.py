@@ -37,6 +37,8 @@ class Options:
     offline: bool = False
     dry_run: bool = False
     check: bool = False  # report whether the venv is in sync; change nothing, fetch nothing
+    verify: bool = False  # with check: never answer from the stamp (every installed file is hashed)
+    repair: bool = False  # reinstall kept distributions whose files differ from their RECORD
     deploy: bool = False
     keep: tuple[str, ...] = ()
     find_links: tuple[Path, ...] = ()
@@ -80,7 +82,7 @@ def sync(options: Options, warn: Callable[[str], None], log: Callable[[str], Non
     project = find_project(options.project_dir)
     venv = Path(os.path.abspath(options.venv or locate_venv(project)))
     key = stamp_key(project, options)
-    if key is not None and not options.rebuild and not options.dry_run:
+    if key is not None and not (options.rebuild or options.dry_run or options.verify or options.repair):
         hit = stamp.read(venv)
         if hit is not None and stamp.still_valid(hit, key, venv):
             for message in hit.warnings:

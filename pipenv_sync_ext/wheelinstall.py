@@ -62,6 +62,9 @@ def check_wheel(local: LocalArtifact, name: str) -> None:
     try:
         with zipfile.ZipFile(local.path) as archive:
             _check_sizes(archive, label)
+            for item in archive.namelist():
+                if item.startswith("/") or "\\" in item or ".." in item.split("/"):
+                    raise InstallError(f"{label}: archive member {item!r} escapes the install location; not installed")
             metadata = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
             if len(metadata) != 1:
                 raise InstallError(f"{label}: holds {len(metadata)} .dist-info/METADATA files, not 1; not installed")
@@ -78,9 +81,6 @@ def check_wheel(local: LocalArtifact, name: str) -> None:
             source.validate_record(validate_contents=not verified.exists())
             if not verified.exists():
                 verified.touch()
-            for item in archive.namelist():
-                if item.startswith("/") or "\\" in item or ".." in item.split("/"):
-                    raise InstallError(f"{label}: archive member {item!r} escapes the install location; not installed")
     except InstallError:
         raise
     except (InstallerError, InvalidRecordEntry, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.cli import parse_categories
 from pipenv_sync_ext.errors import LockError
@@ -114,3 +117,48 @@ def test_sections_default_dev_categories_all() -> None:
 def test_parse_categories_like_pipenv() -> None:
     assert parse_categories("a b,c, d") == ["a", "b", "c", "d"]
     assert parse_categories(None) == []
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.sampled_from(["==1.0", "*", "sha256:" + "a" * 64]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_keys = st.sampled_from(["version", "hashes", "markers", "index", "extras", "editable", "path", "git", "ref", "file"])
+_entry = st.dictionaries(_keys, _json, max_size=5)
+_lock = st.fixed_dictionaries(
+    {
+        "_meta": st.fixed_dictionaries(
+            {},
+            optional={
+                "hash": _json,
+                "requires": _json,
+                "sources": _json,
+                "pipfile-spec": _json,
+            },
+        ),
+    },
+    optional={
+        "default": st.dictionaries(st.text(min_size=1, max_size=6), _entry | _json, max_size=3),
+        "develop": st.dictionaries(st.text(min_size=1, max_size=6), _entry, max_size=3),
+        "docs": _json,
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_json, _lock))
+def test_any_json_is_a_lock_or_a_one_line_lock_error(data: object) -> None:
+    """Fuzzing the loader: whatever the JSON, the answer is a Lock or a LockError naming the file."""
+    try:
+        lock = parse_lock(data, Path("/p/Pipfile.lock"))
+    except LockError as exc:
+        assert str(exc).startswith("/p/Pipfile.lock") and "\n" not in str(exc)
+        return
+    for entries in lock.sections.values():
+        for entry in entries:
+            assert entry.name == canonicalize_name(entry.name)
