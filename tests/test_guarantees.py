@@ -163,7 +163,7 @@ def _hostile(tmp: Path, name: str, members: dict[str, bytes], record: str | None
     return out
 
 
-@pytest.mark.parametrize("case", ["escapes", "bad-hash", "zip-bomb", "store-rot"])
+@pytest.mark.parametrize("case", ["escapes", "bad-hash", "zip-bomb", "store-rot", "wrong-name"])
 def test_hostile_artifacts_are_refused_and_change_nothing(tmp_path: Path, case: str) -> None:
     env = cli_env(tmp_path)
     keep = build_wheel(tmp_path / "keep", "keeper", "1.0")
@@ -184,6 +184,12 @@ def test_hostile_artifacts_are_refused_and_change_nothing(tmp_path: Path, case: 
     elif case == "zip-bomb":
         bad = _hostile(tmp_path, "evil", {"evil/zeros.bin": b"\0" * (17 << 20)})
         expected = "a zip bomb?"
+    elif case == "wrong-name":
+        other = build_wheel(tmp_path / "src", "other", "1.0")
+        bad = tmp_path / "hostile" / "evil-1.0-py3-none-any.whl"  # the lock allows, for evil, a wheel of other
+        bad.parent.mkdir(parents=True, exist_ok=True)
+        bad.write_bytes(other.read_bytes())
+        expected = "is a wheel of 'other', not of 'evil'"
     else:
         bad = build_wheel(tmp_path / "src", "evil", "1.0")
     project = write_project(
