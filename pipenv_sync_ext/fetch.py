@@ -8,7 +8,15 @@ into the store, so a partial or wrong download never enters it.
 
 Credentials in source URLs (``https://user:${TOKEN}@host/simple``) are expanded
 from the environment like pipenv does, sent as an ``Authorization`` header, and
-never printed: every URL in a message goes through :func:`redact`.
+never printed: every URL in a message goes through :func:`redact`. A host with
+no credentials in its URL gets them from ``$NETRC`` or ``~/.netrc`` when that
+file has an entry for it. Proxies come from the environment (``https_proxy``,
+``no_proxy``...), as urllib reads them.
+
+Transient failures (5xx, a refused or reset connection, a body shorter than
+its ``Content-Length``) are retried with exponential backoff; every attempt
+writes a fresh staging file, which is removed unless the whole, hash-checked
+file was renamed into the store.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import http.client
 import json
+import netrc
 import os
 import re
 import shutil
@@ -28,10 +38,11 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .errors import FetchError
 from .lockfile import LockedPackage, Source
+from .progress import locked
 from .store import LocalArtifact, Store
 from .wheels import Artifact
 
@@ -39,7 +50,17 @@ _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+h
 _VAR = re.compile(r"'?\$\{([^}]+)\}'?|\$([A-Za-z_][A-Za-z0-9_]*)")
 _TIMEOUT = 30.0
 _ATTEMPTS = 3
+_BACKOFF = 0.2  # seconds before the 2nd attempt, doubled for each further one
+_TRANSIENT = (OSError, ValueError, http.client.HTTPException)
 T = TypeVar("T")
+
+
+class Transfer(Protocol):
+    """Progress of one download; ``start`` is called again (from zero) by each retry."""
+
+    def start(self, total: int | None) -> None: ...
+
+    def advance(self, n: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,22 @@ def resolve_source(source: Source) -> ResolvedSource:
     return ResolvedSource(source.name, url, auth, source.verify_ssl)
 
 
+def netrc_auth(host: str | None) -> str | None:
+    """``Basic`` credentials for ``host`` from ``$NETRC`` or ``~/.netrc`` (as pip and requests read it)."""
+    if not host:
+        return None
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if entry is None:
+        return None
+    login, _account, password = entry
+    raw = f"{login}:{password or ''}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
 def redact(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if "@" not in parts.netloc:
@@ -106,8 +143,9 @@ class _LinkParser(HTMLParser):
 class IndexClient:
     def __init__(self, sources: Sequence[Source], log: Callable[[str], None]) -> None:
         self._sources = [resolve_source(s) for s in sources]
-        self._log = log
+        self._log = locked(log)  # called from download threads
         self.requests = 0
+        self._netrc: dict[str, str | None] = {}
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -119,9 +157,10 @@ class IndexClient:
         request.add_header("User-Agent", "pipenv-sync")
         if accept:
             request.add_header("Accept", accept)
-        if source.auth and _same_host(url, source.url):
+        auth = source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
+        if auth:
             # Unredirected: a redirect to another host (a CDN) must not carry the credentials.
-            request.add_unredirected_header("Authorization", source.auth)
+            request.add_unredirected_header("Authorization", auth)
         context = None
         if url.startswith("https:"):
             context = ssl.create_default_context()
@@ -131,6 +170,14 @@ class IndexClient:
         self.requests += 1
         return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
 
+    def _netrc_for(self, url: str) -> str | None:
+        host = urllib.parse.urlsplit(url).hostname
+        if host is None:
+            return None
+        if host not in self._netrc:
+            self._netrc[host] = netrc_auth(host)
+        return self._netrc[host]
+
     def list_files(self, package: LockedPackage) -> list[RemoteFile]:
         """Files of ``package`` that the lock allows, from each source in order."""
         found: list[RemoteFile] = []
@@ -138,13 +185,15 @@ class IndexClient:
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
             try:
-                body, content_type, final_url = self._retrying(functools.partial(self._read_page, page, source))
+                body, content_type, final_url = self._retrying(
+                    functools.partial(self._read_page, page, source), redact(page)
+                )
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     continue
                 errors.append(f"{redact(page)}: HTTP {exc.code}")
                 continue
-            except (OSError, ValueError) as exc:
+            except _TRANSIENT as exc:
                 errors.append(f"{redact(page)}: {_reason(exc)}")
                 continue
             try:
@@ -165,7 +214,7 @@ class IndexClient:
         with self._open(url, source, _ACCEPT) as response:
             return response.read(), response.headers.get("Content-Type", ""), response.geturl()
 
-    def download(self, remote: RemoteFile, store: Store) -> LocalArtifact:
+    def download(self, remote: RemoteFile, store: Store, transfer: Transfer | None = None) -> LocalArtifact:
         existing = store.get(remote.artifact.sha256)
         if existing is not None and store.verify(existing):
             return existing
@@ -175,9 +224,20 @@ class IndexClient:
             try:
                 h = hashlib.sha256()
                 with self._open(remote.url, remote.source) as response, dest.open("wb") as out:
-                    while chunk := response.read(1 << 20):
+                    expected = _content_length(response)
+                    if transfer is not None:
+                        transfer.start(expected)
+                    received = 0
+                    while chunk := response.read(1 << 16):
                         h.update(chunk)
                         out.write(chunk)
+                        received += len(chunk)
+                        if transfer is not None:
+                            transfer.advance(len(chunk))
+                    if expected is not None and received != expected:
+                        # http.client returns a short body without an error when the peer
+                        # closes early: a dropped connection, to be retried.
+                        raise _Truncated(f"connection closed after {received} of {expected} bytes")
                     out.flush()
                     os.fsync(out.fileno())
                 if h.hexdigest() != remote.artifact.sha256:
@@ -190,32 +250,48 @@ class IndexClient:
                 shutil.rmtree(staging, ignore_errors=True)
 
         try:
-            return self._retrying(attempt)
+            return self._retrying(attempt, redact(remote.url))
         except _HashMismatch as exc:
             raise FetchError(str(exc)) from None
         except urllib.error.HTTPError as exc:
             raise FetchError(f"{redact(remote.url)}: HTTP {exc.code}") from None
-        except (OSError, ValueError) as exc:
+        except _TRANSIENT as exc:
             raise FetchError(f"{redact(remote.url)}: {_reason(exc)}") from None
 
-    def _retrying(self, action: Callable[[], T]) -> T:
+    def _retrying(self, action: Callable[[], T], what: str) -> T:
         for attempt in range(_ATTEMPTS):
             try:
                 return action()
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 or attempt == _ATTEMPTS - 1:
                     raise
+                reason = f"HTTP {exc.code}"
             except _HashMismatch:
                 raise
-            except (OSError, ValueError):
+            except _TRANSIENT as exc:
                 if attempt == _ATTEMPTS - 1:
                     raise
-            time.sleep(0.2 * 2**attempt)
+                reason = _reason(exc)
+            delay = _BACKOFF * 2**attempt
+            self._log(f"{what}: {reason}; retrying in {delay:.1f} s (attempt {attempt + 2} of {_ATTEMPTS})")
+            time.sleep(delay)
         raise AssertionError("unreachable")
 
 
 class _HashMismatch(Exception):
     pass
+
+
+class _Truncated(OSError):
+    pass
+
+
+def _content_length(response: Any) -> int | None:
+    try:
+        value = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def _reason(exc: BaseException) -> str:

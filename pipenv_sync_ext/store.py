@@ -4,22 +4,37 @@ Layout (``v1`` is the format version)::
 
     <cache>/v1/artifacts/<hh>/<sha256>/<original file name>
     <cache>/v1/tmp/                      (staging for atomic inserts)
+    <cache>/v1/trash/                    (artifacts being deleted by a prune)
 
 An artifact's directory is created by renaming a fully written, fsynced
 staging directory into place, so a reader sees a whole file or nothing. The
 hash in the path is re-checked every time an artifact is used; a file whose
 content no longer matches is evicted with a warning and never installed.
+
+Each use also sets the mtime of the artifact's directory ("last used"). A prune
+(:meth:`Store.prune`) deletes only artifacts that no kept lock allows *and* that
+were not used recently, and deletes by renaming the directory into ``trash/``
+first, then removing it. So a sync running at the same time is safe: what it
+has chosen was just marked as used, a file it has open stays readable after
+the rename and the unlink (POSIX), and an artifact that disappears before the
+sync looks at it is simply not found (fetched again, or reported missing)
+before the sync changes anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+from packaging.version import InvalidVersion, Version
 
 from .fsutil import sha256_stream
 from .wheels import Artifact, project_of
@@ -48,12 +63,30 @@ class LocalArtifact:
     path: Path
 
 
+@dataclass(frozen=True)
+class StoredArtifact:
+    """One artifact of the store as :meth:`Store.entries` lists it."""
+
+    artifact: Artifact
+    path: Path
+    size: int
+    last_used: float  # the artifact directory's mtime, set on each use
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    removed: tuple[StoredArtifact, ...]
+    kept_recent: tuple[StoredArtifact, ...]  # no kept lock allows them, but used within the grace period
+    kept: int  # allowed by a kept lock
+
+
 class Store:
     def __init__(self, root: Path, warn: Warn) -> None:
         self.root = root
         self._warn = warn
         self._artifacts = root / "v1" / "artifacts"
         self._tmp = root / "v1" / "tmp"
+        self._trash = root / "v1" / "trash"
 
     def _dir(self, sha256: str) -> Path:
         return self._artifacts / sha256[:2] / sha256
@@ -75,6 +108,7 @@ class Store:
         except OSError:
             return False
         if actual == local.artifact.sha256:
+            self.touch(local.artifact.sha256)
             return True
         self._warn(
             f"{local.path}: content does not match its sha256 (got {actual[:12]}...); "
@@ -85,6 +119,11 @@ class Store:
 
     def evict(self, sha256: str) -> None:
         shutil.rmtree(self._dir(sha256), ignore_errors=True)
+
+    def touch(self, sha256: str) -> None:
+        """Mark an artifact as used now (a prune spares recently used artifacts)."""
+        with contextlib.suppress(OSError):
+            os.utime(self._dir(sha256))
 
     def staging_file(self, filename: str) -> tuple[Path, Path]:
         """A fresh staging directory and the path to write ``filename`` into."""
@@ -111,9 +150,17 @@ class Store:
         existing = self.get(sha256)
         if existing is not None:
             return existing
-        staging, dest = self.staging_file(source.name)
+        with source.open("rb") as src:
+            return self.add_stream(src, source.name, sha256, str(source))
+
+    def add_stream(self, src: BinaryIO, filename: str, sha256: str, label: str) -> LocalArtifact:
+        """Store what ``src`` holds as ``filename``; its content must hash to ``sha256``."""
+        existing = self.get(sha256)
+        if existing is not None:
+            return existing
+        staging, dest = self.staging_file(filename)
         try:
-            with source.open("rb") as src, dest.open("wb") as out:
+            with dest.open("wb") as out:
                 h = hashlib.sha256()
                 while chunk := src.read(_CHUNK):
                     h.update(chunk)
@@ -121,49 +168,156 @@ class Store:
                 out.flush()
                 os.fsync(out.fileno())
             if h.hexdigest() != sha256:
-                raise OSError(f"{source} changed while it was being copied")
+                raise OSError(f"{label} changed while it was being copied")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return self.commit(staging, sha256)
+
+    def entries(self) -> Iterator[StoredArtifact]:
+        """Every artifact in the store (not verified), in no particular order."""
+        try:
+            buckets = list(os.scandir(self._artifacts))
+        except OSError:
+            return
+        for bucket in buckets:
+            if not bucket.is_dir(follow_symlinks=False):
+                continue
+            try:
+                dirs = list(os.scandir(bucket.path))
+            except OSError:
+                continue
+            for d in dirs:
+                local = self.get(d.name) if len(d.name) == 64 else None
+                if local is None:
+                    continue
+                try:
+                    size = local.path.stat().st_size
+                    used = d.stat(follow_symlinks=False).st_mtime
+                except OSError:
+                    continue
+                yield StoredArtifact(local.artifact, local.path, size, used)
+
+    def staging_leftovers(self) -> list[Path]:
+        """Staging and trash directories (of running or interrupted inserts and prunes)."""
+        found: list[Path] = []
+        for parent in (self._tmp, self._trash):
+            with contextlib.suppress(OSError):
+                found += [Path(e.path) for e in os.scandir(parent)]
+        return found
+
+    def prune(self, keep: Collection[str], min_age: float, *, dry_run: bool = False) -> PruneResult:
+        """Delete artifacts whose sha256 is not in ``keep`` and that were not used for ``min_age`` seconds.
+
+        Each is renamed into ``trash/`` (atomic: a reader finds the whole
+        artifact or nothing) and only then removed. Staging and trash left by
+        interrupted runs, older than ``min_age``, go too.
+        """
+        now = time.time()
+        removed: list[StoredArtifact] = []
+        recent: list[StoredArtifact] = []
+        kept = 0
+        for entry in self.entries():
+            if entry.artifact.sha256 in keep:
+                kept += 1
+            elif now - entry.last_used < min_age:
+                recent.append(entry)
+            else:
+                removed.append(entry)
+                if not dry_run:
+                    self._discard(self._dir(entry.artifact.sha256))
+        if not dry_run:
+            for leftover in self.staging_leftovers():
+                with contextlib.suppress(OSError):
+                    if now - leftover.stat().st_mtime >= min_age:
+                        self._discard(leftover)
+        return PruneResult(tuple(removed), tuple(recent), kept)
+
+    def _discard(self, directory: Path) -> None:
+        if directory.parent != self._trash:
+            self._trash.mkdir(parents=True, exist_ok=True)
+            holder = Path(tempfile.mkdtemp(dir=self._trash, prefix="del-"))
+            try:
+                os.rename(directory, holder / "x")
+            except OSError:  # already gone (another prune got it first)
+                with contextlib.suppress(OSError):
+                    holder.rmdir()
+                return
+            directory = holder
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class FindLinks:
     """Read-only directories of artifacts, matched to the lock by sha256 only.
 
     A file is hashed only when its name says it belongs to a package being
-    looked up, and at most once per run.
+    looked up, and at most once per run. A file named as the very version the
+    lock pins whose content the lock does not allow (truncated, corrupt, or a
+    different build) is ignored with a warning.
+
+    ``configured`` are the directories pip's own configuration names
+    (``PIP_FIND_LINKS``, ``find-links`` in pip.conf): read the same way, but
+    one that does not exist on this machine is skipped without a word.
     """
 
-    def __init__(self, dirs: Iterable[Path], warn: Warn) -> None:
+    def __init__(self, dirs: Iterable[Path], warn: Warn, configured: Iterable[Path] = ()) -> None:
         self._warn = warn
-        self._by_project: dict[str, list[Path]] = {}
+        self._by_project: dict[str, list[tuple[Path, str]]] = {}
         self._hashes: dict[Path, str] = {}
-        for d in dirs:
-            for path in self._files(d):
+        self._warned: set[Path] = set()
+        seen: set[str] = set()
+        given = [(d, True) for d in dirs] + [(d, False) for d in configured]
+        for d, explicit in given:
+            key = os.path.realpath(d)
+            if key in seen:
+                continue
+            seen.add(key)
+            if not explicit and not d.is_dir():
+                continue
+            for path in self._files(d, explicit):
                 parsed = project_of(path.name)
                 if parsed is not None:
-                    self._by_project.setdefault(parsed[0], []).append(path)
+                    self._by_project.setdefault(parsed[0], []).append((path, parsed[1]))
 
-    def _files(self, directory: Path) -> Iterator[Path]:
+    def _files(self, directory: Path, explicit: bool) -> Iterator[Path]:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
-            self._warn(f"{directory}: --find-links directory cannot be read: {exc.strerror}")
+            what = "--find-links directory" if explicit else "find-links directory (from pip's configuration)"
+            self._warn(f"{directory}: {what} cannot be read: {exc.strerror}")
             return
         for entry in entries:
             if entry.is_file():
                 yield Path(entry.path)
 
-    def candidates(self, name: str, allowed: frozenset[str]) -> list[LocalArtifact]:
+    def candidates(self, name: str, allowed: frozenset[str], version: str | None = None) -> list[LocalArtifact]:
         found = []
-        for path in self._by_project.get(name, []):
+        for path, file_version in self._by_project.get(name, []):
             digest = self._hashes.get(path)
             if digest is None:
                 try:
                     digest = self._hashes[path] = sha256_of(path)
-                except OSError:
+                except OSError as exc:
+                    self._warn_once(path, f"{path}: cannot be read ({exc.strerror}); ignored")
                     continue
             if digest in allowed:
                 found.append(LocalArtifact(Artifact(digest, path.name), path))
+            elif version is not None and _same_version(file_version, version):
+                self._warn_once(
+                    path,
+                    f"{path}: its sha256 ({digest[:16]}...) is not one the lock allows for {name}=={version}; "
+                    "ignored (a corrupt or truncated file, or a different build)",
+                )
         return found
+
+    def _warn_once(self, path: Path, message: str) -> None:
+        if path not in self._warned:
+            self._warned.add(path)
+            self._warn(message)
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b

@@ -80,6 +80,13 @@ class Index:
     redirect_files_to: str | None = None
     # project -> (content type, body) served instead of the generated listing
     raw_pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    # file name -> faults, one used up per request of that file: "500" answers HTTP 500,
+    # "drop" sends the headers (full Content-Length) and half the body, then closes the connection
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    # extra headers on file responses (e.g. PyPI's Cache-Control, which makes pip cache them)
+    file_headers: dict[str, str] = field(default_factory=dict)
+    # absolute URLs of requests received as an HTTP proxy (the server answers them as the index)
+    proxied: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     def add(self, wheel: Path) -> None:
@@ -94,6 +101,9 @@ class Index:
                 pass
 
             def do_GET(self) -> None:
+                if self.path.startswith("http://"):  # absolute form: we are being used as a proxy
+                    index.proxied.append(self.path)
+                    self.path = "/" + self.path.split("/", 3)[3]
                 index.requests.append(self.path)
                 index.auth_seen.append((self.path, self.headers.get("Authorization")))
                 parts = [p for p in self.path.split("/") if p]
@@ -156,13 +166,24 @@ class Index:
                 self.wfile.write(body)
 
             def _file(self, filename: str) -> None:
+                pending = index.faults.get(filename)
+                fault = pending.pop(0) if pending else None
+                if fault == "500":
+                    self.send_error(500)
+                    return
                 for wheels in index.files.values():
                     for w in wheels:
                         if w.name == filename:
                             data = w.read_bytes()
                             self.send_response(200)
                             self.send_header("Content-Length", str(len(data)))
+                            for name, value in index.file_headers.items():
+                                self.send_header(name, value)
                             self.end_headers()
+                            if fault == "drop":
+                                self.wfile.write(data[: len(data) // 2])
+                                self.close_connection = True
+                                return
                             self.wfile.write(data)
                             return
                 self.send_error(404)
@@ -229,6 +250,10 @@ def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
         PIPENV_SYNC_CACHE_DIR=str(tmp / "cache"),
         WORKON_HOME=str(tmp / "workon"),
         PYTHONDONTWRITEBYTECODE="1",
+        # the machine's pip configuration and pip/pipenv caches are not the test's
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_CACHE_DIR=str(tmp / "pip-cache"),
+        PIPENV_CACHE_DIR=str(tmp / "pipenv-cache"),
     )
     env.update(extra)
     return env
