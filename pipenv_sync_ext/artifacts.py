@@ -24,10 +24,11 @@ from .fetch import IndexClient, RemoteFile
 from .lockfile import LockedPackage
 from .progress import Progress
 from .store import FindLinks, LocalArtifact, Store
-from .wheels import best_wheel
+from .wheels import best_wheel, is_sdist
 
 if TYPE_CHECKING:
     from .pipcache import PipCache
+    from .sdist import WheelBuilder
 
 _FETCH_WORKERS = 8
 
@@ -80,6 +81,18 @@ def _local(
     return None, []
 
 
+def _local_sdist(package: LockedPackage, store: Store, find_links: FindLinks) -> LocalArtifact | None:
+    """An sdist the lock allows, from the store or (copied into the store) from --find-links."""
+    for digest in sorted(package.hashes):
+        stored = store.get(digest)
+        if stored is not None and is_sdist(stored.artifact.filename) and store.verify(stored):
+            return stored
+    for candidate in find_links.candidates(package.name, package.hashes, package.version):
+        if is_sdist(candidate.artifact.filename):
+            return store.add_copy(candidate.path, candidate.artifact.sha256)
+    return None
+
+
 def _from_pip_cache(package: LockedPackage, store: Store, pip_cache: PipCache, origins: dict[str, str]) -> None:
     """Copy the package's allowed wheels from pip's cache into the store (then :func:`_local` finds them)."""
     before = {h for h in package.hashes if store.get(h) is not None}
@@ -102,8 +115,12 @@ def gather(
     progress: Progress | None = None,
     workers: int = _FETCH_WORKERS,
     origins: dict[str, str] | None = None,
+    builder: WheelBuilder | None = None,
 ) -> dict[str, LocalArtifact]:
     """A verified artifact for each package (by name), or :class:`MissingArtifactsError`.
+
+    With a ``builder``, a package whose only allowed files are sdists gets a wheel
+    built from one (once per target, then reused: :mod:`.sdist`).
 
     ``origins`` (sha256 -> :data:`STORE`, :data:`FIND_LINKS`, :data:`PIP_CACHE`
     or :data:`INDEX`) is filled in when given.
@@ -118,6 +135,15 @@ def gather(
         if local is None and pip_cache is not None:
             _from_pip_cache(package, store, pip_cache, origins)
             local, unfit = _local(package, tag_rank, store, find_links, origins)
+        if local is None and builder is not None:
+            local = builder.built(package)
+            sdist = None if local is not None else _local_sdist(package, store, find_links)
+            if sdist is not None:
+                try:
+                    local = builder.build(package, sdist)
+                except FetchError as exc:
+                    missing.append(Missing(package, str(exc)))
+                    continue
         if local is not None:
             found[package.name] = local
         elif client is None:
@@ -134,7 +160,9 @@ def gather(
 
     if remote_needed and client is not None:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            results = list(pool.map(lambda item: _fetch_one(item[0], tag_rank, store, client, progress), remote_needed))
+            results = list(
+                pool.map(lambda item: _fetch_one(item[0], tag_rank, store, client, progress, builder), remote_needed)
+            )
         progress.close()
         for (package, _), result in zip(remote_needed, results, strict=True):
             if isinstance(result, Missing):
@@ -158,6 +186,7 @@ def _fetch_one(
     store: Store,
     client: IndexClient,
     progress: Progress,
+    builder: WheelBuilder | None = None,
 ) -> LocalArtifact | Missing:
     try:
         remote = client.list_files(package)
@@ -170,7 +199,13 @@ def _fetch_one(
     if best is None:
         names = ", ".join(sorted({r.artifact.filename for r in remote}))
         if all(not r.artifact.is_wheel for r in remote):
-            return Missing(package, f"only an sdist is locked ({names}); sdist builds are not supported yet")
+            sdists = [r for r in remote if is_sdist(r.artifact.filename)]
+            if builder is None or not sdists:
+                return Missing(package, f"only an sdist is locked ({names}) and no wheel can be built from it")
+            try:
+                return builder.build(package, _download(client, sdists[0], store, progress))
+            except FetchError as exc:
+                return Missing(package, str(exc))
         return Missing(package, f"no wheel compatible with this interpreter; the lock allows: {names}")
     chosen = next(r for r in remote if r.artifact == best)
     try:

@@ -165,7 +165,7 @@ def install(
     if not reqs:
         return
     base = pip_command(interp, venv)
-    index_args = ["--no-index"] if offline else _index_args(sources)
+    where = ["--no-index"] if offline else index_args(sources)
     links = [arg for d in find_links for arg in ("--find-links", str(d))]
     env = {
         **os.environ,
@@ -176,7 +176,7 @@ def install(
     for req in reqs:
         log(f"Installing {req.entry.name} ({req.entry.kind}: {req.entry.source}) with pip")
         # --force-reinstall: we decided it is stale; pip would call the same version "already satisfied"
-        command = [*base, "install", "--no-deps", "--force-reinstall", "--no-compile", *index_args, *links]
+        command = [*base, "install", "--no-deps", "--force-reinstall", "--no-compile", *where, *links]
         command += ["-e", req.pip_target] if req.entry.editable else [req.pip_target]
         proc = subprocess.run(command, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
@@ -187,7 +187,7 @@ def install(
         _record_source(req, interp)
 
 
-def _index_args(sources: Sequence[Source]) -> list[str]:
+def index_args(sources: Sequence[Source]) -> list[str]:
     """The lock's sources for pip (build dependencies only: every install is --no-deps)."""
     args: list[str] = []
     for i, source in enumerate(sources):

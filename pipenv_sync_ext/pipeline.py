@@ -31,6 +31,7 @@ from .interpreter import Interpreter, probe, venv_python
 from .lockfile import Lock, LockedPackage, load_lock, select_sections
 from .plan import PROTECTED, Install, Plan, make_plan
 from .project import Project
+from .sdist import WheelBuilder
 from .store import FindLinks, LocalArtifact, Store, default_cache_dir
 from .sync import Options, Result
 from .venv import create_beside, find_python, leftovers, retarget, swap_in
@@ -364,8 +365,24 @@ def _preflight(
     pip_cache = PipCache.default(run.cache_dir, run.warn) if run.options.pip_cache else None
     client = None if run.options.offline else IndexClient(run.lock.sources, run.log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
+    builder = WheelBuilder(
+        run.cache_dir,
+        interp,
+        find_links=run.options.find_links,
+        sources=run.lock.sources,
+        offline=run.options.offline,
+        log=run.log,
+    )
     artifacts = gather(
-        packages, interp.tag_rank, store, find_links, client, run.log, str(run.lock.path), pip_cache=pip_cache
+        packages,
+        interp.tag_rank,
+        store,
+        find_links,
+        client,
+        run.log,
+        str(run.lock.path),
+        pip_cache=pip_cache,
+        builder=builder,
     )
     for package in packages:
         execute.check_wheel(artifacts[package.name], package.name)

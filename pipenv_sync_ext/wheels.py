@@ -56,3 +56,7 @@ def best_wheel(artifacts: Iterable[Artifact], tag_rank: Mapping[str, int]) -> Ar
         if a.is_wheel and (rank := wheel_rank(a.filename, tag_rank)) is not None
     ]
     return min(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None
+
+
+def is_sdist(filename: str) -> bool:
+    return filename.endswith((".tar.gz", ".zip", ".tar.bz2", ".tgz"))

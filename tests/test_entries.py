@@ -17,6 +17,7 @@ from .support import (
     git_commit_all,
     installed,
     lock_entry,
+    make_sdist,
     make_venv,
     run_cli,
     write_local_package,
@@ -48,6 +49,7 @@ def mixed(tmp_path: Path) -> Mixed:
     wh = tmp_path / "wheels"
     fast = build_wheel(wh, "fastlib", "1.0", requires=["speedup>=2; extra == 'fast'"])
     speedup = build_wheel(wh, "speedup", "2.0")
+    sdist_only = make_sdist(wh, "sdonly", "1.0", body="KIND = 'built from an sdist'\n")
     project = tmp_path / "proj"
     write_local_package(
         project / "mylib",
@@ -65,6 +67,7 @@ def mixed(tmp_path: Path) -> Mixed:
             "default": {
                 "fastlib": lock_entry([fast], "1.0", extras=["fast"]),
                 "speedup": lock_entry([speedup], "2.0"),
+                "sdonly": lock_entry([sdist_only], "1.0"),
                 "mylib": {"editable": True, "path": "./mylib"},
                 "localwheel": {"file": "./dist/" + local_wheel.name},
                 "gitpkg": {"git": repo.as_uri(), "ref": commit},
@@ -99,7 +102,9 @@ def test_every_kind_syncs_then_resyncs_without_pip_then_offline(mixed: Mixed) ->
         "mylib": "0.1",
         "localwheel": "3.0",
         "gitpkg": "1.0",
+        "sdonly": "1.0",
     }
+    assert _py(venv, "import sdonly; print(sdonly.KIND)") == "built from an sdist"
     # the editable install reads the source in place; its console script (written by pip in the
     # staging venv) names the final interpreter
     (mixed.project / "mylib" / "mylib" / "__init__.py").write_text("def main():\n    print('edited')\n")
@@ -127,6 +132,24 @@ def test_every_kind_syncs_then_resyncs_without_pip_then_offline(mixed: Mixed) ->
     assert offline.returncode == 0, offline.stderr
     assert sorted(json.loads(offline.stdout)["pip_installed"]) == ["gitpkg", "mylib"]
     assert _py(venv, "import gitpkg; print(gitpkg.WHO)") == "second"
+
+
+def test_a_wheel_built_from_an_sdist_is_reused_offline_without_pip(mixed: Mixed) -> None:
+    only = {"_meta": mixed.lock["_meta"], "default": {"sdonly": mixed.lock["default"]["sdonly"]}, "develop": {}}
+    mixed.lock = only
+    mixed.write_lock()
+    first = mixed.sync(mixed.tmp / "one", "--offline")
+    assert first.returncode == 0, first.stderr
+    assert "Building a wheel of sdonly==1.0 from sdonly-1.0.tar.gz" in first.stderr
+    built = list((mixed.tmp / "cache" / "v1" / "built").glob("*/*/sdonly-1.0-*.whl"))
+    assert len(built) == 1
+    # another venv, no find-links, no pip: the built wheel from the cache
+    poison = _poisoned_pip(mixed.tmp)
+    env = {**mixed.env, "PYTHONPATH": poison}
+    second = run_cli("--project", mixed.project, "--venv", mixed.tmp / "two", "--offline", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "Building" not in second.stderr
+    assert _py(mixed.tmp / "two", "import sdonly; print(sdonly.KIND)") == "built from an sdist"
 
 
 def test_a_remote_vcs_entry_offline_fails_before_any_change(mixed: Mixed) -> None:
