@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import FetchError, MissingArtifactsError
-from .fetch import IndexClient, RemoteFile
 from .lockfile import LockedPackage
 from .progress import Progress
 from .store import FindLinks, LocalArtifact, Store
 from .wheels import best_wheel, is_sdist
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # fetch (http, ssl, email) is imported only by whoever makes a client
+    from .fetch import IndexClient, RemoteFile
     from .pipcache import PipCache
     from .sdist import WheelBuilder
 

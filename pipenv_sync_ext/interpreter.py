@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +87,8 @@ def probe(python: Path, cache_dir: Path | None) -> Interpreter:
 
 
 def _run_probe(python: Path) -> dict[str, object]:
+    import subprocess  # only on a cache miss
+
     import packaging
 
     script = Path(__file__).with_name("_probe_script.py")

@@ -8,8 +8,6 @@ and METADATA are read lazily, only for what the plan removes or protects.
 from __future__ import annotations
 
 import csv
-import email.message
-import email.parser
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,8 +73,8 @@ def _from_entry(path: Path, filename: str) -> InstalledDist | None:
     return None
 
 
-def _metadata(metadata_dir: Path) -> email.message.Message | None:
-    """METADATA (dist-info), PKG-INFO (egg-info dir) or the egg-info file itself, parsed."""
+def _metadata(metadata_dir: Path) -> list[tuple[str, str]] | None:
+    """The headers of METADATA (dist-info), PKG-INFO (egg-info dir) or the egg-info file itself."""
     if metadata_dir.is_file():
         candidates = [metadata_dir]
     else:
@@ -86,19 +84,37 @@ def _metadata(metadata_dir: Path) -> email.message.Message | None:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        return email.parser.HeaderParser().parsestr(text)
+        return parse_headers(text)
     return None
 
 
+def parse_headers(text: str) -> list[tuple[str, str]]:
+    """RFC 822 headers as core metadata uses them, up to the body: ``email.parser``'s answer
+    for these files, without importing the email package on every sync."""
+    headers: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the body (the long description) starts here
+        if line[0] in " \t" and headers:  # a folded continuation line
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value}\n{line}")
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return headers
+
+
 def read_metadata(metadata_dir: Path) -> Mapping[str, str]:
-    """Headers of the distribution's metadata (first value of each)."""
-    message = _metadata(metadata_dir)
-    return dict(message.items()) if message is not None else {}
+    """Headers of the distribution's metadata (first value of each, names as written)."""
+    result: dict[str, str] = {}
+    for name, value in _metadata(metadata_dir) or ():
+        result.setdefault(name, value)
+    return result
 
 
 def requires_dist(metadata_dir: Path) -> tuple[str, ...]:
-    message = _metadata(metadata_dir)
-    return tuple(message.get_all("Requires-Dist") or ()) if message is not None else ()
+    return tuple(value for name, value in _metadata(metadata_dir) or () if name.lower() == "requires-dist")
 
 
 def record_paths(dist: InstalledDist) -> tuple[Path, ...]:

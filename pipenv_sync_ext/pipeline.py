@@ -25,7 +25,6 @@ from pathlib import Path
 from . import conflicts, direct, drift, execute, inventory, journal, stamp, venvlock, verify
 from .artifacts import gather
 from .errors import InstallError, LockError, StaleLockError, SyncError, TargetError
-from .fetch import IndexClient
 from .freshness import is_stale
 from .interpreter import Interpreter, probe, venv_python
 from .lockfile import Lock, LockedPackage, load_lock, select_sections
@@ -363,7 +362,11 @@ def _preflight(
     store = Store(run.cache_dir, run.warn)
     find_links = FindLinks(run.options.find_links, run.warn, configured=find_links_dirs())
     pip_cache = PipCache.default(run.cache_dir, run.warn) if run.options.pip_cache else None
-    client = None if run.options.offline else IndexClient(run.lock.sources, run.log)
+    client = None
+    if not run.options.offline:
+        from .fetch import IndexClient  # http, ssl and email: only when the index may be asked
+
+        client = IndexClient(run.lock.sources, run.log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
     builder = WheelBuilder(
         run.cache_dir,
