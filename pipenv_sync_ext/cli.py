@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,10 +98,10 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
 
 
 def parse_categories(value: str | None) -> list[str]:
-    """pipenv's own splitting: commas and/or spaces."""
-    if not value:
-        return []
-    return [c for c in re.split(r", *| ", value) if c]
+    """pipenv's own splitting: commas and/or spaces (one implementation, shared with the fast path)."""
+    from .noop import split_categories
+
+    return split_categories(value)
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
@@ -137,10 +136,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from .report import to_json, to_text
-    from .sync import sync
-
+def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[[str], None]]:
+    """``warn`` (stderr unless -q) and ``log`` (stderr unless -q or --json) for one command."""
     quiet = args.quiet or args.json
 
     def warn(message: str) -> None:
@@ -151,28 +148,45 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print(message, file=sys.stderr)
 
+    return warn, log
+
+
+def failed(args: argparse.Namespace, message: str, code: int) -> int:
+    print(f"pipenv-sync: error: {message}", file=sys.stderr)
+    if args.json:  # a program reading stdout gets an answer too
+        print(json.dumps({"error": message, "exit_code": code}))
+    return code
+
+
+def guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:
+    """Run a command: a user's mistake or the filesystem's refusal is one line and an exit code."""
     try:
-        result = sync(options_from_args(args), warn, log)
+        return body()
     except SyncError as exc:
-        print(f"pipenv-sync: error: {exc}", file=sys.stderr)
-        if args.json:  # a program reading stdout gets an answer too
-            print(json.dumps({"error": str(exc), "exit_code": exc.exit_code}))
-        return exc.exit_code
-    except OSError as exc:  # the filesystem refused (permissions, disk full): not a bug
+        return failed(args, str(exc), exc.exit_code)
+    except OSError as exc:  # permissions, disk full: not a bug
         where = f"{exc.filename}: " if exc.filename else ""
-        message = f"{where}{exc.strerror or exc}"
-        print(f"pipenv-sync: error: {message}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": message, "exit_code": EXIT_ERROR}))
-        return EXIT_ERROR
+        return failed(args, f"{where}{exc.strerror or exc}", EXIT_ERROR)
     except KeyboardInterrupt:
         print("pipenv-sync: interrupted", file=sys.stderr)
         return EXIT_ERROR
-    if args.json:
-        print(to_json(result))
-    elif not args.quiet or result.out_of_sync:
-        print(to_text(result, verbose=args.verbose))
-    return EXIT_OUT_OF_SYNC if result.out_of_sync else EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from .report import to_json, to_text
+    from .sync import sync
+
+    warn, log = printers(args)
+
+    def body() -> int:
+        result = sync(options_from_args(args), warn, log)
+        if args.json:
+            print(to_json(result))
+        elif not args.quiet or result.out_of_sync:
+            print(to_text(result, verbose=args.verbose))
+        return EXIT_OUT_OF_SYNC if result.out_of_sync else EXIT_OK
+
+    return guarded(args, body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

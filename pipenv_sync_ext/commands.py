@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, LockError, StaleLockError, SyncError
+from .cli import guarded, printers
+from .errors import EXIT_OK, EXIT_USAGE, LockError, StaleLockError, SyncError
 from .lockfile import Lock, LockedPackage, OtherEntry, load_lock, select_sections
 from .progress import human_size
 from .store import LocalArtifact, Store, default_cache_dir
@@ -144,38 +145,17 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _run(args: argparse.Namespace, body: Any) -> int:
-    quiet = args.quiet or args.json
+    warn, log = printers(args)
 
-    def warn(message: str) -> None:
-        if not args.quiet:
-            print(f"warning: {message}", file=sys.stderr)
+    def command() -> int:
+        text, data = body(warn, log, args.quiet or args.json)
+        if args.json:
+            print(json.dumps(data, indent=2))
+        elif not args.quiet:
+            print(text)
+        return EXIT_OK
 
-    def log(message: str) -> None:
-        if not quiet:
-            print(message, file=sys.stderr)
-
-    try:
-        text, data = body(warn, log, quiet)
-    except SyncError as exc:
-        return _fail(args, str(exc), exc.exit_code)
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        return _fail(args, f"{where}{exc.strerror or exc}", EXIT_ERROR)
-    except KeyboardInterrupt:
-        print("pipenv-sync: interrupted", file=sys.stderr)
-        return EXIT_ERROR
-    if args.json:
-        print(json.dumps(data, indent=2))
-    elif not args.quiet:
-        print(text)
-    return EXIT_OK
-
-
-def _fail(args: argparse.Namespace, message: str, code: int) -> int:
-    print(f"pipenv-sync: error: {message}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"error": message, "exit_code": code}))
-    return code
+    return guarded(args, command)
 
 
 # --- fetch --------------------------------------------------------------------------------------

@@ -28,6 +28,10 @@ class SyncError(Exception):
 
     exit_code = EXIT_ERROR
 
+    def __init__(self, message: str) -> None:
+        # One line whatever a name or a quoted message holds (the lock fuzzer found keys with newlines).
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
 
 class LockError(SyncError):
     """Pipfile.lock (or Pipfile) is malformed or asks for something impossible.

@@ -196,10 +196,7 @@ def parse_entry(
     if other_kind:
         return _direct_entry(canonical, other_kind, section, other_source, pinned, markers, spec, where)
 
-    hashes_raw = spec.get("hashes") or []
-    if not isinstance(hashes_raw, list):
-        raise LockError(f"{where}: hashes must be a list")
-    hashes = frozenset(_parse_hash(h, where) for h in hashes_raw)
+    hashes = _hashes(spec, where)
     if pinned is None or not hashes:
         text = version_raw if isinstance(version_raw, str) else "no version"
         reason = f"{text}, no hashes" if not hashes else text
@@ -210,16 +207,13 @@ def parse_entry(
         raise LockError(
             f"{where}: index {index!r} is not one of the lock's sources ({', '.join(sorted(source_names))})"
         )
-    extras = spec.get("extras") or []
-    if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
-        raise LockError(f"{where}: extras must be a list of names")
     return LockedPackage(
         name=canonical,
         version=pinned,
         hashes=hashes,
         category=section,
         markers=markers,
-        extras=tuple(sorted(canonicalize_name(e) for e in extras)),
+        extras=_extras(spec, where),
         index=index,
     )
 
@@ -258,6 +252,20 @@ def _check_marker(markers: str, where: str) -> None:
         raise LockError(f"{where}: invalid markers {markers!r}: {first}") from None
 
 
+def _hashes(spec: Mapping[str, Any], where: str) -> frozenset[str]:
+    raw = spec.get("hashes") or []
+    if not isinstance(raw, list):
+        raise LockError(f"{where}: hashes must be a list")
+    return frozenset(_parse_hash(h, where) for h in raw)
+
+
+def _extras(spec: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    raw = spec.get("extras") or []
+    if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+        raise LockError(f"{where}: extras must be a list of names")
+    return tuple(sorted(canonicalize_name(e) for e in raw))
+
+
 def _direct_entry(
     name: str,
     kind: str,
@@ -273,12 +281,6 @@ def _direct_entry(
     for key, value in (("target", target), ("ref", ref), ("subdirectory", subdirectory)):
         if value is not None and not isinstance(value, str):
             raise LockError(f"{where}: {key} must be a string")
-    hashes_raw = spec.get("hashes") or []
-    if not isinstance(hashes_raw, list):
-        raise LockError(f"{where}: hashes must be a list")
-    extras = spec.get("extras") or []
-    if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
-        raise LockError(f"{where}: extras must be a list of names")
     return OtherEntry(
         name=name,
         kind=kind,
@@ -290,8 +292,8 @@ def _direct_entry(
         target=target,
         ref=ref or None,
         subdirectory=subdirectory or None,
-        hashes=frozenset(_parse_hash(h, where) for h in hashes_raw),
-        extras=tuple(sorted(canonicalize_name(e) for e in extras)),
+        hashes=_hashes(spec, where),
+        extras=_extras(spec, where),
     )
 
 

@@ -404,7 +404,18 @@ def _write_stamp(run: _Run, plan: Plan, interp: Interpreter, warnings: Sequence[
         and (req := direct.resolve(o.entry, run.project.directory)).local is not None
         and o.entry.kind != "vcs"
     ]
-    stamp.write(stamp.make_stamp(run.key, run.venv, run.sections, interp.site_dirs, packages, warnings, inputs))
+    made = stamp.make_stamp(
+        run.key,
+        run.venv,
+        run.lock.path,
+        run.project.pipfile,
+        run.sections,
+        interp.site_dirs,
+        packages,
+        warnings,
+        inputs,
+    )
+    stamp.write(made)
 
 
 def _differences(plan: Plan, pending: Sequence[direct.DirectRequirement]) -> tuple[str, ...]:

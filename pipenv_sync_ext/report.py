@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 
 def to_json(result: Result) -> str:
+    if result.stamp_hit:  # the stamp answered: the fast path's own words
+        return _hit(result, as_json=True)
     data: dict[str, Any] = {
         "venv": str(result.venv),
         "lock": str(result.lock),
@@ -33,15 +35,8 @@ def to_json(result: Result) -> str:
 
 def _plan_json(result: Result) -> dict[str, Any]:
     plan = result.plan
-    if plan is None:  # the stamp answered: what it recorded is what is installed
-        return {
-            "install": [],
-            "remove": [],
-            "unchanged": [{"name": n, "version": v} for n, v in result.packages],
-            "skipped": [],
-            "other": [],
-            "extraneous": [],
-        }
+    if plan is None:  # --check of a venv too broken to plan against: its problems say it all
+        return {key: [] for key in ("install", "remove", "unchanged", "skipped", "other", "extraneous")}
     return {
         "install": [
             {
@@ -75,7 +70,7 @@ def to_text(result: Result, verbose: bool = False) -> str:
         reasons = [f"  ! {reason}" for reason in result.out_of_sync]
         return "\n".join([f"Out of sync with {result.lock.name}: {result.venv}", *reasons])
     if plan is None:
-        return f"Already in sync: {len(result.packages)} packages (sync stamp); nothing to do ({result.venv}, {took})"
+        return _hit(result, as_json=False)
     lines: list[str] = []
     if result.dry_run:
         lines.append(f"Plan for {result.venv} ({', '.join(result.sections)}), nothing changed:")
@@ -116,4 +111,18 @@ def _summary(result: Result, plan: Plan, took: str) -> str:
     return (
         f"{verb} {result.venv}: {installed} installed, {replaced} replaced, {len(plan.remove)} removed{via_pip}, "
         f"{len(plan.unchanged)} unchanged ({took})"
+    )
+
+
+def _hit(result: Result, *, as_json: bool) -> str:
+    from .noop import hit_report
+
+    return hit_report(
+        str(result.venv),
+        str(result.lock),
+        result.sections,
+        result.packages,
+        result.warnings,
+        result.elapsed,
+        as_json=as_json,
     )

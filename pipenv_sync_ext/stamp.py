@@ -24,17 +24,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-
-STAMP_NAME = ".pipenv-sync-stamp.json"
-FORMAT = 1
-_METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
+from .noop import FORMAT, STAMP_NAME, file_identity, fingerprint, interpreter_identity
 
 
 @dataclass(frozen=True)
@@ -54,10 +50,13 @@ class Key:
 class Stamp:
     key: Key
     venv: str
+    lock: str
+    lock_stat: tuple[int, ...] | None  # noop.file_identity: lets the fast path skip hashing
+    pipfile_stat: tuple[int, ...] | None
     sections: tuple[str, ...]
     site_dirs: tuple[str, ...]
-    interpreter: tuple[str, ...]  # identity: see interpreter_identity()
-    fingerprint: str
+    interpreter: tuple[str, ...]  # identity: see noop.interpreter_identity()
+    fingerprint: tuple[str, ...]
     packages: tuple[tuple[str, str], ...]  # (name, version) the sync left installed, for the report
     warnings: tuple[str, ...]  # what the sync said about its inputs; said again on a stamp hit
     inputs: tuple[tuple[str, bool, str | None], ...] = ()  # local (path, editable, build inputs fingerprint)
@@ -72,45 +71,11 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
-def interpreter_identity(venv: Path) -> tuple[str, ...]:
-    """The venv's python (resolved) and the stat of its binary and of ``pyvenv.cfg``.
-
-    A patch upgrade replaces the binary; an edited or recreated ``pyvenv.cfg``
-    changes its stat; a moved venv changes the paths.
-    """
-    python = venv / "bin" / "python"
-    parts = [str(python)]
-    for path in (Path(os.path.realpath(python)), venv / "pyvenv.cfg"):
-        try:
-            st = path.stat()
-        except OSError:
-            parts.append(f"{path}:missing")
-            continue
-        parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
-    return tuple(parts)
-
-
-def fingerprint(site_dirs: Iterable[str]) -> str:
-    h = hashlib.sha256()
-    for directory in site_dirs:
-        try:
-            h.update(f"{directory}:{os.stat(directory).st_mtime_ns}\n".encode())
-            entries = sorted(
-                (e.name, e.stat(follow_symlinks=False).st_mtime_ns)
-                for e in os.scandir(directory)
-                if e.name.endswith(_METADATA_SUFFIXES)
-            )
-        except OSError:
-            h.update(f"{directory}:missing\n".encode())
-            continue
-        for name, mtime in entries:
-            h.update(f"{name}:{mtime}\n".encode())
-    return h.hexdigest()
-
-
 def make_stamp(
     key: Key,
     venv: Path,
+    lock: Path,
+    pipfile: Path,
     sections: Sequence[str],
     site_dirs: Sequence[Path],
     packages: Iterable[tuple[str, str]],
@@ -121,10 +86,13 @@ def make_stamp(
     return Stamp(
         key=key,
         venv=str(venv),
+        lock=str(lock),
+        lock_stat=_tuple(file_identity(str(lock))),
+        pipfile_stat=_tuple(file_identity(str(pipfile))),
         sections=tuple(sections),
         site_dirs=dirs,
-        interpreter=interpreter_identity(venv),
-        fingerprint=fingerprint(dirs),
+        interpreter=tuple(interpreter_identity(str(venv))),
+        fingerprint=tuple(fingerprint(dirs)),
         packages=tuple(sorted(packages)),
         warnings=tuple(warnings),
         inputs=tuple((path, editable, fingerprint_of(path, editable)) for path, editable in inputs),
@@ -153,10 +121,13 @@ def read(venv: Path) -> Stamp | None:
                 **{**data["key"], "selection": tuple(data["key"]["selection"]), "keep": tuple(data["key"]["keep"])}
             ),
             venv=data["venv"],
+            lock=data["lock"],
+            lock_stat=_tuple(data["lock_stat"]),
+            pipfile_stat=_tuple(data["pipfile_stat"]),
             sections=tuple(data["sections"]),
             site_dirs=tuple(data["site_dirs"]),
             interpreter=tuple(data["interpreter"]),
-            fingerprint=data["fingerprint"],
+            fingerprint=tuple(data["fingerprint"]),
             packages=tuple((str(n), str(v)) for n, v in data["packages"]),
             warnings=tuple(data["warnings"]),
             inputs=tuple((str(p), bool(e), f) for p, e, f in data["inputs"]),
@@ -170,8 +141,8 @@ def still_valid(stamp: Stamp, key: Key, venv: Path) -> bool:
     return (
         stamp.key == key
         and stamp.venv == str(venv)
-        and stamp.interpreter == interpreter_identity(venv)
-        and stamp.fingerprint == fingerprint(stamp.site_dirs)
+        and stamp.interpreter == tuple(interpreter_identity(str(venv)))
+        and stamp.fingerprint == tuple(fingerprint(stamp.site_dirs))
         and all(fingerprint_of(path, editable) == fp for path, editable, fp in stamp.inputs)
     )
 
@@ -180,3 +151,7 @@ def fingerprint_of(path: str, editable: bool) -> str | None:
     from .buildinputs import fingerprint as build_inputs
 
     return build_inputs(Path(path), editable)
+
+
+def _tuple(value: list[int] | None) -> tuple[int, ...] | None:
+    return None if value is None else tuple(value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import stamp
+from . import noop, stamp
 from .errors import OfflineViolation
 from .project import Project, find_project, locate_venv
 
@@ -107,9 +107,7 @@ def stamp_key(project: Project, options: Options) -> stamp.Key | None:
     lock_sha = stamp.file_sha256(project.lockfile)
     if lock_sha is None:
         return None  # the pipeline says what is wrong with the lock
-    selection = ("all",) if options.all_sections else ("categories", *options.categories) if options.categories else ()
-    if options.dev and not options.categories and not options.all_sections:
-        selection = ("dev",)
+    selection = tuple(noop.selection_of(options.dev, options.categories, options.all_sections))
     return stamp.Key(
         lock_sha256=lock_sha,
         pipfile_sha256=stamp.file_sha256(project.pipfile) if project.has_pipfile else None,

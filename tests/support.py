@@ -416,3 +416,21 @@ def git_commit_all(repo: Path, message: str = "commit") -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)
     return git(repo, "rev-parse", "HEAD")
+
+
+def fake_dist(site: Path, name: str, version: str, files: dict[str, str], requires: tuple[str, ...] = ()) -> None:
+    """A dist-info written by hand, as another installer might have left it (RECORD without hashes)."""
+    di = site / f"{name}-{version}.dist-info"
+    di.mkdir()
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
+    (di / "METADATA").write_text(meta)
+    rows = [f"{di.name}/METADATA,,", f"{di.name}/RECORD,,"]
+    for rel, content in files.items():
+        target = site / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_text(content)
+        rows.append(f"{rel},,")
+    (di / "RECORD").write_text("\n".join(rows) + "\n")

@@ -320,3 +320,37 @@ def test_check_changes_nothing_and_needs_no_network(proj: Proj) -> None:
     assert snapshot(venv) == before
     missing = run_cli("--project", proj.project, "--venv", proj.tmp / "none", "--check", env=proj.env)
     assert missing.returncode == 5 and "does not exist" in missing.stdout and not (proj.tmp / "none").exists()
+
+
+def test_the_noop_fast_path_imports_neither_pipenv_nor_pip_nor_packaging(proj: Proj) -> None:
+    venv = proj.tmp / "venv"
+    assert proj.sync(venv, "--prune").returncode == 0
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "pipenv_sync_ext",
+            "--project",
+            str(proj.project),
+            "--venv",
+            str(venv),
+            "--prune",
+            "--offline",
+            "--find-links",
+            str(proj.wheels),
+        ],
+        capture_output=True,
+        text=True,
+        env=proj.env,
+    )
+    assert proc.returncode == 0 and "Already in sync: 2 packages (sync stamp)" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "pipenv_sync_ext.noop" in imported
+    for heavy in ("pipenv", "pip", "packaging", "argparse", "dataclasses", "pipenv_sync_ext.cli", "installer"):
+        assert heavy not in imported, heavy
+    # the same answer, in the same words, from the full CLI (a touched lock is re-hashed, not re-planned)
+    os.utime(proj.project / "Pipfile.lock")
+    full = proj.sync(venv, "--prune", "--json")
+    assert json.loads(full.stdout)["stamp_hit"] is True

@@ -5,22 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .support import build_wheel, cli_env, installed, lock_entry, make_venv, run_cli, write_project
-
-
-def _fake_dist(site: Path, name: str, version: str, files: dict[str, str]) -> None:
-    """A dist-info written by hand, as another installer might have left it."""
-    di = site / f"{name}-{version}.dist-info"
-    di.mkdir()
-    (di / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    rows = [f"{di.name}/METADATA,,", f"{di.name}/RECORD,,"]
-    for rel, content in files.items():
-        target = site / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            target.write_text(content)
-        rows.append(f"{rel},,")
-    (di / "RECORD").write_text("\n".join(rows) + "\n")
+from .support import build_wheel, cli_env, fake_dist, installed, lock_entry, make_venv, run_cli, write_project
 
 
 def test_prune_keeps_outside_and_shared_files(tmp_path: Path) -> None:
@@ -36,8 +21,8 @@ def test_prune_keeps_outside_and_shared_files(tmp_path: Path) -> None:
         == 0
     )
     # "intruder" claims a file of keeper, a namespace dir shared with keeper, and a file outside the venv
-    _fake_dist(site, "keeper_ns", "1", {"ns/shared.py": "x"})
-    _fake_dist(
+    fake_dist(site, "keeper_ns", "1", {"ns/shared.py": "x"})
+    fake_dist(
         site,
         "intruder",
         "0.1",

@@ -14,6 +14,7 @@ from .support import (
     Index,
     build_wheel,
     cli_env,
+    fake_dist,
     installed,
     lock_entry,
     make_venv,
@@ -25,23 +26,6 @@ from .support import (
 
 def _site(venv: Path) -> Path:
     return next((venv / "lib").glob("python*/site-packages"))
-
-
-def _fake_dist(site: Path, name: str, version: str, files: dict[str, str], requires: tuple[str, ...] = ()) -> None:
-    di = site / f"{name}-{version}.dist-info"
-    di.mkdir()
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
-        f"Requires-Dist: {r}\n" for r in requires
-    )
-    (di / "METADATA").write_text(meta)
-    rows = [f"{di.name}/METADATA,,", f"{di.name}/RECORD,,"]
-    for rel, content in files.items():
-        target = site / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            target.write_text(content)
-        rows.append(f"{rel},,")
-    (di / "RECORD").write_text("\n".join(rows) + "\n")
 
 
 def test_refuses_a_target_that_is_not_a_virtualenv(tmp_path: Path) -> None:
@@ -72,7 +56,7 @@ def test_removal_never_follows_a_symlinked_directory_out_of_the_venv(tmp_path: P
     outside.mkdir()
     (outside / "victim.txt").write_text("precious")
     (site / "linked").symlink_to(outside, target_is_directory=True)
-    _fake_dist(site, "linker", "1.0", {"linked/victim.txt": "", "linker.py": ""})
+    fake_dist(site, "linker", "1.0", {"linked/victim.txt": "", "linker.py": ""})
     proc = run_cli("--project", project, "--venv", venv, "--prune", "--offline", env=cli_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert (outside / "victim.txt").read_text() == "precious"
@@ -194,9 +178,9 @@ def test_pruning_the_venv_the_tool_runs_in_keeps_the_tool(tmp_path: Path) -> Non
     project = write_project(tmp_path / "p", {"default": {}})
     venv = make_venv(tmp_path / "venv")
     site = _site(venv)
-    _fake_dist(site, "pipenv_sync_ext", "0.1.0", {"pse_marker.py": ""}, requires=("helperlib>=1",))
-    _fake_dist(site, "helperlib", "1.0", {"helperlib.py": ""})
-    _fake_dist(site, "stray", "1.0", {"stray.py": ""})
+    fake_dist(site, "pipenv_sync_ext", "0.1.0", {"pse_marker.py": ""}, requires=("helperlib>=1",))
+    fake_dist(site, "helperlib", "1.0", {"helperlib.py": ""})
+    fake_dist(site, "stray", "1.0", {"stray.py": ""})
     # The real code comes from this checkout and the dev environment, sys.prefix is the target venv.
     import packaging
 
