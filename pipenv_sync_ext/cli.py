@@ -78,6 +78,13 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
         metavar="SECONDS",
         help="how long to wait for another sync of the same venv (default 600)",
     )
+    p.add_argument(
+        "--link-mode",
+        choices=("auto", "clone", "hardlink", "copy", "installer"),
+        default="auto",
+        help="how files get from the store's unpacked wheels into the venv: auto (clone if the filesystem can, "
+        "else hardlink on the same filesystem, else copy), clone, hardlink, copy, or installer (unzip each wheel)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
     p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
     p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
@@ -133,6 +140,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         allow_python_drift=args.allow_python_drift,
         seed=args.seed,
         lock_timeout=args.lock_timeout,
+        link_mode=args.link_mode,
     )
 
 

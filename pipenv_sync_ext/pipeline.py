@@ -186,7 +186,17 @@ def _in_place(run: _Run, interp: Interpreter, problems: tuple[drift.Problem, ...
         stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
-        execute.apply(removals, artifacts, kept, interp, run.venv, run.warn)
+        execute.apply(
+            removals,
+            artifacts,
+            kept,
+            interp,
+            run.venv,
+            run.warn,
+            cache_dir=run.cache_dir,
+            link_mode=options.link_mode,
+            repair=options.repair,  # also hashes the unpacked trees it links from
+        )
         _install_direct(run, pending, interp, run.venv)
     # Checked after every change, and always under --deploy, whose promise it is.
     if (options.deploy or not plan.changes_nothing or pending) and not _conflicts_ok(run, plan, interp):
@@ -230,7 +240,15 @@ def _fresh(run: _Run, problems: tuple[drift.Problem, ...]) -> Result:
         staged = probe(venv_python(staging), None)
         # Scripts must name the interpreter where the venv will live, not the staging path.
         execute.apply(
-            [], artifacts, [], dataclasses.replace(staged, executable=str(venv_python(final))), staging, run.warn
+            [],
+            artifacts,
+            [],
+            dataclasses.replace(staged, executable=str(venv_python(final))),
+            staging,
+            run.warn,
+            cache_dir=run.cache_dir,
+            link_mode=options.link_mode,
+            repair=options.repair,
         )
         _install_direct(run, pending, staged, staging)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
@@ -388,7 +406,7 @@ def _preflight(
         builder=builder,
     )
     for package in packages:
-        execute.check_wheel(artifacts[package.name], package.name)
+        execute.check_wheel(artifacts[package.name], package.name, run.cache_dir)
     return [artifacts[p.name] for p in packages]
 
 

@@ -49,6 +49,7 @@ class Options:
     allow_python_drift: bool = False
     seed: bool = False  # give a new venv pip
     lock_timeout: float = 600.0  # seconds to wait for another sync of the same venv
+    link_mode: str = "auto"  # how installed files come from the store: auto, clone, hardlink, copy or installer
 
 
 @dataclass(frozen=True)

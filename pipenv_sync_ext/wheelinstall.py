@@ -19,6 +19,10 @@ and the declared sizes are sane (zip bombs).
   place once every file is on disk. A sync killed mid-install leaves no
   half-installed distribution that looks installed; the next run's recovery
   (:mod:`.journal`) removes the partial files.
+
+A file already at a target path is unlinked, never written into: it may be a
+hard link into the store's unpacked trees (:mod:`.linkinstall`, which installs
+by default; this module is ``--link-mode installer`` and its fallback).
 """
 
 from __future__ import annotations
@@ -178,9 +182,15 @@ def _staged_destination(interpreter: Interpreter, site: Path, dist_info: str) ->
             full = Path(os.path.abspath(Path(self.scheme_dict[scheme]) / target))
             # Write-ahead: the next run can undo a killed install from this list. A file that
             # existed before ("E") belongs to someone else too and is never removed by an undo.
-            manifest.write(f"{'E' if full.exists() else 'N'}\t{full}\n")
+            existed = os.path.lexists(full)
+            manifest.write(f"{'E' if existed else 'N'}\t{full}\n")
             manifest.flush()
             failpoints.step()
+            if existed:
+                # Never written into: it may be a hard link into the unpacked store (another link mode).
+                full.unlink()
+            else:
+                full.parent.mkdir(parents=True, exist_ok=True)  # race-free (installs may run in threads)
             entry = super().write_to_fs(scheme, target, stream, is_executable)
             # RECORD names where the file will be once the dist-info is renamed into place.
             return RecordEntry(path, entry.hash_, entry.size)
@@ -268,6 +278,8 @@ def undo_partial(staged: Path, stop_at: set[Path]) -> None:
             continue
         try:
             target.unlink()
+        except FileNotFoundError:
+            pass  # not written yet; its directory may have been made already
         except OSError:
             continue
         dirs.add(target.parent)
