@@ -1,8 +1,9 @@
 """Installed files against their RECORD: modified or missing files, per distribution.
 
 Only files with a hash in RECORD are checked (RECORD itself and bytecode have
-none), and only those inside the venv. Editing an installed file cannot reach
-the store here: installs copy bytes out of the wheel, they never link to it.
+none), and only those inside the venv. With hard links into the unpacked store
+(:mod:`.linkinstall`), an in-place edit shows here as a modified file, and
+``--repair`` rebuilds the store's tree before relinking it.
 """
 
 from __future__ import annotations

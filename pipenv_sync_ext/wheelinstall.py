@@ -175,6 +175,7 @@ def _staged_destination(interpreter: Interpreter, site: Path, dist_info: str) ->
     staged = dist_info + PARTIAL_SUFFIX
     (site / staged).mkdir(parents=True, exist_ok=True)
     manifest = (site / staged / MANIFEST).open("a", encoding="utf-8")
+    made: set[Path] = set()  # directories known to exist
 
     class StagedDestination(SchemeDictionaryDestination):
         def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
@@ -189,8 +190,9 @@ def _staged_destination(interpreter: Interpreter, site: Path, dist_info: str) ->
             if existed:
                 # Never written into: it may be a hard link into the unpacked store (another link mode).
                 full.unlink()
-            else:
+            elif full.parent not in made:
                 full.parent.mkdir(parents=True, exist_ok=True)  # race-free (installs may run in threads)
+                made.add(full.parent)
             entry = super().write_to_fs(scheme, target, stream, is_executable)
             # RECORD names where the file will be once the dist-info is renamed into place.
             return RecordEntry(path, entry.hash_, entry.size)
