@@ -56,7 +56,7 @@ def remove_dist(dist: InstalledDist, venv: Path, keep: set[Path], warn: Warn) ->
     # all, after the emptied directories: a removal cut short at any point still
     # shows the dist as installed with its full list, so the next sync finishes it.
     stop_at = {dist.site_dir, venv}
-    _prune_empty_dirs(touched_dirs, stop_at)
+    prune_empty_dirs(touched_dirs, stop_at)
     listing = {dist.metadata_dir / "RECORD", dist.metadata_dir / "installed-files.txt"}
     metadata_files.sort(key=lambda p: p in listing)
     meta_dirs: set[Path] = set()
@@ -66,7 +66,7 @@ def remove_dist(dist: InstalledDist, venv: Path, keep: set[Path], warn: Warn) ->
         meta_dirs.add(dist.metadata_dir)
     elif dist.metadata_dir.exists():
         _unlink(dist.metadata_dir, meta_dirs)
-    _prune_empty_dirs(meta_dirs, stop_at)
+    prune_empty_dirs(meta_dirs, stop_at)
 
 
 def _unlink(path: Path, touched: set[Path]) -> None:
@@ -92,7 +92,8 @@ def _drop_bytecode(source: Path, touched: set[Path]) -> None:
             _unlink(cache / name, touched)
 
 
-def _prune_empty_dirs(dirs: set[Path], stop_at: set[Path]) -> None:
+def prune_empty_dirs(dirs: set[Path], stop_at: set[Path]) -> None:
+    """Remove each directory if empty, and its parents up to ``stop_at`` while they are."""
     # Deepest first, so a parent emptied by its child's removal goes too.
     for directory in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
         current = directory

@@ -40,6 +40,7 @@ from . import failpoints
 from .errors import InstallError
 from .fsutil import is_inside, sha256_stream
 from .interpreter import Interpreter
+from .removal import prune_empty_dirs
 from .store import LocalArtifact
 
 INSTALLER_NAME = b"pipenv-sync\n"
@@ -286,11 +287,4 @@ def undo_partial(staged: Path, stop_at: set[Path]) -> None:
             continue
         dirs.add(target.parent)
     shutil.rmtree(staged, ignore_errors=True)
-    for directory in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-        current = directory
-        while current not in stop_at and any(is_inside(current, s) for s in stop_at):
-            try:
-                current.rmdir()
-            except OSError:
-                break
-            current = current.parent
+    prune_empty_dirs(dirs, stop_at)
