@@ -88,6 +88,16 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
     p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
     p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
+    add_source_arguments(p)
+    p.add_argument(
+        "--cache-dir", type=Path, help="artifact store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/pipenv-sync)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged packages")
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    """Where artifacts may come from besides the store: shared by sync and ``fetch``."""
     p.add_argument(
         "--find-links",
         action="append",
@@ -97,11 +107,6 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
         help="extra read-only directory of artifacts, matched by sha256 (repeatable)",
     )
     p.add_argument("--no-pip-cache", action="store_true", help="do not look in pip's (and pipenv's) HTTP cache")
-    p.add_argument(
-        "--cache-dir", type=Path, help="artifact store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/pipenv-sync)"
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged packages")
 
 
 def parse_categories(value: str | None) -> list[str]:

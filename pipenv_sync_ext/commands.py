@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .cli import guarded, printers
-from .errors import EXIT_OK, EXIT_USAGE, LockError, StaleLockError, SyncError
+from .cli import add_source_arguments, guarded, printers
+from .errors import EXIT_OK, EXIT_USAGE, LockError, SyncError
+from .freshness import check_lock
 from .lockfile import Lock, LockedPackage, OtherEntry, load_lock, select_sections
 from .progress import human_size
 from .store import LocalArtifact, Store, default_cache_dir
@@ -114,15 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_sources(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--find-links",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="DIR",
-        help="extra read-only directory of artifacts, matched by sha256 (repeatable)",
-    )
-    p.add_argument("--no-pip-cache", action="store_true", help="do not look in pip's (and pipenv's) HTTP cache")
+    add_source_arguments(p)
     p.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
 
 
@@ -206,7 +199,8 @@ def fetch(args: argparse.Namespace, warn: Any, log: Any, quiet: bool) -> _Fetche
         forbid_network()
     project = find_project(args.project)
     lock = load_lock(project.lockfile)
-    _check_freshness(project, lock, args.deploy, warn)
+    # fetch stays quiet when there is no Pipfile: it only fills the store
+    check_lock(project.pipfile if project.has_pipfile else None, lock.path, lock.pipfile_sha256, args.deploy, warn)
     categories = parse_categories(args.categories) or parse_categories(
         None if args.dev else os.environ.get("PIPENV_DEFAULT_CATEGORIES")
     )
@@ -295,16 +289,6 @@ def _report_others(others: Sequence[OtherEntry], lock: Lock, deploy: bool, warn:
     if deploy:
         raise LockError(message + " (refused under --deploy)")
     warn(message)
-
-
-def _check_freshness(project: Any, lock: Lock, deploy: bool, warn: Any) -> None:
-    from .freshness import is_stale
-
-    if project.has_pipfile and is_stale(project.pipfile, lock.pipfile_sha256):
-        message = f"{lock.path}: out of date with {project.pipfile.name} (_meta.hash differs); run `pipenv lock`"
-        if deploy:
-            raise StaleLockError(message + " (refused under --deploy)")
-        warn(message)
 
 
 _ORIGIN_TEXT = {

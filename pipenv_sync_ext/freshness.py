@@ -13,12 +13,13 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from .errors import LockError
+from .errors import LockError, StaleLockError
 
 # Pipfile tables that are not package categories (plette's PIPFILE_SECTIONS).
 _NOT_CATEGORIES = frozenset(
@@ -105,3 +106,18 @@ def _pipenv_default_sources() -> str:
     for source in [*indexes, *extra]:
         text += f"\n\n[[source]]\n{tomlkit.dumps(source)}"
     return text
+
+
+def check_lock(
+    pipfile: Path | None, lock_path: Path, pipfile_sha256: str | None, deploy: bool, warn: Callable[[str], None]
+) -> None:
+    """Warn when the lock is stale, or (under ``--deploy``) refuse it, as ``pipenv install --deploy`` does.
+
+    ``pipfile`` is None when there is none to compare with (a deploy shipping only the lock).
+    """
+    if pipfile is None or not is_stale(pipfile, pipfile_sha256):
+        return
+    message = f"{lock_path}: out of date with {pipfile.name} (_meta.hash differs); run `pipenv lock`"
+    if deploy:
+        raise StaleLockError(message + " (refused under --deploy)")
+    warn(message)

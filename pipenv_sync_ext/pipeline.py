@@ -24,8 +24,8 @@ from pathlib import Path
 
 from . import conflicts, direct, drift, execute, inventory, journal, stamp, venvlock, verify
 from .artifacts import gather
-from .errors import InstallError, LockError, StaleLockError, SyncError, TargetError
-from .freshness import is_stale
+from .errors import InstallError, LockError, SyncError, TargetError
+from .freshness import check_lock
 from .interpreter import Interpreter, probe, venv_python
 from .lockfile import Lock, LockedPackage, load_lock, select_sections
 from .plan import PROTECTED, Install, Plan, make_plan
@@ -457,11 +457,7 @@ def _check_freshness(project: Project, lock: Lock, deploy: bool, warn: Say) -> N
     if not project.has_pipfile:
         warn(f"{project.pipfile}: not found; cannot tell whether {lock.path.name} is up to date")
         return
-    if is_stale(project.pipfile, lock.pipfile_sha256):
-        message = f"{lock.path}: out of date with {project.pipfile.name} (_meta.hash differs); run `pipenv lock`"
-        if deploy:
-            raise StaleLockError(message + " (refused under --deploy)")
-        warn(message)
+    check_lock(project.pipfile, lock.path, lock.pipfile_sha256, deploy, warn)
 
 
 def _report_others(plan: Plan, deploy: bool, lock: Lock, warn: Say) -> None:
