@@ -1061,7 +1061,7 @@ def write_scale_project(work: Work, project: Path, wheels: Path, spec: Mapping[s
         [
             str(work.bin(work.tool, "python")),
             "-c",
-            "import sys; from pathlib import Path; from pipenv_sync_ext.freshness import pipfile_hash; "
+            "import sys; from pathlib import Path; from pipenv_sync_ext.lock.freshness import pipfile_hash; "
             "print(pipfile_hash(Path(sys.argv[1])))",
             str(pipfile),
         ],

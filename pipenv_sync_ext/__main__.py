@@ -1,5 +1,5 @@
 import sys
 
-from .noop import main
+from pipenv_sync_ext.main import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""Stage 4: the plan. Pure: "what the lock wants" x "what is installed" -> steps.
+"""The plan. Pure: "what the lock wants" x "what is installed" -> steps.
 
 No I/O happens here (the inputs are values), which is what lets the planner be
 tested exhaustively and fuzzed. The executor applies the plan; the report
@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from packaging.markers import Marker
 from packaging.version import InvalidVersion, Version
 
-from .errors import LockError
-from .inventory import InstalledDist
-from .lockfile import Entry, LockedPackage, OtherEntry
+from pipenv_sync_ext.errors import LockError
+from pipenv_sync_ext.lock.markers import markers_true
+from pipenv_sync_ext.lock.model import Entry, LockedPackage, OtherEntry
+from pipenv_sync_ext.target.inventory import InstalledDist
 
 # pipenv's BAD_PACKAGES (pipenv/utils/dependencies.py): never removed by a sync.
 PROTECTED = frozenset(("distribute", "pip", "pkg-resources", "setuptools", "wheel"))
@@ -80,24 +79,6 @@ class Plan:
         return not self.install and not self.remove
 
 
-@lru_cache(maxsize=1024)
-def _marker(text: str) -> Marker:
-    return Marker(text)
-
-
-def markers_true(markers: str | None, environment: Mapping[str, str], where: str = "markers") -> bool:
-    """Evaluate for the target; an expression that cannot be evaluated is the lock's fault."""
-    if not markers:
-        return True
-    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-
-    try:
-        return _marker(markers).evaluate({**environment, "extra": ""})
-    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise LockError(f"{where}: markers {markers!r} cannot be evaluated for this interpreter: {first}") from None
-
-
 def _same_version(a: str, b: str) -> bool:
     try:
         return Version(a) == Version(b)
@@ -106,10 +87,10 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def make_plan(
+    *,
     entries: Sequence[Entry],
     installed: Sequence[InstalledDist],
     environment: Mapping[str, str],
-    *,
     prune: bool,
     protected: frozenset[str] = PROTECTED,
     lock_label: str = "Pipfile.lock",

@@ -19,7 +19,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from pipenv_sync_ext.freshness import pipfile_hash
+from pipenv_sync_ext.lock.freshness import pipfile_hash
 
 
 def sha256_file(path: Path) -> str:

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from pipenv_sync_ext.store import Store
+from pipenv_sync_ext.store.cas import Store
 
 from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, sha256_file, write_project
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipenv_sync_ext.drift import parse_pyvenv_cfg, requires_mismatch
+from pipenv_sync_ext.target.drift import parse_pyvenv_cfg, requires_mismatch
 
 from .support import build_wheel, cli_env, installed, lock_entry, make_venv, run_cli, snapshot, write_project
 
@@ -347,8 +347,8 @@ def test_the_noop_fast_path_imports_neither_pipenv_nor_pip_nor_packaging(proj: P
     )
     assert proc.returncode == 0 and "Already in sync: 2 packages (sync stamp)" in proc.stdout
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "pipenv_sync_ext.noop" in imported
-    for heavy in ("pipenv", "pip", "packaging", "argparse", "dataclasses", "pipenv_sync_ext.cli", "installer"):
+    assert "pipenv_sync_ext.fastpath.noop" in imported
+    for heavy in ("pipenv", "pip", "packaging", "argparse", "dataclasses", "pipenv_sync_ext.cli.app", "installer"):
         assert heavy not in imported, heavy
     # the same answer, in the same words, from the full CLI (a touched lock is re-hashed, not re-planned)
     os.utime(proj.project / "Pipfile.lock")

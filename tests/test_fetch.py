@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from pipenv_sync_ext.cli.progress import Progress
 from pipenv_sync_ext.errors import FetchError
-from pipenv_sync_ext.fetch import IndexClient, RemoteFile, resolve_source
-from pipenv_sync_ext.lockfile import Source
-from pipenv_sync_ext.progress import Progress
-from pipenv_sync_ext.store import Store
-from pipenv_sync_ext.targetspec import TargetSpecError, expand_platform, explicit_target, parse_python_version
-from pipenv_sync_ext.wheels import Artifact
+from pipenv_sync_ext.lock.model import Source
+from pipenv_sync_ext.store.artifact import Artifact
+from pipenv_sync_ext.store.cas import Store
+from pipenv_sync_ext.store.index import IndexClient, RemoteFile, resolve_source
+from pipenv_sync_ext.target.explicit import TargetSpecError, expand_platform, explicit_target, parse_python_version
 
 from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, sha256_file, write_project
 
@@ -397,7 +397,13 @@ def test_manylinux_expansion_is_newest_first_with_legacy_aliases() -> None:
 
 
 def test_explicit_target_markers_and_versions() -> None:
-    target = explicit_target("3.12", ["manylinux_2_28_aarch64"], "cp", ["cp312"], {"python_full_version": "3.12.4"})
+    target = explicit_target(
+        "3.12",
+        platforms=["manylinux_2_28_aarch64"],
+        implementation="cp",
+        abis=["cp312"],
+        requires={"python_full_version": "3.12.4"},
+    )
     assert target.markers["python_full_version"] == "3.12.4"
     assert target.markers["platform_machine"] == "aarch64" and target.markers["sys_platform"] == "linux"
     assert target.tags[0] == "cp312-cp312-manylinux_2_28_aarch64"
@@ -405,7 +411,7 @@ def test_explicit_target_markers_and_versions() -> None:
     assert parse_python_version("311", {}) == ((3, 11), "3.11.0")
     assert parse_python_version("3.11.7", {}) == ((3, 11), "3.11.7")
     with pytest.raises(TargetSpecError):
-        explicit_target("3.12", [])
-    pypy = explicit_target("3.10", ["manylinux_2_28_x86_64"], "pp", ["pypy310_pp73"])
+        explicit_target("3.12", platforms=[])
+    pypy = explicit_target("3.10", platforms=["manylinux_2_28_x86_64"], implementation="pp", abis=["pypy310_pp73"])
     assert pypy.tags[0] == "pp310-pypy310_pp73-manylinux_2_28_x86_64"
     assert pypy.markers["implementation_name"] == "pypy"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipenv_sync_ext.freshness import pipfile_hash
+from pipenv_sync_ext.lock.freshness import pipfile_hash
 
 PIPFILES = {
     "plain": '[[source]]\nurl = "https://pypi.org/simple"\nverify_ssl = true\nname = "pypi"\n\n'

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipenv_sync_ext import linkinstall
+from pipenv_sync_ext.install import scripts
+from pipenv_sync_ext.store import unpacked
 
 from .support import build_wheel, cli_env, installed, lock_entry, make_venv, run_cli, sha256_file, write_project
 
@@ -199,7 +200,7 @@ def test_the_launcher_is_installers_byte_for_byte() -> None:
     for executable in ("/v/bin/python", "/a path/with spaces/bin/python", "/long" * 40 + "/bin/python"):
         for section in ("console", "gui"):
             name, data = Script("tool", "pkg.cli", "main.run", section).generate(executable, "posix")
-            assert name == "tool" and linkinstall.launcher(executable, "pkg.cli", "main.run") == data
+            assert name == "tool" and scripts.launcher(executable, "pkg.cli", "main.run") == data
 
 
 def test_an_in_place_edit_of_a_hardlink_is_reported_and_repair_restores_venv_and_cache(demo: Demo) -> None:
@@ -258,7 +259,7 @@ def test_installing_over_a_hardlinked_file_replaces_it_and_leaves_the_cache_alon
     venv = make_venv(tmp_path / "venv")
     common: list[str | Path] = ["--venv", venv, "--offline", "--prune", "--find-links", wh]
     assert run_cli("--project", one, *common, "--link-mode", "hardlink", env=env).returncode == 0
-    tree = linkinstall.load(tmp_path / "cache", sha256_file(a))
+    tree = unpacked.load(tmp_path / "cache", sha256_file(a))
     assert tree is not None
     cached = Path(tree.files_dir, "shared.py")
     assert os.path.samefile(_site(venv) / "shared.py", cached)
@@ -266,7 +267,7 @@ def test_installing_over_a_hardlinked_file_replaces_it_and_leaves_the_cache_alon
     synced = run_cli("--project", two, *common, "--link-mode", mode, env=env)
     assert synced.returncode == 0, synced.stderr
     assert (_site(venv) / "shared.py").read_bytes() == b"WHO = 'b'\n"
-    assert cached.read_bytes() == b"WHO = 'a'\n" and not linkinstall.damaged(tree, deep=True)
+    assert cached.read_bytes() == b"WHO = 'a'\n" and not unpacked.damaged(tree, deep=True)
     assert installed(venv) == {"aaa": "1.0", "bbb": "1.0"}
 
 

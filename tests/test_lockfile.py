@@ -9,15 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
-from pipenv_sync_ext.cli import parse_categories
+from pipenv_sync_ext.cli.arguments import parse_categories
 from pipenv_sync_ext.errors import LockError
-from pipenv_sync_ext.lockfile import (
-    LockedPackage,
-    OtherEntry,
-    parse_entry,
-    parse_lock,
-    select_sections,
-)
+from pipenv_sync_ext.lock.model import LockedPackage, OtherEntry
+from pipenv_sync_ext.lock.pipfile_lock import parse_entry, parse_lock
+from pipenv_sync_ext.lock.selection import select_sections
 
 H1 = "a" * 64
 H2 = "b" * 64
@@ -48,9 +44,9 @@ def test_pinned_entry_becomes_a_locked_package() -> None:
             "extras": ["Socks"],
             "index": "pypi",
         },
-        "default",
-        P,
-        {"pypi"},
+        section="default",
+        path=P,
+        source_names={"pypi"},
     )
     assert entry == LockedPackage(
         "foo-bar", "1.0", frozenset({H1, H2}), "default", "python_version >= '3'", ("socks",), "pypi"
@@ -71,7 +67,7 @@ def test_pinned_entry_becomes_a_locked_package() -> None:
     ],
 )
 def test_other_kinds_are_kept_not_dropped(spec: dict[str, object], kind: str) -> None:
-    entry = parse_entry("x", spec, "default", P)
+    entry = parse_entry("x", spec, section="default", path=P)
     assert isinstance(entry, OtherEntry) and entry.kind == kind and entry.category == "default"
 
 
@@ -91,7 +87,7 @@ def test_other_kinds_are_kept_not_dropped(spec: dict[str, object], kind: str) ->
 )
 def test_bad_entries_name_file_section_and_package(spec: object, message: str) -> None:
     with pytest.raises(LockError) as err:
-        parse_entry("x", spec, "default", P, {"pypi"})
+        parse_entry("x", spec, section="default", path=P, source_names={"pypi"})
     assert message in str(err.value) and str(P) in str(err.value)
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from pipenv_sync_ext.lockfile import LockedPackage
-from pipenv_sync_ext.pipcache import PipCache, _name_from_wheel
-from pipenv_sync_ext.pipconfig import config_files, find_links_dirs, http_cache_dirs, pip_cache_dir
-from pipenv_sync_ext.store import Store
+from pipenv_sync_ext.lock.model import LockedPackage
+from pipenv_sync_ext.store.cas import Store
+from pipenv_sync_ext.store.pipcache import PipCache, _name_from_wheel
+from pipenv_sync_ext.store.pipconfig import config_files, find_links_dirs, http_cache_dirs, pip_cache_dir
 
 from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, sha256_file, write_project
 

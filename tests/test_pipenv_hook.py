@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipenv_sync_ext.cli import add_sync_arguments
+from pipenv_sync_ext.cli.arguments import add_sync_arguments
 
 from .support import Index, build_wheel, cli_env, installed, lock_entry, make_venv, write_project
 
@@ -236,12 +236,16 @@ def test_the_pth_costs_other_programs_nothing(hooked: Hooked) -> None:
     code = "import sys; print(sorted(m for m in sys.modules if 'pipenv' in m or m.startswith('typing')))"
     proc = subprocess.run([str(hooked.bin / "python"), "-c", code], capture_output=True, text=True, check=True)
     # the finder is there, and that is all: no pipenv, no argparse-level code, not even typing
-    assert proc.stdout.strip() == "['pipenv_sync_ext', 'pipenv_sync_ext.pipenv_hook']"
+    assert proc.stdout.strip() == "['pipenv_sync_ext', 'pipenv_sync_ext.pipenv', 'pipenv_sync_ext.pipenv.hook']"
     proc = subprocess.run(
         [str(hooked.bin / "python"), "-X", "importtime", "-c", "pass"], capture_output=True, text=True, check=True
     )
     ours = [line for line in proc.stderr.splitlines() if "pipenv" in line]
-    assert [line.split("|")[-1].strip() for line in ours] == ["pipenv_sync_ext", "pipenv_sync_ext.pipenv_hook"]
+    assert [line.split("|")[-1].strip() for line in ours] == [
+        "pipenv_sync_ext",
+        "pipenv_sync_ext.pipenv",
+        "pipenv_sync_ext.pipenv.hook",
+    ]
 
 
 FAKE_CLI = """

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipenv_sync_ext.errors import LockError
-from pipenv_sync_ext.inventory import InstalledDist
-from pipenv_sync_ext.lockfile import LockedPackage, OtherEntry
-from pipenv_sync_ext.plan import PROTECTED, make_plan
+from pipenv_sync_ext.lock.model import LockedPackage, OtherEntry
+from pipenv_sync_ext.plan import PROTECTED, Plan, make_plan
+from pipenv_sync_ext.target.inventory import InstalledDist
 
 ENV = {
     "python_version": "3.11",
@@ -36,8 +38,17 @@ def dist(name: str, version: str) -> InstalledDist:
     return InstalledDist(name, version, Path(f"/v/site/{name}-{version}.dist-info"))
 
 
+def plan_of(
+    entries: Sequence[LockedPackage | OtherEntry],
+    installed: Sequence[InstalledDist],
+    environment: dict[str, str],
+    **kw: Any,
+) -> Plan:
+    return make_plan(entries=entries, installed=installed, environment=environment, **kw)
+
+
 def test_install_replace_unchanged_remove() -> None:
-    plan = make_plan(
+    plan = plan_of(
         [pkg("a", "1.0"), pkg("b", "2.0"), pkg("c", "3.0")],
         [dist("a", "1.0.0"), dist("b", "1.0"), dist("x", "9"), dist("pip", "24")],
         ENV,
@@ -50,33 +61,33 @@ def test_install_replace_unchanged_remove() -> None:
 
 
 def test_marker_false_is_skipped_and_pruned() -> None:
-    plan = make_plan([pkg("w", "1", "sys_platform == 'win32'")], [dist("w", "1")], ENV, prune=True)
+    plan = plan_of([pkg("w", "1", "sys_platform == 'win32'")], [dist("w", "1")], ENV, prune=True)
     assert not plan.install and [s.entry.name for s in plan.skipped] == ["w"]
     assert [(r.dist.name, r.reason.startswith("markers false")) for r in plan.remove] == [("w", True)]
-    plan = make_plan([pkg("w", "1", "sys_platform == 'win32'")], [dist("w", "1")], ENV, prune=False)
+    plan = plan_of([pkg("w", "1", "sys_platform == 'win32'")], [dist("w", "1")], ENV, prune=False)
     assert not plan.remove and [d.name for d in plan.extraneous] == ["w"]
 
 
 def test_other_entries_are_reported_and_never_pruned() -> None:
     other = OtherEntry("mine", "editable", "default", ".")
-    plan = make_plan([other], [dist("mine", "0.1")], ENV, prune=True)
+    plan = plan_of([other], [dist("mine", "0.1")], ENV, prune=True)
     assert not plan.remove and plan.others[0].dist == dist("mine", "0.1")
-    plan = make_plan([other], [], ENV, prune=True)
+    plan = plan_of([other], [], ENV, prune=True)
     assert plan.others[0].dist is None
 
 
 def test_duplicate_installs_are_replaced() -> None:
-    plan = make_plan([pkg("a", "1")], [dist("a", "1"), dist("a", "0.9")], ENV, prune=False)
+    plan = plan_of([pkg("a", "1")], [dist("a", "1"), dist("a", "0.9")], ENV, prune=False)
     assert len(plan.install) == 1 and len(plan.install[0].replaces) == 2
 
 
 def test_same_package_in_two_sections() -> None:
     a = LockedPackage("a", "1", frozenset({"1" * 64}), "default")
     b = LockedPackage("a", "1.0", frozenset({"2" * 64}), "develop")
-    plan = make_plan([a, b], [], ENV, prune=False)
+    plan = plan_of([a, b], [], ENV, prune=False)
     assert plan.install[0].package.hashes == {"1" * 64, "2" * 64}
     with pytest.raises(LockError, match=r"\[default\] a==1 conflicts with \[develop\] a==2"):
-        make_plan([a, LockedPackage("a", "2", frozenset({"2" * 64}), "develop")], [], ENV, prune=False)
+        plan_of([a, LockedPackage("a", "2", frozenset({"2" * 64}), "develop")], [], ENV, prune=False)
 
 
 names = st.sampled_from(["a", "b", "c", "pip", "setuptools", "wheel", "d"])
@@ -90,10 +101,10 @@ installs = st.lists(st.builds(dist, names, versions), max_size=8)
 @settings(max_examples=300, deadline=None)
 @given(locks, installs, st.booleans())
 def test_plan_is_idempotent_and_safe(lock: list[LockedPackage], present: list[InstalledDist], prune: bool) -> None:
-    plan = make_plan(lock, present, ENV, prune=prune)
+    plan = plan_of(lock, present, ENV, prune=prune)
     removed = {r.dist for r in plan.remove} | {d for i in plan.install for d in i.replaces}
     after = [d for d in present if d not in removed] + [dist(i.package.name, i.package.version) for i in plan.install]
-    again = make_plan(lock, after, ENV, prune=prune)
+    again = plan_of(lock, after, ENV, prune=prune)
     assert again.changes_nothing
     assert not any(r.dist.name in PROTECTED for r in plan.remove)
     wanted_false = {p.name for p in lock if p.markers in FALSE_MARKERS}

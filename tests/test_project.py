@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipenv_sync_ext.project import find_project, locate_venv
+from pipenv_sync_ext.target.project import find_project, locate_venv
 
 from .support import cli_env, make_venv, run_cli, write_project
 
@@ -39,7 +39,7 @@ def test_created_venv_is_the_one_pipenv_finds(case: str, tmp_path: Path) -> None
         with (project / "Pipfile").open("a") as f:
             f.write("\n[pipenv]\nvenv_in_project = true\n")
         lock = project / "Pipfile.lock"
-        from pipenv_sync_ext.freshness import pipfile_hash
+        from pipenv_sync_ext.lock.freshness import pipfile_hash
 
         lock.write_text(
             lock.read_text().replace(lock.read_text().split('"sha256": "')[1][:64], pipfile_hash(project / "Pipfile"))

@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from pipenv_sync_ext.fetch import _parse_listing
+from pipenv_sync_ext.store.index import _parse_listing
 
 from .support import (
     Index,

@@ -240,7 +240,7 @@ def test_failed_bootstrap_leaves_no_venv(world: World, tmp_path: Path) -> None:
 def test_offline_refuses_any_connection(world: World, tmp_path: Path) -> None:
     """The offline guard is a guarantee of the process, not a code path that happens not to connect."""
     code = (
-        "import sys, urllib.request; from pipenv_sync_ext.sync import forbid_network; forbid_network();\n"
+        "import sys, urllib.request; from pipenv_sync_ext.pipeline.offline import forbid_network; forbid_network();\n"
         "try:\n    urllib.request.urlopen(sys.argv[1], timeout=5)\n"
         "except Exception as e:\n    print(type(e).__name__, e)"
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pipenv_sync_ext.wheels import Artifact, best_wheel, project_of, wheel_rank
+from pipenv_sync_ext.store.artifact import Artifact, best_wheel, project_of, wheel_rank
 
 TAGS = [
     "cp311-cp311-manylinux_2_17_x86_64",

@@ -1,0 +1,120 @@
+"""The options of a sync, shared by ``pipenv-sync`` and the ``pipenv sync`` integration, and their parsing."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pipenv_sync_ext.fastpath.identity import split_categories
+from pipenv_sync_ext.pipeline.options import Options
+
+
+def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: bool = False) -> None:
+    """The options of a sync. ``pipenv_owns_selection``: pipenv's parser already has
+    --dev/--categories/--all/--python, so only the extension's own options are added."""
+    if not pipenv_owns_selection:
+        p.add_argument("-d", "--dev", action="store_true", help="also sync [develop] (dev-packages)")
+        p.add_argument("--categories", help="space/comma separated categories to sync (instead of default)")
+        p.add_argument("--all", dest="all_sections", action="store_true", help="sync every category of the lock")
+        p.add_argument("--python", help="interpreter to create the venv with: a path or a version such as 3.11")
+    p.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
+    p.add_argument("--venv", type=Path, help="the virtualenv to sync (created when missing); default: pipenv's")
+    p.add_argument("--prune", action="store_true", help="remove every installed package the lock does not select")
+    p.add_argument("--offline", action="store_true", help="never open a network connection")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument(
+        "--check", action="store_true", help="exit 5 with the reasons when the venv is out of sync; change nothing"
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="--check, never answered from the sync stamp: hash every installed file against its RECORD",
+    )
+    p.add_argument(
+        "--repair", action="store_true", help="also reinstall packages whose installed files were modified or removed"
+    )
+    p.add_argument("--rebuild", action="store_true", help="recreate the venv (beside it, swapped in when synced)")
+    p.add_argument(
+        "--rebuild-on-drift",
+        action="store_true",
+        help="rebuild instead of failing when the venv is broken, moved or drifted (env: PIPENV_SYNC_REBUILD=1)",
+    )
+    p.add_argument(
+        "--allow-python-drift",
+        action="store_true",
+        help="warn, instead of failing, when the venv's Python does not match the lock's _meta.requires",
+    )
+    p.add_argument("--seed", action="store_true", help="give a newly created venv pip")
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long to wait for another sync of the same venv (default 600)",
+    )
+    p.add_argument(
+        "--link-mode",
+        choices=("auto", "clone", "hardlink", "copy", "installer"),
+        default="auto",
+        help="how files get from the store's unpacked wheels into the venv: auto (clone if the filesystem can, "
+        "else hardlink on the same filesystem, else copy), clone, hardlink, copy, or installer (unzip each wheel)",
+    )
+    p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
+    p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
+    p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
+    add_source_arguments(p)
+    p.add_argument(
+        "--cache-dir", type=Path, help="artifact store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/pipenv-sync)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged packages")
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    """Where artifacts may come from besides the store: shared by sync and ``fetch``."""
+    p.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="extra read-only directory of artifacts, matched by sha256 (repeatable)",
+    )
+    p.add_argument("--no-pip-cache", action="store_true", help="do not look in pip's (and pipenv's) HTTP cache")
+
+
+def parse_categories(value: str | None) -> list[str]:
+    """pipenv's own splitting: commas and/or spaces (one implementation, shared with the fast path)."""
+    return split_categories(value)
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    categories = parse_categories(args.categories) or parse_categories(
+        None if args.dev else os.environ.get("PIPENV_DEFAULT_CATEGORIES")
+    )
+    return Options(
+        project_dir=args.project,
+        venv=args.venv,
+        python=args.python,
+        dev=bool(args.dev),
+        categories=tuple(categories),
+        all_sections=bool(args.all_sections),
+        prune=args.prune,
+        offline=args.offline,
+        dry_run=args.dry_run,
+        check=args.check or args.verify,
+        verify=args.verify,
+        repair=args.repair,
+        deploy=args.deploy,
+        keep=tuple(args.keep),
+        find_links=tuple(args.find_links),
+        pip_cache=not args.no_pip_cache,
+        cache_dir=args.cache_dir,
+        rebuild=args.rebuild,
+        rebuild_on_drift=args.rebuild_on_drift,
+        allow_python_drift=args.allow_python_drift,
+        seed=args.seed,
+        lock_timeout=args.lock_timeout,
+        link_mode=args.link_mode,
+    )

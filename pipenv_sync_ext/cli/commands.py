@@ -1,0 +1,124 @@
+"""The subcommands' parser: ``pipenv-sync fetch`` and ``pipenv-sync cache``.
+
+``cli.main`` hands over here when the first argument is ``fetch`` or ``cache``.
+
+``fetch`` takes the same selection as a sync (``--dev``, ``--categories``,
+``--all``) and places (``--find-links``, pip's configured find-links, pip's
+HTTP cache, the lock's sources) and puts every artifact the selection needs in
+the store: for the project's venv's interpreter (or the one a new venv would be
+made with), or for a target described like ``pip download`` does
+(``--python-version 3.12 --platform manylinux_2_28_x86_64 --implementation cp
+--abi cp312``). ``--all-hashes`` takes every file the lock allows, for every
+platform. ``--wheelhouse DIR`` copies the chosen artifacts to DIR with a static
+PEP 503 index (:mod:`~pipenv_sync_ext.store.wheelhouse`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipenv_sync_ext import __version__
+from pipenv_sync_ext.cli.arguments import add_source_arguments
+from pipenv_sync_ext.cli.cache_cmd import DEFAULT_MIN_AGE, run_cache_info, run_cache_prune
+from pipenv_sync_ext.cli.fetch_cmd import run_fetch
+from pipenv_sync_ext.errors import EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pipenv-sync", description="Fill, inspect and prune pipenv-sync's store.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,cache}")
+
+    f = sub.add_parser(
+        "fetch",
+        help="put every artifact the lock's selection needs in the store (and a wheelhouse)",
+        description=(
+            "Put every artifact the selected categories of Pipfile.lock need into the store: for the project's "
+            "venv (or the interpreter a new one would get), or for the target --python-version/--platform/"
+            "--implementation/--abi describe (as in pip download), with the lock's markers evaluated for it."
+        ),
+        epilog="Exit codes: 0 done, 1 error, 2 usage, 3 stale lock under --deploy, 4 missing artifacts.",
+    )
+    f.add_argument("-d", "--dev", action="store_true", help="also fetch [develop] (dev-packages)")
+    f.add_argument("--categories", help="space/comma separated categories to fetch (instead of default)")
+    f.add_argument("--all", dest="all_sections", action="store_true", help="fetch every category of the lock")
+    f.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
+    f.add_argument("--venv", type=Path, help="fetch for this venv's interpreter (default: the project's venv)")
+    f.add_argument("--python", help="without a venv: the interpreter a new venv would be made with (path or X.Y)")
+    target = f.add_argument_group("explicit target (like pip download)")
+    target.add_argument("--python-version", metavar="X.Y", help="e.g. 3.12 or 3.12.4 (default: the lock's)")
+    target.add_argument(
+        "--platform", action="append", default=[], metavar="TAG", help="e.g. manylinux_2_28_x86_64 (repeatable)"
+    )
+    target.add_argument("--implementation", metavar="IMPL", help="cp (default), pp, gp or py")
+    target.add_argument("--abi", action="append", default=[], metavar="ABI", help="e.g. cp312 (repeatable)")
+    f.add_argument(
+        "--all-hashes", action="store_true", help="every file the lock allows, for every platform (markers ignored)"
+    )
+    f.add_argument("--wheelhouse", type=Path, metavar="DIR", help="also copy the artifacts to DIR, with DIR/simple/")
+    _add_sources(f)
+    f.add_argument("--offline", action="store_true", help="never open a network connection (local sources only)")
+    f.add_argument("-j", "--jobs", type=int, default=8, metavar="N", help="parallel downloads (default 8)")
+    f.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date or has entries "
+                   "this tool cannot fetch")  # fmt: skip
+    _add_output(f)
+    f.set_defaults(func=run_fetch)
+
+    c = sub.add_parser("cache", help="inspect or prune the store", description="Inspect or prune the store.")
+    csub = c.add_subparsers(dest="cache_command", required=True, metavar="{info,prune}")
+    info = csub.add_parser("info", help="where the store is, its size and artifact count")
+    info.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
+    _add_output(info)
+    info.set_defaults(func=run_cache_info)
+    prune = csub.add_parser(
+        "prune",
+        help="delete artifacts no given lock allows",
+        description=(
+            "Delete the store's artifacts that none of the given locks allows (every section of each lock "
+            "counts) and that no sync used in the last --min-age seconds. Safe while other syncs run."
+        ),
+    )
+    prune.add_argument(
+        "--keep-lock",
+        action="append",
+        default=[],
+        type=Path,
+        required=True,
+        metavar="LOCK",
+        help="a Pipfile.lock (or a directory holding one) whose artifacts stay (repeatable)",
+    )
+    prune.add_argument(
+        "--min-age",
+        type=float,
+        default=DEFAULT_MIN_AGE,
+        metavar="SECONDS",
+        help=f"spare artifacts used more recently than this (default {DEFAULT_MIN_AGE:.0f})",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+    prune.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
+    _add_output(prune)
+    prune.set_defaults(func=run_cache_prune)
+    return p
+
+
+def _add_sources(p: argparse.ArgumentParser) -> None:
+    add_source_arguments(p)
+    p.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every artifact")
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    if getattr(args, "jobs", 1) < 1:
+        print("pipenv-sync: error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    code: int = args.func(args)
+    return code

@@ -1,0 +1,67 @@
+"""How every command speaks: warnings and log lines on stderr, one-line errors with an exit code.
+
+A user's mistake or the filesystem's refusal is one line on stderr and an exit
+code from :mod:`pipenv_sync_ext.errors`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from pipenv_sync_ext.errors import EXIT_ERROR, EXIT_OK, SyncError
+
+
+def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[[str], None]]:
+    """``warn`` (stderr unless -q) and ``log`` (stderr unless -q or --json) for one command."""
+    quiet = args.quiet or args.json
+
+    def warn(message: str) -> None:
+        if not args.quiet:
+            print(f"warning: {message}", file=sys.stderr)
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr)
+
+    return warn, log
+
+
+def failed(args: argparse.Namespace, message: str, code: int) -> int:
+    print(f"pipenv-sync: error: {message}", file=sys.stderr)
+    if args.json:  # a program reading stdout gets an answer too
+        print(json.dumps({"error": message, "exit_code": code}))
+    return code
+
+
+def guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:
+    """Run a command: a user's mistake or the filesystem's refusal is one line and an exit code."""
+    try:
+        return body()
+    except SyncError as exc:
+        return failed(args, str(exc), exc.exit_code)
+    except OSError as exc:  # permissions, disk full: not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        return failed(args, f"{where}{exc.strerror or exc}", EXIT_ERROR)
+    except KeyboardInterrupt:
+        print("pipenv-sync: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def run_command(args: argparse.Namespace, body: Any) -> int:
+    """A subcommand's ``body(warn, log, quiet)`` returns its text and JSON; printed as the flags say."""
+
+    warn, log = printers(args)
+
+    def command() -> int:
+        text, data = body(warn, log, args.quiet or args.json)
+        if args.json:
+            print(json.dumps(data, indent=2))
+        elif not args.quiet:
+            print(text)
+        return EXIT_OK
+
+    return guarded(args, command)

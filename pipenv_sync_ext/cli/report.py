@@ -1,0 +1,128 @@
+"""Say what happened, for people (text) and for programs (``--json``)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipenv_sync_ext.pipeline.options import Result
+    from pipenv_sync_ext.plan import Plan
+
+
+def to_json(result: Result) -> str:
+    if result.stamp_hit:  # the stamp answered: the fast path's own words
+        return _hit(result, as_json=True)
+    data: dict[str, Any] = {
+        "venv": str(result.venv),
+        "lock": str(result.lock),
+        "categories": list(result.sections),
+        "dry_run": result.dry_run,
+        "changed": result.changed,
+        "created_venv": result.created_venv,
+        "rebuilt": result.rebuilt,
+        "stamp_hit": result.stamp_hit,
+        "in_sync": not result.out_of_sync,
+        "out_of_sync": list(result.out_of_sync),
+        "problems": [{"code": p.code, "message": p.message} for p in result.problems],
+        "pip_installed": list(result.direct),
+        **_plan_json(result),
+        "warnings": list(result.warnings),
+        "elapsed_seconds": round(result.elapsed, 4),
+    }
+    return json.dumps(data, indent=2)
+
+
+def _plan_json(result: Result) -> dict[str, Any]:
+    plan = result.plan
+    if plan is None:  # --check of a venv too broken to plan against: its problems say it all
+        return {key: [] for key in ("install", "remove", "unchanged", "skipped", "other", "extraneous")}
+    return {
+        "install": [
+            {
+                "name": s.package.name,
+                "version": s.package.version,
+                "category": s.package.category,
+                "replaces": [d.version for d in s.replaces],
+            }
+            for s in plan.install
+        ],
+        "remove": [{"name": r.dist.name, "version": r.dist.version, "reason": r.reason} for r in plan.remove],
+        "unchanged": [{"name": u.package.name, "version": u.package.version} for u in plan.unchanged],
+        "skipped": [{"name": s.entry.name, "version": s.entry.version, "reason": s.reason} for s in plan.skipped],
+        "other": [
+            {
+                "name": o.entry.name,
+                "kind": o.entry.kind,
+                "source": o.entry.source,
+                "installed": o.dist.version if o.dist else None,
+            }
+            for o in plan.others
+        ],
+        "extraneous": [{"name": d.name, "version": d.version} for d in plan.extraneous],
+    }
+
+
+def to_text(result: Result, verbose: bool = False) -> str:
+    plan = result.plan
+    took = f"{result.elapsed:.2f}s"
+    if result.out_of_sync:
+        reasons = [f"  ! {reason}" for reason in result.out_of_sync]
+        return "\n".join([f"Out of sync with {result.lock.name}: {result.venv}", *reasons])
+    if plan is None:
+        return _hit(result, as_json=False)
+    lines: list[str] = []
+    if result.dry_run:
+        lines.append(f"Plan for {result.venv} ({', '.join(result.sections)}), nothing changed:")
+    if result.rebuilt:
+        lines.append(f"Rebuilt {result.venv}: " + "; ".join(p.message for p in result.problems or ()) or "--rebuild")
+    lines += _steps(plan)
+    lines += [f"  + {name} (through pip: {_kind(plan, name)})" for name in result.direct]
+    if verbose:
+        lines += [f"  = {u.package.name} {u.package.version}" for u in plan.unchanged]
+    if plan.extraneous and not result.dry_run and verbose:
+        lines.append("  kept, not in the lock: " + ", ".join(f"{d.name} {d.version}" for d in plan.extraneous))
+    lines.append(_summary(result, plan, took))
+    return "\n".join(lines)
+
+
+def _steps(plan: Plan) -> list[str]:
+    lines = []
+    for r in plan.remove:
+        lines.append(f"  - {r.dist.name} {r.dist.version} ({r.reason})")
+    for s in plan.install:
+        was = f" (was {', '.join(d.version for d in s.replaces)})" if s.replaces else ""
+        lines.append(f"  {'~' if s.replaces else '+'} {s.package.name} {s.package.version}{was}")
+    return lines
+
+
+def _kind(plan: Plan, name: str) -> str:
+    return next((f"{o.entry.kind} {o.entry.source}" for o in plan.others if o.entry.name == name), "?")
+
+
+def _summary(result: Result, plan: Plan, took: str) -> str:
+    replaced = sum(1 for s in plan.install if s.replaces)
+    installed = len(plan.install) - replaced
+    if not result.changed and not result.dry_run:
+        extra = f", {len(plan.extraneous)} not in the lock kept (use --prune)" if plan.extraneous else ""
+        return f"Already in sync: {len(plan.unchanged)} unchanged{extra}; nothing to do ({result.venv}, {took})"
+    verb = "Would change" if result.dry_run else "Synced"
+    via_pip = f", {len(result.direct)} through pip" if result.direct else ""
+    return (
+        f"{verb} {result.venv}: {installed} installed, {replaced} replaced, {len(plan.remove)} removed{via_pip}, "
+        f"{len(plan.unchanged)} unchanged ({took})"
+    )
+
+
+def _hit(result: Result, *, as_json: bool) -> str:
+    from pipenv_sync_ext.fastpath.noop import hit_report
+
+    return hit_report(
+        venv=str(result.venv),
+        lock=str(result.lock),
+        sections=result.sections,
+        packages=result.packages,
+        warnings=result.warnings,
+        elapsed=result.elapsed,
+        as_json=as_json,
+    )

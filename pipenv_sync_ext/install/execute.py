@@ -1,0 +1,99 @@
+"""Apply a plan to the venv. Remove first, then install; journal around both.
+
+Removing first means a package replaced by another that ships the same files
+(a rename, a drop-in fork) ends up with its files: they are deleted with the
+old distribution and written again by the new one. What may be removed is
+:mod:`~pipenv_sync_ext.install.removal`'s rule; how a wheel is installed so that nothing half-done is
+visible is :mod:`~pipenv_sync_ext.install.linkinstall`'s (from the unpacked store, the default) or
+:mod:`~pipenv_sync_ext.install.wheelinstall`'s (``--link-mode installer``, and the fallback for a wheel
+that cannot be unpacked); how a killed sync is noticed and repaired is
+:mod:`~pipenv_sync_ext.install.journal`'s.
+
+Every unpacked tree is made or checked before the first change, so a wheel
+that cannot be unpacked falls back to ``installer`` without leaving anything
+half-done. Removals run one at a time; installs in a small thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pipenv_sync_ext.errors import InstallError
+from pipenv_sync_ext.install import journal, linkinstall
+from pipenv_sync_ext.install.removal import claimed_files, remove_dist
+from pipenv_sync_ext.install.wheelinstall import check_wheel as full_check
+from pipenv_sync_ext.install.wheelinstall import install_wheel
+from pipenv_sync_ext.store import unpacked
+from pipenv_sync_ext.store.cas import LocalArtifact
+from pipenv_sync_ext.target.interpreter import Interpreter
+from pipenv_sync_ext.target.inventory import InstalledDist
+
+__all__ = ["LINK_MODES", "apply", "check_wheel"]
+
+LINK_MODES = linkinstall.MODES
+
+
+def check_wheel(local: LocalArtifact, name: str, cache_dir: Path | None = None) -> None:
+    """Refuse, before anything is removed, a wheel that is not what the lock entry names.
+
+    A wheel already unpacked in the store passed every check when it was unpacked
+    (its bytes are re-hashed by the store on each use): only its name is compared.
+    """
+    if cache_dir is not None:
+        tree = unpacked.load(cache_dir, local.artifact.sha256)
+        if tree is not None:
+            if tree.name != name:
+                raise InstallError(
+                    f"{local.artifact.filename}: is a wheel of {tree.metadata_name!r}, not of {name!r}; not installed"
+                )
+            return
+    full_check(local, name)
+
+
+def apply(
+    *,
+    removals: Sequence[InstalledDist],
+    installs: Sequence[LocalArtifact],
+    kept: Sequence[InstalledDist],
+    interpreter: Interpreter,
+    venv: Path,
+    warn: Callable[[str], None],
+    cache_dir: Path | None = None,
+    link_mode: str = "auto",
+    repair: bool = False,
+) -> None:
+    """``repair``: hash every file of the unpacked trees used (rebuilt from the wheel when one differs)."""
+    if link_mode not in LINK_MODES:
+        raise ValueError(f"not a link mode: {link_mode!r}")
+    linking = link_mode != "installer" and cache_dir is not None
+    trees: list[unpacked.Unpacked | None] = [None] * len(installs)
+    if linking and installs:
+        assert cache_dir is not None
+        trees = unpacked.prepare_all(installs, cache_dir, deep=repair, warn=warn)
+    if any(t is None for t in trees):
+        # Loaded before anything is removed: a prune of the venv this tool runs in
+        # must not pull the installer out from under the installs that follow.
+        import installer.destinations
+        import installer.records
+        import installer.sources
+        import installer.utils  # noqa: F401
+    journal.begin(venv, [d.metadata_dir.name for d in removals], [a.artifact.filename for a in installs])
+    if removals:
+        keep = claimed_files(kept)
+        for dist in removals:
+            remove_dist(dist, venv=venv, keep=keep, warn=warn)
+
+    def with_installer(local: LocalArtifact) -> None:
+        install_wheel(local, interpreter)
+
+    if linking and installs:
+        assert cache_dir is not None
+        jobs = list(zip(installs, trees, strict=True))
+        linkinstall.install_all(
+            jobs, interpreter=interpreter, cache_dir=cache_dir, link_mode=link_mode, warn=warn, fallback=with_installer
+        )
+    else:
+        for local in installs:
+            with_installer(local)
+    journal.end(venv)

@@ -1,0 +1,255 @@
+"""Installing wheels by linking their files from an unpacked store: the fast path of :mod:`.execute`.
+
+Why
+    A fresh venv of ~50 packages is ~8,000 files. Writing them out of the zips
+    (``installer``: open, decompress, hash, write, per file) is most of a
+    sync. Here each stored wheel is unpacked *once*, and every install after
+    that only links (or clones, or copies) files that are already on disk.
+
+The unpacked store
+    :mod:`pipenv_sync_ext.store.unpacked` keeps each verified wheel unpacked
+    once; this module installs a distribution from its tree.
+
+Link modes (``--link-mode``)
+    :mod:`.linker` (clone, hard link, copy); ``installer`` is PyPA's installer
+    from the zip (:mod:`.wheelinstall`): the reference, and the fallback for a
+    wheel whose tree cannot be made. Whatever the mode, scripts are never
+    linked (:mod:`.scripts`): entry-point launchers are generated for the
+    target's interpreter, ``.data/scripts`` files have a ``#!python`` shebang
+    rewritten, and any file landing in the scripts directory is copied (a venv
+    built beside its target has the paths in ``bin/`` rewritten in place).
+
+Guarantees kept from :mod:`.wheelinstall`
+    The ``.dist-info`` is written as ``<name>.dist-info.pipenv-sync-partial``
+    with its write-ahead list (``.pipenv-sync-written``: every path, ``N`` new
+    or ``E`` existing, written before the first file) and renamed into place
+    last, so :mod:`.journal` undoes a killed install; ``failpoints.step()``
+    runs before every file operation. RECORD lists paths relative to the site
+    directory (``../../../bin/x`` for scripts), sha256 and size, itself without
+    a hash, sorted as ``installer`` sorts them; ``INSTALLER`` says
+    ``pipenv-sync``.
+
+Parallel
+    Trees are prepared (before the first change), then wheels installed, by a
+    thread pool of one thread per core (up to 8), the largest wheel first;
+    directories are made race-free. Wheels that share a target path with
+    another wheel of the same sync, and wheels falling back to ``installer``
+    (which changes the process umask), are installed one at a time after the
+    others, in plan order.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import NamedTuple
+
+from pipenv_sync_ext.errors import InstallError
+from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.install import failpoints
+from pipenv_sync_ext.install.linker import MODES, NEW_SUFFIX, Linker
+from pipenv_sync_ext.install.scripts import fix_shebang, launcher
+from pipenv_sync_ext.install.wheelinstall import INSTALLER_NAME, MANIFEST, PARTIAL_SUFFIX, undo_partial
+from pipenv_sync_ext.store.cas import LocalArtifact
+from pipenv_sync_ext.store.extract import SCHEMES, record_hash
+from pipenv_sync_ext.store.unpacked import WORKERS, Member, Unpacked, damaged, forget, prepare, unpacked_root
+from pipenv_sync_ext.target.interpreter import Interpreter
+
+__all__ = ["MODES", "install_all", "install_tree", "record_text", "same_device"]
+
+
+_LINK, _COPY, _SCRIPT_FILE = 0, 1, 2
+
+
+class _Op(NamedTuple):
+    kind: int
+    member: Member
+    dst: str
+
+
+def _ops(tree: Unpacked, scheme: dict[str, str]) -> list[_Op]:
+    site = scheme[tree.root_scheme]
+    staged = f"{site}/{tree.dist_info}{PARTIAL_SUFFIX}"
+    prefix = tree.dist_info + "/"
+    scripts = scheme["scripts"] + "/"
+    ops = []
+    for m in tree.files:
+        if m.scheme == tree.root_scheme and m.dest.startswith(prefix):
+            dst = staged + m.dest[len(tree.dist_info) :]
+        else:
+            dst = f"{scheme[m.scheme]}/{m.dest}"
+        kind = _SCRIPT_FILE if m.scheme == "scripts" else _COPY if dst.startswith(scripts) else _LINK
+        ops.append(_Op(kind, m, dst))
+    return ops
+
+
+def _schemes(interpreter: Interpreter) -> dict[str, str]:
+    return {k: os.path.abspath(v) for k, v in interpreter.scheme.items()}
+
+
+def _targets(tree: Unpacked, ops: Sequence[_Op], scheme: dict[str, str]) -> list[str]:
+    """Every path outside the staged ``.dist-info`` that installing ``tree`` writes."""
+    paths = [op.dst for op in ops if PARTIAL_SUFFIX + "/" not in op.dst]
+    paths += [f"{scheme['scripts']}/{ep[0]}" for ep in tree.entry_points]
+    return paths
+
+
+def install_tree(
+    tree: Unpacked, *, interpreter: Interpreter, linker: Linker, label: str, ops: list[_Op] | None = None
+) -> None:
+    """Install one wheel from its unpacked tree; registered (``.dist-info`` renamed into place) last."""
+    scheme = _schemes(interpreter)
+    site = scheme[tree.root_scheme]
+    staged = f"{site}/{tree.dist_info}{PARTIAL_SUFFIX}"
+    final = f"{site}/{tree.dist_info}"
+    try:
+        _install(tree, interpreter, scheme, staged, linker, _ops(tree, scheme) if ops is None else ops)
+        if os.path.lexists(final):
+            shutil.rmtree(final) if os.path.isdir(final) and not os.path.islink(final) else os.unlink(final)
+        os.unlink(f"{staged}/{MANIFEST}")
+        failpoints.step()
+        os.rename(staged, final)  # the distribution is registered here
+    except BaseException as exc:
+        undo_partial(Path(staged), stop_at={Path(p) for p in scheme.values()})
+        if isinstance(exc, InstallError):
+            raise
+        if isinstance(exc, OSError):
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise InstallError(f"{label}: cannot be installed: {first}") from None
+        raise
+
+
+def _install(
+    tree: Unpacked, interpreter: Interpreter, scheme: dict[str, str], staged: str, linker: Linker, ops: list[_Op]
+) -> None:
+    scripts = scheme["scripts"]
+    entry_scripts = [(f"{scripts}/{name}", module, attr) for name, module, attr, _section in tree.entry_points]
+    dsts = [op.dst for op in ops] + [dst for dst, _m, _a in entry_scripts]
+
+    # Write-ahead: every path, new (N) or existing (E, never removed by an undo), before the first file.
+    os.makedirs(staged, exist_ok=True)
+    dirs = {dst.rpartition("/")[0] for dst in dsts}
+    existing_dirs = {d for d in dirs if os.path.isdir(d)}
+    existed = [dst.rpartition("/")[0] in existing_dirs and os.path.lexists(dst) for dst in dsts]
+    lines = []
+    for dst, was in zip(dsts, existed, strict=True):
+        lines.append(f"{'E' if was else 'N'}\t{dst}\n")
+        if was:
+            lines.append(f"N\t{dst}{NEW_SUFFIX}\n")
+    with open(f"{staged}/{MANIFEST}", "a", encoding="utf-8") as manifest:
+        manifest.write("".join(lines))
+    for d in sorted(dirs - existing_dirs, key=len):
+        os.makedirs(d, exist_ok=True)  # race-free: another wheel may be making the same directory
+
+    base = tree.files_dir + "/"
+    rows: list[tuple[str, str, str, int]] = []  # scheme, path in it, hash, size
+    for op, was in zip(ops, existed[: len(ops)], strict=True):
+        m = op.member
+        failpoints.step()
+        if op.kind == _SCRIPT_FILE:
+            with open(base + m.path, "rb") as f:
+                data = fix_shebang(f.read(), interpreter.executable)
+            linker.write(op.dst, data, linker.exec_mode if m.executable else None, was)
+            rows.append((m.scheme, m.dest, record_hash(hashlib.sha256(data)), len(data)))
+        else:
+            linker.place(base + m.path, op.dst, m.executable, was, copy=op.kind == _COPY)
+            rows.append((m.scheme, m.dest, m.hash, m.size))
+    for (dst, module, attr), was in zip(entry_scripts, existed[len(ops) :], strict=True):
+        data = launcher(interpreter.executable, module, attr)
+        failpoints.step()
+        linker.write(dst, data, linker.script_mode, was)
+        rows.append(("scripts", dst[len(scripts) + 1 :], record_hash(hashlib.sha256(data)), len(data)))
+
+    failpoints.step()
+    linker.write(f"{staged}/INSTALLER", INSTALLER_NAME, None, False)
+    installer_hash = record_hash(hashlib.sha256(INSTALLER_NAME))
+    rows.append((tree.root_scheme, f"{tree.dist_info}/INSTALLER", installer_hash, len(INSTALLER_NAME)))
+    failpoints.step()
+    linker.write(f"{staged}/RECORD", record_text(rows, tree, scheme).encode("utf-8"), None, False)
+
+
+def record_text(rows: Sequence[tuple[str, str, str, int]], tree: Unpacked, scheme: dict[str, str]) -> str:
+    """RECORD as ``installer`` writes it: sorted by path within the scheme, other schemes relative to the root's."""
+    root = scheme[tree.root_scheme]
+    prefixes = {s: "" if s == tree.root_scheme else os.path.relpath(scheme[s], start=root) + "/" for s in SCHEMES}
+    entries = [(path, s, h, str(size)) for s, path, h, size in rows]
+    entries.append((f"{tree.dist_info}/RECORD", tree.root_scheme, "", ""))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=",", quotechar='"', lineterminator="\n")
+    for path, s, h, size in sorted(entries, key=lambda e: e[0]):
+        writer.writerow((prefixes[s] + path, h, size))
+    return out.getvalue()
+
+
+def same_device(cache_dir: Path, interpreter: Interpreter) -> bool:
+    try:
+        site = interpreter.scheme["purelib"]
+        return os.stat(unpacked_root(cache_dir)).st_dev == os.stat(site).st_dev
+    except OSError:
+        return False
+
+
+def install_all(
+    jobs: Sequence[tuple[LocalArtifact, Unpacked | None]],
+    *,
+    interpreter: Interpreter,
+    cache_dir: Path,
+    link_mode: str,
+    warn: Say,
+    fallback: Callable[[LocalArtifact], None],
+) -> None:
+    """Install every wheel: from its tree in parallel, then one at a time those that share a path or fall back."""
+    linker = Linker(link_mode, same_device(cache_dir, interpreter), warn)
+    scheme = _schemes(interpreter)
+    plans = {i: _ops(tree, scheme) for i, (_local, tree) in enumerate(jobs) if tree is not None}
+    owners: dict[str, int] = {}
+    shared: set[int] = set()
+    for i, (_local, tree) in enumerate(jobs):
+        if tree is None:
+            continue
+        for path in _targets(tree, plans[i], scheme):
+            first = owners.setdefault(path, i)
+            if first != i:
+                shared.update((first, i))
+    parallel = [i for i, (_l, tree) in enumerate(jobs) if tree is not None and i not in shared]
+    # The largest first: the sync lasts at least as long as its largest wheel (django: 3,000 directories).
+    parallel.sort(key=lambda i: -len(jobs[i][1].files))  # type: ignore[union-attr]
+    later = [i for i in range(len(jobs)) if i not in parallel]
+
+    def one(i: int) -> None:
+        local, tree = jobs[i]
+        if tree is None:
+            fallback(local)
+            return
+        try:
+            install_tree(tree, interpreter=interpreter, linker=linker, label=local.artifact.filename, ops=plans[i])
+        except InstallError:
+            if not damaged(tree):
+                raise
+            # Another sync rebuilt the tree (it found it modified) while this one linked from it;
+            # what this one wrote is undone: once more, from the tree as it is now.
+            forget(tree.root)
+            tree = prepare(local, cache_dir, deep=False, warn=warn)
+            install_tree(tree, interpreter=interpreter, linker=linker, label=local.artifact.filename)
+
+    if len(parallel) > 1:
+        pool = ThreadPoolExecutor(max_workers=min(WORKERS, len(parallel)))
+        futures: list[Future[None]] = []
+        try:
+            futures = [pool.submit(one, i) for i in parallel]
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:
+            if not future.cancelled() and (exc := future.exception()) is not None:
+                raise exc
+    else:
+        later = sorted(parallel + later)
+    for i in later:
+        one(i)

@@ -1,0 +1,290 @@
+"""Checking and installing one wheel, with PyPA's ``installer``, so that nothing half-done is visible.
+
+:func:`check_wheel` runs in preflight, before anything is removed: the archive
+opens, it is the package the lock names (METADATA's ``Name``, not the file
+name), ``Wheel-Version`` is 1.x, RECORD lists every member with the right hash
+(checked once per stored artifact), no member escapes the install location,
+and the declared sizes are sane (zip bombs).
+
+:func:`install_wheel` then installs it with three guarantees on top of
+``installer``'s:
+
+* the bytes installed are the bytes verified: the file is re-hashed through the
+  same open file descriptor that is unzipped;
+* every member's content is checked against the wheel's own RECORD while it is
+  written (no second decompression); a mismatch stops the install and removes
+  what it wrote;
+* the distribution is *registered* last: its ``.dist-info`` is written under a
+  temporary name (``<name>.dist-info.pipenv-sync-partial``) and renamed into
+  place once every file is on disk. A sync killed mid-install leaves no
+  half-installed distribution that looks installed; the next run's recovery
+  (:mod:`~pipenv_sync_ext.install.journal`) removes the partial files.
+
+A file already at a target path is unlinked, never written into: it may be a
+hard link into the store's unpacked trees (:mod:`~pipenv_sync_ext.install.linkinstall`, which installs
+by default; this module is ``--link-mode installer`` and its fallback).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pipenv_sync_ext.errors import InstallError
+from pipenv_sync_ext.fsutil import is_inside, sha256_stream
+from pipenv_sync_ext.install import failpoints
+from pipenv_sync_ext.install.removal import prune_empty_dirs
+from pipenv_sync_ext.store.cas import LocalArtifact
+from pipenv_sync_ext.target.interpreter import Interpreter
+
+INSTALLER_NAME = b"pipenv-sync\n"
+PARTIAL_SUFFIX = ".pipenv-sync-partial"
+CONTENTS_VERIFIED = ".contents-verified"  # beside a stored wheel whose members matched its RECORD
+MANIFEST = ".pipenv-sync-written"  # inside the partial dist-info: every path written, before it is written
+# Zip bombs: a wheel declaring more than this in total, or a member inflating more
+# than _MAX_RATIO times its compressed size beyond _RATIO_FLOOR, is refused. Real
+# wheels (even 2,000-file ones, or large native libraries) stay far below.
+MAX_UNPACKED = 4 << 30
+_MAX_RATIO = 200
+_RATIO_FLOOR = 16 << 20
+
+
+def check_wheel(local: LocalArtifact, name: str) -> None:
+    """Refuse, before anything is removed, a wheel that is not what the lock entry names."""
+    from installer.exceptions import InstallerError
+    from installer.records import InvalidRecordEntry
+    from installer.sources import WheelFile
+    from installer.utils import parse_metadata_file
+    from packaging.utils import canonicalize_name
+
+    label = local.artifact.filename
+    try:
+        with zipfile.ZipFile(local.path) as archive:
+            _check_sizes(archive, label)
+            for item in archive.namelist():
+                if item.startswith("/") or "\\" in item or ".." in item.split("/"):
+                    raise InstallError(f"{label}: archive member {item!r} escapes the install location; not installed")
+            metadata = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if len(metadata) != 1:
+                raise InstallError(f"{label}: holds {len(metadata)} .dist-info/METADATA files, not 1; not installed")
+            inner = parse_metadata_file(archive.read(metadata[0]).decode("utf-8", "replace"))["Name"] or "?"
+            if canonicalize_name(inner) != name:
+                raise InstallError(f"{label}: is a wheel of {inner!r}, not of {name!r}; not installed")
+            source = WheelFile(archive)
+            wheel_version = parse_metadata_file(source.read_dist_info("WHEEL"))["Wheel-Version"] or ""
+            if not wheel_version.startswith("1."):
+                raise InstallError(f"{label}: unsupported Wheel-Version {wheel_version!r}; not installed")
+            # Every member against RECORD, once per artifact: the store re-hashes the file on each
+            # use, so a wheel whose contents checked out once still does.
+            verified = local.path.parent / CONTENTS_VERIFIED
+            source.validate_record(validate_contents=not verified.exists())
+            if not verified.exists():
+                verified.touch()
+    except InstallError:
+        raise
+    except (InstallerError, InvalidRecordEntry, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InstallError(f"{label}: not a valid wheel: {first}; not installed") from None
+
+
+def _check_sizes(archive: zipfile.ZipFile, label: str) -> None:
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+            raise InstallError(
+                f"{label}: member {info.filename!r} inflates {info.compress_size} bytes to {info.file_size} "
+                "(a zip bomb?); not installed"
+            )
+    if total > MAX_UNPACKED:
+        raise InstallError(f"{label}: declares {total} bytes unpacked, over the {MAX_UNPACKED} limit; not installed")
+
+
+class _CheckedStream(io.RawIOBase):
+    """Hashes a member as ``installer`` reads it; :meth:`verify` compares with RECORD."""
+
+    def __init__(self, stream: BinaryIO, path: str, expected: str, label: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self._path = path
+        self._algorithm, _, self._expected = expected.partition("=")
+        self._hash = hashlib.new(self._algorithm)
+        self._label = label
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._stream.read(-1 if size is None else size)
+        self._hash.update(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        data = self._stream.readline(-1 if size is None else size)
+        self._hash.update(data)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        # installer rewinds script members to look at their shebang; only a rewind
+        # to the start can be hashed from scratch.
+        if offset != 0 or whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("only a rewind to the start is supported")
+        self._hash = hashlib.new(self._algorithm)
+        return self._stream.seek(0)
+
+    def verify(self) -> None:
+        import base64
+
+        rest = self._stream.read()  # installer may not read to the end (it always does today)
+        self._hash.update(rest)
+        actual = base64.urlsafe_b64encode(self._hash.digest()).rstrip(b"=").decode()
+        if actual != self._expected:
+            raise InstallError(
+                f"{self._label}: {self._path} does not match the hash its RECORD gives; nothing of it was kept"
+            )
+
+
+def _verified_source(archive: zipfile.ZipFile, label: str) -> Any:
+    from installer.sources import WheelFile
+
+    class VerifiedWheel(WheelFile):
+        def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
+            for record, stream, is_executable in super().get_contents():
+                path, expected = record[0], record[1]
+                if not expected:  # RECORD itself (validate_record made sure nothing else lacks a hash)
+                    yield record, stream, is_executable
+                    continue
+                checked = _CheckedStream(stream, path, expected, label)
+                yield record, checked, is_executable  # type: ignore[misc]
+                # Back here once installer has written the member, while the zip stream is still open.
+                checked.verify()
+
+    return VerifiedWheel(archive)
+
+
+def _staged_destination(interpreter: Interpreter, site: Path, dist_info: str) -> Any:
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.records import RecordEntry
+    from installer.utils import Scheme
+
+    staged = dist_info + PARTIAL_SUFFIX
+    (site / staged).mkdir(parents=True, exist_ok=True)
+    manifest = (site / staged / MANIFEST).open("a", encoding="utf-8")
+    made: set[Path] = set()  # directories known to exist
+
+    class StagedDestination(SchemeDictionaryDestination):
+        def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
+            target = staged + path[len(dist_info) :] if path.startswith(dist_info + "/") else path
+            full = Path(os.path.abspath(Path(self.scheme_dict[scheme]) / target))
+            # Write-ahead: the next run can undo a killed install from this list. A file that
+            # existed before ("E") belongs to someone else too and is never removed by an undo.
+            existed = os.path.lexists(full)
+            manifest.write(f"{'E' if existed else 'N'}\t{full}\n")
+            manifest.flush()
+            failpoints.step()
+            if existed:
+                # Never written into: it may be a hard link into the unpacked store (another link mode).
+                full.unlink()
+            elif full.parent not in made:
+                full.parent.mkdir(parents=True, exist_ok=True)  # race-free (installs may run in threads)
+                made.add(full.parent)
+            entry = super().write_to_fs(scheme, target, stream, is_executable)
+            # RECORD names where the file will be once the dist-info is renamed into place.
+            return RecordEntry(path, entry.hash_, entry.size)
+
+        def close(self) -> None:
+            manifest.close()
+
+    return StagedDestination(
+        scheme_dict=dict(interpreter.scheme),
+        interpreter=interpreter.executable,
+        script_kind="posix",
+        overwrite_existing=True,
+    )
+
+
+def install_wheel(local: LocalArtifact, interpreter: Interpreter) -> None:
+    from installer import install
+    from installer.exceptions import InstallerError
+    from installer.records import InvalidRecordEntry
+    from installer.utils import parse_metadata_file
+
+    label = local.artifact.filename
+    site: Path | None = None
+    dist_info = ""
+    try:
+        with local.path.open("rb") as f:
+            digest = sha256_stream(f)
+            if digest != local.artifact.sha256:
+                raise InstallError(
+                    f"{local.path}: content changed since it was verified (sha256 {digest}); not installed"
+                )
+            f.seek(0)
+            with zipfile.ZipFile(f) as archive:
+                source = _verified_source(archive, label)
+                source.validate_record(validate_contents=False)
+                dist_info = source.dist_info_dir
+                purelib = parse_metadata_file(source.read_dist_info("WHEEL"))["Root-Is-Purelib"] == "true"
+                site = Path(interpreter.scheme["purelib" if purelib else "platlib"])
+                destination = _staged_destination(interpreter, site, dist_info)
+                try:
+                    install(source, destination, {"INSTALLER": INSTALLER_NAME})
+                finally:
+                    destination.close()
+        final = site / dist_info
+        if final.exists():
+            shutil.rmtree(final)
+        (site / (dist_info + PARTIAL_SUFFIX) / MANIFEST).unlink()
+        failpoints.step()
+        os.rename(site / (dist_info + PARTIAL_SUFFIX), final)  # the distribution is registered here
+    except BaseException as exc:
+        if site is not None and dist_info:
+            undo_partial(site / (dist_info + PARTIAL_SUFFIX), stop_at=set(map(Path, interpreter.scheme.values())))
+        if isinstance(exc, InstallError):
+            raise
+        if isinstance(exc, (InstallerError, InvalidRecordEntry, zipfile.BadZipFile, ValueError, KeyError, OSError)):
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise InstallError(f"{label}: cannot be installed: {first}") from None
+        raise
+
+
+def partial_installs(site_dirs: Iterable[Path]) -> list[Path]:
+    """Metadata directories of installs that never finished (a killed sync)."""
+    found = []
+    for site in site_dirs:
+        try:
+            found += [site / n for n in os.listdir(site) if n.endswith(".dist-info" + PARTIAL_SUFFIX)]
+        except OSError:
+            continue
+    return found
+
+
+def undo_partial(staged: Path, stop_at: set[Path]) -> None:
+    """Remove the files an unfinished install wrote (per its write-ahead manifest), then its metadata."""
+    try:
+        lines = (staged / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    dirs: set[Path] = set()
+    for line in lines:
+        flag, _, path = line.partition("\t")
+        if flag != "N" or not path:
+            continue
+        target = Path(path)
+        if is_inside(target, staged):
+            continue
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            pass  # not written yet; its directory may have been made already
+        except OSError:
+            continue
+        dirs.add(target.parent)
+    shutil.rmtree(staged, ignore_errors=True)
+    prune_empty_dirs(dirs, stop_at)

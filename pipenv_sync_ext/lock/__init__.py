@@ -1,0 +1,1 @@
+"""1. The lock: Pipfile.lock read into value objects, the selection of its sections, its freshness."""

@@ -1,0 +1,210 @@
+"""``pipenv-sync fetch``: lock -> target -> plan -> store (and a wheelhouse), without touching any venv.
+
+Takes the same selection as a sync (``--dev``, ``--categories``, ``--all``)
+and places (``--find-links``, pip's configured find-links, pip's HTTP cache,
+the lock's sources) and puts every artifact the selection needs in the store:
+for the project's venv's interpreter (or the one a new venv would be made
+with), or for a target described like ``pip download`` does
+(``--python-version 3.12 --platform manylinux_2_28_x86_64 --implementation cp
+--abi cp312``). ``--all-hashes`` takes every file the lock allows, for every
+platform. ``--wheelhouse DIR`` copies the chosen artifacts to DIR with a static
+PEP 503 index (:mod:`pipenv_sync_ext.store.wheelhouse`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipenv_sync_ext.errors import LockError, SyncError
+from pipenv_sync_ext.feedback import LineProgress, Progress, Say
+from pipenv_sync_ext.lock.freshness import check_lock
+from pipenv_sync_ext.lock.model import Lock, LockedPackage, OtherEntry
+from pipenv_sync_ext.lock.pipfile_lock import load_lock
+from pipenv_sync_ext.lock.selection import select_sections
+from pipenv_sync_ext.store.cas import LocalArtifact, Store, default_cache_dir
+from pipenv_sync_ext.target.explicit import Target, TargetSpecError
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """What ``fetch`` is asked to do (the CLI's flags, parsed)."""
+
+    project: Path | None = None
+    dev: bool = False
+    categories: tuple[str, ...] = ()
+    all_sections: bool = False
+    venv: Path | None = None
+    python: str | None = None
+    python_version: str | None = None
+    platform: tuple[str, ...] = ()
+    implementation: str | None = None
+    abi: tuple[str, ...] = ()
+    all_hashes: bool = False
+    wheelhouse: Path | None = None
+    find_links: tuple[Path, ...] = ()
+    no_pip_cache: bool = False
+    cache_dir: Path | None = None
+    offline: bool = False
+    jobs: int = 8
+    deploy: bool = False
+
+
+@dataclass
+class Fetched:
+    """What a fetch put in the store (and the wheelhouse), for the report."""
+
+    lock: Lock
+    sections: tuple[str, ...]
+    target: str
+    store: Store
+    chosen: list[tuple[LockedPackage, LocalArtifact]]
+    origins: dict[str, str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    others: list[OtherEntry] = field(default_factory=list)
+    unlisted: dict[str, int] = field(default_factory=dict)
+    wheelhouse: Any = None
+
+
+def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None = None) -> Fetched:
+    from pipenv_sync_ext.pipeline.offline import forbid_network
+    from pipenv_sync_ext.plan import make_plan
+    from pipenv_sync_ext.store.findlinks import FindLinks
+    from pipenv_sync_ext.store.gather import gather, gather_every_file
+    from pipenv_sync_ext.store.index import IndexClient
+    from pipenv_sync_ext.store.pipcache import PipCache
+    from pipenv_sync_ext.store.pipconfig import find_links_dirs
+    from pipenv_sync_ext.target.project import find_project
+
+    explicit = bool(args.python_version or args.platform or args.abi or args.implementation)
+    if args.all_hashes and (explicit or args.venv or args.python):
+        raise TargetSpecError("--all-hashes fetches for every platform; it takes no target (--platform, --venv...)")
+    if explicit and (args.venv or args.python):
+        raise TargetSpecError("give either an explicit target (--python-version/--platform...) or --venv/--python")
+    if args.offline:
+        forbid_network()
+    project = find_project(args.project)
+    lock = load_lock(project.lockfile)
+    # fetch stays quiet when there is no Pipfile: it only fills the store
+    check_lock(
+        pipfile=project.pipfile if project.has_pipfile else None,
+        lock_path=lock.path,
+        pipfile_sha256=lock.pipfile_sha256,
+        deploy=args.deploy,
+        warn=warn,
+    )
+    sections = select_sections(lock, dev=args.dev, categories=args.categories, all_sections=args.all_sections)
+    for directory in args.find_links:
+        if not directory.is_dir():
+            raise SyncError(f"--find-links {directory}: no such directory")
+    cache_dir = args.cache_dir or default_cache_dir()
+    store = Store(cache_dir, warn)
+    find_links = FindLinks(args.find_links, warn, configured=find_links_dirs())
+    pip_cache = None if args.no_pip_cache else PipCache.default(cache_dir, warn)
+    client = None if args.offline else IndexClient(lock.sources, log)
+    entries = [entry for section in sections for entry in lock.sections[section]]
+    origins: dict[str, str] = {}
+    progress = progress or LineProgress(log)
+    label = str(lock.path)
+
+    if args.all_hashes:
+        packages = [e for e in entries if isinstance(e, LockedPackage)]
+        others = _unique_others(e for e in entries if isinstance(e, OtherEntry))
+        _report_others(others, lock, args.deploy, warn)
+        every = gather_every_file(
+            packages=packages,
+            store=store,
+            find_links=find_links,
+            client=client,
+            log=log,
+            lock_label=label,
+            pip_cache=pip_cache,
+            progress=progress,
+            workers=args.jobs,
+            origins=origins,
+        )
+        chosen = every.artifacts
+        for pin, n in every.unlisted.items():
+            warn(f"{label}: {pin}: {n} of the files the lock allows are in no place and listed by no source")
+        fetched = Fetched(lock, sections, "every platform (--all-hashes)", store, chosen, origins, others=others)
+        fetched.unlisted = every.unlisted
+    else:
+        target = _target(args, explicit, project, lock, cache_dir)
+        plan = make_plan(entries=entries, installed=(), environment=target.markers, prune=False, lock_label=label)
+        others = [o.entry for o in plan.others]
+        _report_others(others, lock, args.deploy, warn)
+        packages = [step.package for step in plan.install]
+        log(f"Fetching {len(packages)} package(s) for {target.description}")
+        found = gather(
+            packages=packages,
+            tag_rank=target.tag_rank,
+            store=store,
+            find_links=find_links,
+            client=client,
+            log=log,
+            lock_label=label,
+            pip_cache=pip_cache,
+            progress=progress,
+            workers=args.jobs,
+            origins=origins,
+        )
+        skipped = [(s.entry.name, s.reason) for s in plan.skipped]
+        chosen = [(p, found[p.name]) for p in packages]
+        fetched = Fetched(lock, sections, target.description, store, chosen, origins, skipped, others)
+
+    if args.wheelhouse is not None:
+        from pipenv_sync_ext.store.wheelhouse import export
+
+        fetched.wheelhouse = export([a for _p, a in fetched.chosen], args.wheelhouse, warn)
+    return fetched
+
+
+def _target(args: FetchOptions, explicit: bool, project: Any, lock: Lock, cache_dir: Path) -> Target:
+    from pipenv_sync_ext.target.explicit import explicit_target
+    from pipenv_sync_ext.target.interpreter import probe, venv_python
+    from pipenv_sync_ext.target.project import locate_venv
+
+    if explicit:
+        version = args.python_version or lock.requires.get("python_full_version") or lock.requires.get("python_version")
+        if not version:
+            raise TargetSpecError("--python-version is needed: the lock's _meta.requires names no Python version")
+        return explicit_target(
+            version,
+            platforms=args.platform,
+            implementation=args.implementation or "cp",
+            abis=args.abi,
+            requires=lock.requires,
+        )
+    venv = Path(os.path.abspath(args.venv or locate_venv(project)))
+    if (venv / "pyvenv.cfg").is_file() and not args.python:
+        interp = probe(venv_python(venv), cache_dir)
+        where = f"the venv {venv}"
+    elif args.venv is not None:
+        raise SyncError(f"--venv {venv}: not a virtualenv (no pyvenv.cfg)")
+    else:
+        from pipenv_sync_ext.target.discovery import find_python
+
+        python = find_python(args.python, lock.requires)
+        interp = probe(Path(python), cache_dir)
+        where = python
+    return Target(f"Python {interp.version} ({where})", interp.markers, interp.tags)
+
+
+def _unique_others(others: Any) -> list[OtherEntry]:
+    seen: dict[str, OtherEntry] = {}
+    for o in others:
+        seen.setdefault(o.name, o)
+    return list(seen.values())
+
+
+def _report_others(others: Sequence[OtherEntry], lock: Lock, deploy: bool, warn: Say) -> None:
+    if not others:
+        return
+    names = "; ".join(f"[{e.category}] {e.name} ({e.kind}: {e.source})" for e in others)
+    message = f"{lock.path}: not fetched (pipenv-sync installs only pinned, hashed index packages): {names}"
+    if deploy:
+        raise LockError(message + " (refused under --deploy)")
+    warn(message)

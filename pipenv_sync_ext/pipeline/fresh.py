@@ -1,0 +1,87 @@
+"""Bootstrap or rebuild: plan against the base interpreter, fetch, then build beside the target and swap in.
+
+A new venv is never built in place: a failed or interrupted build leaves the
+old venv exactly as it was (:mod:`pipenv_sync_ext.target.venv`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+from pipenv_sync_ext.errors import TargetError
+from pipenv_sync_ext.install import execute
+from pipenv_sync_ext.pipeline.context import Run
+from pipenv_sync_ext.pipeline.options import Result
+from pipenv_sync_ext.pipeline.steps import (
+    conflicts_ok,
+    install_direct,
+    names,
+    pending_direct,
+    plan_for,
+    preflight,
+    write_stamp,
+)
+from pipenv_sync_ext.target import drift
+from pipenv_sync_ext.target.discovery import find_python
+from pipenv_sync_ext.target.interpreter import probe, venv_python
+from pipenv_sync_ext.target.venv import create_beside, leftovers, retarget, swap_in
+
+
+def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
+    """Bootstrap or rebuild: plan against the base interpreter, fetch, then build beside and swap in."""
+    options = run.options
+    rebuilding = run.venv.exists() and any(run.venv.iterdir())
+    python = find_python(options.python, run.lock.requires)
+    base = probe(Path(python), run.cache_dir)
+    wanted = drift.requires_mismatch(run.lock.requires, base.version)
+    if wanted is not None:
+        message = (
+            f"{run.lock.path}: _meta.requires wants {wanted}, but the interpreter to build {run.venv} with, "
+            f"{python}, is Python {base.version}"
+        )
+        if not options.allow_python_drift:
+            raise TargetError(message + "; pass --python with one that matches, or --allow-python-drift")
+        run.warn(message)
+    plan = plan_for(run, (), base)
+    sticky = len(run.warnings)
+    pending = pending_direct(run, plan)
+    if options.check:
+        missing = () if rebuilding else (f"{run.venv}: does not exist",)
+        return run.result(plan, problems, out_of_sync=missing + tuple(p.message for p in problems))
+    if options.dry_run:
+        return run.result(plan, problems, direct=names(pending))
+
+    artifacts = preflight(run, plan, interp=base, pending=pending)
+    for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
+        shutil.rmtree(old, ignore_errors=True)
+    run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {python}")
+    # A venv reached through a symlink is rebuilt where it really is; the link stays.
+    final = Path(os.path.realpath(run.venv))
+    staging = create_beside(final, python, seed=options.seed)
+    try:
+        staged = probe(venv_python(staging), None)
+        # Scripts must name the interpreter where the venv will live, not the staging path.
+        execute.apply(
+            removals=[],
+            installs=artifacts,
+            kept=[],
+            interpreter=dataclasses.replace(staged, executable=str(venv_python(final))),
+            venv=staging,
+            warn=run.warn,
+            cache_dir=run.cache_dir,
+            link_mode=options.link_mode,
+            repair=options.repair,
+        )
+        install_direct(run, pending, interp=staged, venv=staging)
+        retarget(staging, final)  # what pip wrote (scripts) names the staging path too
+        swap_in(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    interp = probe(venv_python(run.venv), run.cache_dir)
+    if conflicts_ok(run, plan, interp):
+        write_stamp(run, plan, interp=interp, warnings=run.warnings[:sticky])
+    return run.result(plan, problems, created_venv=not rebuilding, rebuilt=rebuilding, direct=names(pending))

@@ -1,0 +1,65 @@
+"""What a sync is asked to do (:class:`Options`) and what it did (:class:`Result`).
+
+Values only, below every module that uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipenv_sync_ext.plan import Plan
+    from pipenv_sync_ext.target.drift import Problem
+
+
+@dataclass(frozen=True)
+class Options:
+    project_dir: Path | None = None
+    venv: Path | None = None
+    python: str | None = None
+    dev: bool = False
+    categories: tuple[str, ...] = ()
+    all_sections: bool = False
+    prune: bool = False
+    offline: bool = False
+    dry_run: bool = False
+    check: bool = False  # report whether the venv is in sync; change nothing, fetch nothing
+    verify: bool = False  # with check: never answer from the stamp (every installed file is hashed)
+    repair: bool = False  # reinstall kept distributions whose files differ from their RECORD
+    deploy: bool = False
+    keep: tuple[str, ...] = ()
+    find_links: tuple[Path, ...] = ()
+    pip_cache: bool = True  # also take artifacts from pip's (and pipenv's) HTTP cache
+    cache_dir: Path | None = None
+    rebuild: bool = False
+    rebuild_on_drift: bool = False  # rebuild, instead of failing, when the venv is broken or drifted
+    allow_python_drift: bool = False
+    seed: bool = False  # give a new venv pip
+    lock_timeout: float = 600.0  # seconds to wait for another sync of the same venv
+    link_mode: str = "auto"  # how installed files come from the store: auto, clone, hardlink, copy or installer
+
+
+@dataclass(frozen=True)
+class Result:
+    plan: Plan | None  # None when the stamp answered (nothing was planned)
+    venv: Path
+    lock: Path
+    sections: tuple[str, ...]
+    dry_run: bool
+    elapsed: float
+    created_venv: bool = False
+    warnings: tuple[str, ...] = field(default=())
+    rebuilt: bool = False
+    problems: tuple[Problem, ...] = ()  # found in the venv (fixed by the rebuild when rebuilt)
+    stamp_hit: bool = False
+    packages: tuple[tuple[str, str], ...] = ()  # what the stamp says is installed, on a stamp hit
+    out_of_sync: tuple[str, ...] = ()  # --check: why the venv does not match the lock
+    direct: tuple[str, ...] = ()  # editable/path/file/VCS entries (re)installed through pip
+
+    @property
+    def changed(self) -> bool:
+        if self.plan is None or self.dry_run:
+            return False
+        return not self.plan.changes_nothing or bool(self.direct) or self.created_venv or self.rebuilt

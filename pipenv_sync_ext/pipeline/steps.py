@@ -1,0 +1,183 @@
+"""The steps a sync in place and a fresh build share: plan, preflight, direct entries, conflicts, the stamp."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipenv_sync_ext.errors import InstallError, LockError
+from pipenv_sync_ext.fastpath import stamp
+from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.install import conflicts, direct, execute
+from pipenv_sync_ext.lock.model import Lock, LockedPackage
+from pipenv_sync_ext.pipeline.context import Run
+from pipenv_sync_ext.plan import PROTECTED, Plan, make_plan
+from pipenv_sync_ext.store import piptool
+from pipenv_sync_ext.store.cas import LocalArtifact, Store
+from pipenv_sync_ext.store.findlinks import FindLinks
+from pipenv_sync_ext.store.gather import gather
+from pipenv_sync_ext.store.sdist import WheelBuilder
+from pipenv_sync_ext.target import inventory
+from pipenv_sync_ext.target.interpreter import Interpreter
+
+SELF = "pipenv-sync-ext"
+
+
+def pending_direct(run: Run, plan: Plan) -> list[direct.DirectRequirement]:
+    """Editable, path, file and VCS entries that are not installed as the lock says."""
+    pending = []
+    for other in plan.others:
+        if other.entry.kind in direct.DIRECT_KINDS:
+            req = direct.resolve(other.entry, run.project.directory)
+            if not direct.is_current(req, other.dist):
+                pending.append(req)
+    return pending
+
+
+def names(pending: Sequence[direct.DirectRequirement]) -> tuple[str, ...]:
+    return tuple(r.entry.name for r in pending)
+
+
+def install_direct(run: Run, pending: Sequence[direct.DirectRequirement], *, interp: Interpreter, venv: Path) -> None:
+    if not pending:
+        return
+    flat = piptool.flat_store_links(run.cache_dir)  # build dependencies from the store first
+    try:
+        direct.install(
+            pending,
+            interp=interp,
+            venv=venv,
+            find_links=[flat, *run.options.find_links],
+            sources=run.lock.sources,
+            offline=run.options.offline,
+            log=run.log,
+        )
+    finally:
+        shutil.rmtree(flat, ignore_errors=True)
+
+
+def find_conflicts(run: Run, plan: Plan, interp: Interpreter) -> list[conflicts.Conflict]:
+    dists = inventory.scan(interp.site_dirs)
+    installed = [conflicts.Installed(d.name, d.version, tuple(inventory.requires_dist(d.metadata_dir))) for d in dists]
+    extras: dict[str, tuple[str, ...]] = {s.package.name: s.package.extras for s in plan.install}
+    extras.update({u.package.name: u.package.extras for u in plan.unchanged})
+    extras.update({o.entry.name: o.entry.extras for o in plan.others})
+    return conflicts.find_conflicts(installed, interp.markers, extras)
+
+
+def conflicts_ok(run: Run, plan: Plan, interp: Interpreter) -> bool:
+    """After a change: every installed requirement must hold. Warn, or fail under --deploy."""
+    found = find_conflicts(run, plan, interp)
+    if not found:
+        return True
+    message = f"{run.venv}: {len(found)} installed requirement(s) not met: " + "; ".join(c.describe() for c in found)
+    if run.options.deploy:
+        raise InstallError(message + " (refused under --deploy)")
+    run.warn(message)
+    return False
+
+
+def plan_for(run: Run, installed: Sequence[inventory.InstalledDist], interp: Interpreter) -> Plan:
+    options = run.options
+    entries = [entry for section in run.sections for entry in run.lock.sections[section]]
+    protected = PROTECTED | set(options.keep)
+    if os.path.realpath(interp.prefix) == os.path.realpath(sys.prefix):
+        protected |= {SELF}  # syncing the venv this tool runs from: do not prune the tool
+    if options.prune:
+        from packaging.utils import canonicalize_name
+
+        roots = {canonicalize_name(n) for n in protected}
+        protected = inventory.dependency_closure(installed, roots, interp.markers) | roots
+    plan = make_plan(
+        entries=entries,
+        installed=installed,
+        environment=interp.markers,
+        prune=options.prune,
+        protected=frozenset(protected),
+        lock_label=str(run.lock.path),
+    )
+    report_others(plan, deploy=options.deploy, lock=run.lock, warn=run.warn)
+    return plan
+
+
+def preflight(
+    run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[direct.DirectRequirement]
+) -> list[LocalArtifact]:
+    """A verified, well-formed wheel for every install, or an error before anything changes."""
+    direct.check_available(pending, run.options.offline, str(run.lock.path))
+    from pipenv_sync_ext.store.pipcache import PipCache
+    from pipenv_sync_ext.store.pipconfig import find_links_dirs
+
+    store = Store(run.cache_dir, run.warn)
+    find_links = FindLinks(run.options.find_links, run.warn, configured=find_links_dirs())
+    pip_cache = PipCache.default(run.cache_dir, run.warn) if run.options.pip_cache else None
+    client = None
+    if not run.options.offline:
+        from pipenv_sync_ext.store.index import IndexClient  # http, ssl and email: only when the index may be asked
+
+        client = IndexClient(run.lock.sources, run.log)
+    packages: list[LockedPackage] = [step.package for step in plan.install]
+    builder = WheelBuilder(
+        run.cache_dir,
+        interp,
+        find_links=run.options.find_links,
+        sources=run.lock.sources,
+        offline=run.options.offline,
+        log=run.log,
+    )
+    artifacts = gather(
+        packages=packages,
+        tag_rank=interp.tag_rank,
+        store=store,
+        find_links=find_links,
+        client=client,
+        log=run.log,
+        lock_label=str(run.lock.path),
+        pip_cache=pip_cache,
+        builder=builder,
+    )
+    for package in packages:
+        execute.check_wheel(artifacts[package.name], package.name, run.cache_dir)
+    return [artifacts[p.name] for p in packages]
+
+
+def write_stamp(run: Run, plan: Plan, *, interp: Interpreter, warnings: Sequence[str]) -> None:
+    if run.key is None or any(o.entry.kind == "unpinned" and o.dist is None for o in plan.others):
+        return  # entries the lock cannot install are missing: not "in sync"
+    packages = [(u.package.name, u.package.version) for u in plan.unchanged]
+    packages += [(s.package.name, s.package.version) for s in plan.install]
+    inputs = [
+        (str(req.local), req.entry.editable)
+        for o in plan.others
+        if o.entry.kind in direct.DIRECT_KINDS
+        and (req := direct.resolve(o.entry, run.project.directory)).local is not None
+        and o.entry.kind != "vcs"
+    ]
+    made = stamp.make_stamp(
+        key=run.key,
+        venv=run.venv,
+        lock=run.lock.path,
+        pipfile=run.project.pipfile,
+        sections=run.sections,
+        site_dirs=interp.site_dirs,
+        packages=packages,
+        warnings=warnings,
+        inputs=inputs,
+    )
+    stamp.write(made)
+
+
+def report_others(plan: Plan, *, deploy: bool, lock: Lock, warn: Say) -> None:
+    """Entries locked without a pin or hashes ("*") whose markers are true here: the lock
+    was made where they did not apply, so it cannot say what to install."""
+    missing = [o.entry for o in plan.others if o.dist is None and o.entry.kind == "unpinned"]
+    if not missing:
+        return
+    names = "; ".join(f"[{e.category}] {e.name} ({e.source})" for e in missing)
+    message = f"{lock.path}: incomplete for this platform, no pinned hashes for: {names}; re-lock here (`pipenv lock`)"
+    if deploy:
+        raise LockError(message + " (refused under --deploy)")
+    warn(message)

@@ -1,0 +1,324 @@
+"""Fetch what the store lacks from the lock's sources (simple API).
+
+Only reached when an artifact is missing locally: a cached, hash-matching file
+is used without asking the index at all. Speaks PEP 691 JSON when the index
+offers it and PEP 503 HTML otherwise. Downloads are streamed to a staging file,
+hashed while they are written, checked against the lock and only then renamed
+into the store, so a partial or wrong download never enters it.
+
+Credentials in source URLs (``https://user:${TOKEN}@host/simple``) are expanded
+from the environment like pipenv does, sent as an ``Authorization`` header, and
+never printed: every URL in a message goes through :func:`redact`. A host with
+no credentials in its URL gets them from ``$NETRC`` or ``~/.netrc`` when that
+file has an entry for it. Proxies come from the environment (``https_proxy``,
+``no_proxy``...), as urllib reads them.
+
+Transient failures (5xx, a refused or reset connection, a body shorter than
+its ``Content-Length``) are retried with exponential backoff; every attempt
+writes a fresh staging file, which is removed unless the whole, hash-checked
+file was renamed into the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import http.client
+import json
+import netrc
+import os
+import re
+import shutil
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any, TypeVar
+
+from pipenv_sync_ext.errors import FetchError
+from pipenv_sync_ext.feedback import Transfer, locked
+from pipenv_sync_ext.lock.model import LockedPackage, Source
+from pipenv_sync_ext.store.artifact import Artifact
+from pipenv_sync_ext.store.cas import LocalArtifact, Store
+
+_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+_VAR = re.compile(r"'?\$\{([^}]+)\}'?|\$([A-Za-z_][A-Za-z0-9_]*)")
+_TIMEOUT = 30.0
+_ATTEMPTS = 3
+_BACKOFF = 0.2  # seconds before the 2nd attempt, doubled for each further one
+_TRANSIENT = (OSError, ValueError, http.client.HTTPException)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    artifact: Artifact
+    url: str  # credentials stripped
+    source: ResolvedSource
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    name: str
+    url: str  # expanded, without credentials
+    auth: str | None  # "Basic ..." header value
+    verify_ssl: bool
+
+    @property
+    def display(self) -> str:
+        return redact(self.url)
+
+
+def _expand(text: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        value = os.environ.get(m.group(1) or m.group(2))
+        return m.group(0) if value is None else value
+
+    return _VAR.sub(sub, text)
+
+
+def resolve_source(source: Source) -> ResolvedSource:
+    """Expand ``${VAR}``s and move ``user:password@`` into an auth header."""
+    parts = urllib.parse.urlsplit(_expand(source.url))
+    auth = None
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, netloc = netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        raw = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+        auth = "Basic " + base64.b64encode(raw.encode()).decode()
+    url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return ResolvedSource(source.name, url, auth, source.verify_ssl)
+
+
+def netrc_auth(host: str | None) -> str | None:
+    """``Basic`` credentials for ``host`` from ``$NETRC`` or ``~/.netrc`` (as pip and requests read it)."""
+    if not host:
+        return None
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if entry is None:
+        return None
+    login, _account, password = entry
+    raw = f"{login}:{password or ''}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def redact(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, ""))
+
+
+class _LinkParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href:
+                self.links.append(href)
+
+
+class IndexClient:
+    def __init__(self, sources: Sequence[Source], log: Callable[[str], None]) -> None:
+        self._sources = [resolve_source(s) for s in sources]
+        self._log = locked(log)  # called from download threads
+        self.requests = 0
+        self._netrc: dict[str, str | None] = {}
+
+    def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
+        if package.index:
+            return [s for s in self._sources if s.name == package.index]
+        return list(self._sources)
+
+    def _open(self, url: str, source: ResolvedSource, accept: str | None = None) -> Any:
+        request = urllib.request.Request(url)
+        request.add_header("User-Agent", "pipenv-sync")
+        if accept:
+            request.add_header("Accept", accept)
+        auth = source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
+        if auth:
+            # Unredirected: a redirect to another host (a CDN) must not carry the credentials.
+            request.add_unredirected_header("Authorization", auth)
+        context = None
+        if url.startswith("https:"):
+            context = ssl.create_default_context()
+            if not source.verify_ssl:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        self.requests += 1
+        return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
+
+    def _netrc_for(self, url: str) -> str | None:
+        host = urllib.parse.urlsplit(url).hostname
+        if host is None:
+            return None
+        if host not in self._netrc:
+            self._netrc[host] = netrc_auth(host)
+        return self._netrc[host]
+
+    def list_files(self, package: LockedPackage) -> list[RemoteFile]:
+        """Files of ``package`` that the lock allows, from each source in order."""
+        found: list[RemoteFile] = []
+        errors: list[str] = []
+        for source in self.sources_for(package):
+            page = source.url.rstrip("/") + f"/{package.name}/"
+            try:
+                body, content_type, final_url = self._retrying(
+                    functools.partial(self._read_page, page, source), redact(page)
+                )
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    continue
+                errors.append(f"{redact(page)}: HTTP {exc.code}")
+                continue
+            except _TRANSIENT as exc:
+                errors.append(f"{redact(page)}: {_reason(exc)}")
+                continue
+            try:
+                listing = _parse_listing(body, content_type, final_url)
+            except (ValueError, TypeError, AttributeError) as exc:
+                errors.append(f"{redact(page)}: not a valid simple-API page ({type(exc).__name__})")
+                continue
+            for filename, url, digest in listing:
+                if digest in package.hashes:
+                    found.append(RemoteFile(Artifact(digest, filename), url, source))
+            if found:
+                break
+        if not found and errors:
+            raise FetchError(f"index unreachable: {'; '.join(errors)}")
+        return found
+
+    def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
+        with self._open(url, source, _ACCEPT) as response:
+            return response.read(), response.headers.get("Content-Type", ""), response.geturl()
+
+    def download(self, remote: RemoteFile, store: Store, transfer: Transfer | None = None) -> LocalArtifact:
+        existing = store.get(remote.artifact.sha256)
+        if existing is not None and store.verify(existing):
+            return existing
+
+        def attempt() -> LocalArtifact:
+            staging, dest = store.staging_file(remote.artifact.filename)
+            try:
+                h = hashlib.sha256()
+                with self._open(remote.url, remote.source) as response, dest.open("wb") as out:
+                    expected = _content_length(response)
+                    if transfer is not None:
+                        transfer.start(expected)
+                    received = 0
+                    while chunk := response.read(1 << 16):
+                        h.update(chunk)
+                        out.write(chunk)
+                        received += len(chunk)
+                        if transfer is not None:
+                            transfer.advance(len(chunk))
+                    if expected is not None and received != expected:
+                        # http.client returns a short body without an error when the peer
+                        # closes early: a dropped connection, to be retried.
+                        raise _Truncated(f"connection closed after {received} of {expected} bytes")
+                    out.flush()
+                    os.fsync(out.fileno())
+                if h.hexdigest() != remote.artifact.sha256:
+                    raise _HashMismatch(
+                        f"{redact(remote.url)}: downloaded content has sha256 {h.hexdigest()}, "
+                        f"the lock allows {remote.artifact.sha256}"
+                    )
+                return store.commit(staging, remote.artifact.sha256)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+        try:
+            return self._retrying(attempt, redact(remote.url))
+        except _HashMismatch as exc:
+            raise FetchError(str(exc)) from None
+        except urllib.error.HTTPError as exc:
+            raise FetchError(f"{redact(remote.url)}: HTTP {exc.code}") from None
+        except _TRANSIENT as exc:
+            raise FetchError(f"{redact(remote.url)}: {_reason(exc)}") from None
+
+    def _retrying(self, action: Callable[[], T], what: str) -> T:
+        for attempt in range(_ATTEMPTS):
+            try:
+                return action()
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == _ATTEMPTS - 1:
+                    raise
+                reason = f"HTTP {exc.code}"
+            except _HashMismatch:
+                raise
+            except _TRANSIENT as exc:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                reason = _reason(exc)
+            delay = _BACKOFF * 2**attempt
+            self._log(f"{what}: {reason}; retrying in {delay:.1f} s (attempt {attempt + 2} of {_ATTEMPTS})")
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+class _HashMismatch(Exception):
+    pass
+
+
+class _Truncated(OSError):
+    pass
+
+
+def _content_length(response: Any) -> int | None:
+    try:
+        value = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__
+
+
+def _same_host(a: str, b: str) -> bool:
+    return urllib.parse.urlsplit(a).netloc == urllib.parse.urlsplit(b).netloc
+
+
+def _parse_listing(body: bytes, content_type: str, base_url: str) -> list[tuple[str, str, str]]:
+    """(filename, absolute url, sha256) for each file a simple-API page lists with a sha256."""
+    files: list[tuple[str, str, str]] = []
+    if "json" in content_type:
+        data = json.loads(body)
+        for f in data.get("files", []):
+            digest = (f.get("hashes") or {}).get("sha256")
+            if digest and f.get("filename") and f.get("url"):
+                files.append((str(f["filename"]), urllib.parse.urljoin(base_url, str(f["url"])), str(digest).lower()))
+        return [f for f in files if _fetchable(f[1], base_url)]
+    parser = _LinkParser()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    for href in parser.links:
+        url, _, fragment = urllib.parse.urljoin(base_url, href).partition("#")
+        digest = dict(urllib.parse.parse_qsl(fragment)).get("sha256")
+        if digest:
+            filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+            files.append((filename, url, digest.lower()))
+    return [f for f in files if _fetchable(f[1], base_url)]
+
+
+def _fetchable(url: str, page_url: str) -> bool:
+    # A remote index page must not make us read local files (file://) or speak other
+    # schemes; a file:// index the user configured may point at its own files.
+    scheme = urllib.parse.urlsplit(url).scheme
+    return scheme in ("http", "https") or scheme == urllib.parse.urlsplit(page_url).scheme == "file"

@@ -1,0 +1,250 @@
+"""The unpacked store: each verified wheel unpacked once, so that installs only link files already on disk.
+
+``<cache>/v1/unpacked/<sha256>/`` holds ``files/`` (the wheel's members at
+their archive paths, except ``RECORD``, ``INSTALLER`` and ``__pycache__``)
+and ``manifest.json``: the distribution's canonical name, its
+``.dist-info``, the scheme of the archive root (``Root-Is-Purelib``), the
+entry points, and per member its scheme and path within it (``.data/``
+layout), sha256 (RECORD form), size and executable bit. A tree is made on
+first use of a stored wheel whose sha256 and RECORD were verified
+(:func:`pipenv_sync_ext.install.wheelinstall.check_wheel`): the zip is re-hashed through the same
+file descriptor that is unzipped, every member is checked against RECORD
+while it is written, into a staging directory under ``<cache>/v1/tmp``
+that is renamed into place (a concurrent twin wins harmlessly). The zip
+stays in the store as the source of truth; a tree can always be rebuilt.
+
+Files are made read-only (0o444, 0o555 when executable) and all get one
+mtime, recorded in the manifest. Before a tree is used, every file is
+stat'ed: a size, mtime or write bit that differs (or a missing file) means
+the tree was touched, and it is rebuilt from the zip. ``--repair`` also
+hashes every file of the trees it uses against the manifest. Tree files
+are not fsynced one by one (thousands of fsyncs cost seconds): a tree cut
+short by a power loss has files of the wrong size, which that check sees.
+A wheel with a tree skips the zip checks of preflight but its name (see
+:func:`pipenv_sync_ext.install.execute.check_wheel`): they passed when the
+tree was made.
+
+Trees are made, checked and discarded here; :mod:`.extract` writes a tree's
+files from the zip; :mod:`pipenv_sync_ext.install.linkinstall` installs from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from pipenv_sync_ext.errors import InstallError
+from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.store.cas import LocalArtifact
+from pipenv_sync_ext.store.extract import extract, record_hash
+
+FORMAT = 1
+# One thread per core: with more, Python threads doing short syscalls contend for the GIL and the filesystem
+# (measured on 2 cores: 4 threads took ~1.6x as long as 2 to link project-medium).
+WORKERS = min(8, os.cpu_count() or 1)
+
+
+class Member(NamedTuple):
+    path: str  # in the archive, and under the tree's files/
+    scheme: str  # purelib, platlib, scripts, data or headers
+    dest: str  # relative to the scheme's directory
+    hash: str  # "sha256=<urlsafe b64>", as RECORD writes it
+    size: int
+    executable: bool
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    root: Path  # <cache>/v1/unpacked/<sha256>
+    sha256: str
+    wheel: str  # the wheel's file name
+    name: str  # canonical distribution name
+    metadata_name: str  # METADATA's Name, as written
+    dist_info: str
+    root_scheme: str  # purelib or platlib
+    mtime_ns: int  # every file of the tree has it
+    files: tuple[Member, ...]
+    entry_points: tuple[tuple[str, str, str, str], ...]  # name, module, attr, section (console/gui)
+
+    @property
+    def files_dir(self) -> str:
+        return str(self.root / "files")
+
+
+def unpacked_root(cache_dir: Path) -> Path:
+    return cache_dir / "v1" / "unpacked"
+
+
+_loaded: dict[Path, Unpacked] = {}  # per process: check_wheel loads a manifest, prepare uses it
+_loaded_lock = threading.Lock()
+
+
+def load(cache_dir: Path, sha256: str) -> Unpacked | None:
+    """The unpacked tree of ``sha256`` as its manifest describes it, if there is one (not checked)."""
+    root = unpacked_root(cache_dir) / sha256
+    with _loaded_lock:
+        found = _loaded.get(root)
+    if found is not None:
+        return found
+    try:
+        data = json.loads((root / "manifest.json").read_bytes())
+        if data.get("format") != FORMAT or data.get("sha256") != sha256:
+            return None
+        tree = Unpacked(
+            root=root,
+            sha256=sha256,
+            wheel=str(data["wheel"]),
+            name=str(data["name"]),
+            metadata_name=str(data["metadata_name"]),
+            dist_info=str(data["dist_info"]),
+            root_scheme=str(data["root_scheme"]),
+            mtime_ns=int(data["mtime_ns"]),
+            files=tuple(Member(p, s, d, h, int(n), bool(x)) for p, s, d, h, n, x in data["files"]),
+            entry_points=tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["entry_points"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    with _loaded_lock:
+        _loaded[root] = tree
+    return tree
+
+
+def forget(root: Path) -> None:
+    with _loaded_lock:
+        _loaded.pop(root, None)
+
+
+def damaged(tree: Unpacked, *, deep: bool = False) -> list[str]:
+    """Members of ``tree`` that are not as unpacked: missing, resized, re-timed, writable, or (``deep``) rehashed."""
+    bad = []
+    base = tree.files_dir + "/"
+    for m in tree.files:
+        path = base + m.path
+        try:
+            st = os.stat(path)
+        except OSError:
+            bad.append(m.path)
+            continue
+        if st.st_size != m.size or st.st_mtime_ns != tree.mtime_ns or st.st_mode & 0o222:
+            bad.append(m.path)
+        elif deep:
+            try:
+                actual = _file_hash(path)
+            except OSError:
+                actual = ""
+            if actual != m.hash:
+                bad.append(m.path)
+    return bad
+
+
+def _file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return record_hash(h)
+
+
+def discard(cache_dir: Path, sha256: str) -> None:
+    """Delete an unpacked tree: renamed out of the way first (atomic for readers), then removed.
+
+    Venvs hard-linked to its files keep them; they are only unlinked from the store.
+    """
+    root = unpacked_root(cache_dir) / sha256
+    forget(root)
+    tmp = cache_dir / "v1" / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    holder = Path(tempfile.mkdtemp(dir=tmp, prefix="unpacked-del-"))
+    with contextlib.suppress(OSError):  # already gone
+        os.rename(root, holder / "x")
+    shutil.rmtree(holder, ignore_errors=True)
+
+
+def prepare(local: LocalArtifact, cache_dir: Path, *, deep: bool, warn: Say) -> Unpacked:
+    """The checked unpacked tree of a verified stored wheel: reused when intact, else (re)built from the zip."""
+    sha = local.artifact.sha256
+    tree = load(cache_dir, sha)
+    if tree is not None:
+        bad = damaged(tree, deep=deep)
+        if not bad:
+            return tree
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        warn(
+            f"{tree.root}: the unpacked copy of {local.artifact.filename} was modified ({bad[0]}{more}; "
+            "an installed hard link edited in place?); unpacked again from the verified wheel"
+        )
+        discard(cache_dir, sha)
+    elif (unpacked_root(cache_dir) / sha).exists():
+        discard(cache_dir, sha)  # no readable manifest: not ours to trust
+    return unpack(local, cache_dir)
+
+
+def unpack(local: LocalArtifact, cache_dir: Path) -> Unpacked:
+    """Unpack a stored wheel into the store's ``unpacked/`` (staged, then renamed into place)."""
+    import zipfile
+
+    sha = local.artifact.sha256
+    label = local.artifact.filename
+    tmp = cache_dir / "v1" / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=tmp, prefix="unpack-"))
+    try:
+        with local.path.open("rb") as f:
+            h = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+            if h.hexdigest() != sha:
+                raise InstallError(f"{local.path}: content changed since it was verified; not installed")
+            f.seek(0)
+            with zipfile.ZipFile(f) as archive:
+                manifest = extract(archive, staging / "files", label)
+        manifest.update(format=FORMAT, sha256=sha, wheel=label)
+        (staging / "manifest.json").write_text(json.dumps(manifest, separators=(",", ":")), encoding="utf-8")
+        final = unpacked_root(cache_dir) / sha
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(staging, final)
+        except OSError:
+            if load(cache_dir, sha) is None:  # not a concurrent twin that won
+                raise
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, csv.Error) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InstallError(f"{label}: not a valid wheel: {first}; not installed") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    tree = load(cache_dir, sha)
+    if tree is None:
+        raise InstallError(f"{label}: its unpacked copy in {cache_dir} cannot be read back")
+    return tree
+
+
+def prepare_all(installs: Sequence[LocalArtifact], cache_dir: Path, *, deep: bool, warn: Say) -> list[Unpacked | None]:
+    """An intact unpacked tree per wheel, in parallel; None (with a warning) where one cannot be made."""
+
+    def one(local: LocalArtifact) -> Unpacked | None:
+        try:
+            return prepare(local, cache_dir, deep=deep, warn=warn)
+        except (OSError, ValueError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            warn(
+                f"{local.artifact.filename}: cannot be unpacked into {unpacked_root(cache_dir)} ({first}); "
+                "installing it from the wheel"
+            )
+            return None
+
+    if len(installs) <= 1:
+        return [one(local) for local in installs]
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(installs))) as pool:
+        return list(pool.map(one, installs))

@@ -1,0 +1,1 @@
+"""2. The target: which project and venv, its interpreter, drift, venv creation, what is installed."""

@@ -1,0 +1,131 @@
+"""What the target interpreter is, probed once and cached.
+
+Markers and wheel tags are always those of the *target* interpreter, never of
+the one running this tool. The probe runs ``_probe_script.py`` in the target
+(one subprocess, ~30 ms) and its JSON answer is cached under
+``<cache>/probes/`` keyed by the interpreter's identity: its path, the stat of
+the real binary it resolves to, and the stat of the venv's ``pyvenv.cfg``. A
+patch upgrade of the base interpreter changes the binary, so the key changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipenv_sync_ext.errors import TargetError
+
+_MARK = "@@PIPENV-SYNC-PROBE@@"
+PROBE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    executable: str  # the venv's python, as invoked (not resolved: scripts must point at the venv)
+    version: str  # "3.11.7"
+    prefix: str
+    base_prefix: str
+    base_executable: str
+    markers: Mapping[str, str]
+    tags: tuple[str, ...]  # most specific first, as packaging.tags.sys_tags() orders them
+    scheme: Mapping[str, str]  # purelib, platlib, scripts, data, headers
+
+    @property
+    def site_dirs(self) -> tuple[Path, ...]:
+        dirs = [Path(self.scheme["purelib"])]
+        if self.scheme["platlib"] != self.scheme["purelib"]:
+            dirs.append(Path(self.scheme["platlib"]))
+        return tuple(dirs)
+
+    @property
+    def tag_rank(self) -> Mapping[str, int]:
+        return {tag: i for i, tag in enumerate(self.tags)}
+
+
+def venv_python(venv: Path) -> Path:
+    if os.name == "nt":  # pragma: no cover - this tool is tested on POSIX
+        return venv / "Scripts" / "python.exe"
+    return venv / "bin" / "python"
+
+
+def identity_key(python: Path) -> str:
+    """A key that changes whenever the interpreter behind ``python`` may have changed."""
+    try:
+        real = python.resolve(strict=True)
+        st = real.stat()
+    except OSError:
+        raise TargetError(f"{python}: interpreter not found (the virtualenv is missing or broken)") from None
+    parts = [str(python), str(real), str(st.st_size), str(st.st_mtime_ns), str(PROBE_FORMAT)]
+    cfg = python.parent.parent / "pyvenv.cfg"
+    try:
+        cst = cfg.stat()
+        parts += [str(cst.st_size), str(cst.st_mtime_ns)]
+    except OSError:
+        parts.append("no-pyvenv.cfg")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def probe(python: Path, cache_dir: Path | None) -> Interpreter:
+    """Describe ``python``; reuse the cached answer when its identity is unchanged."""
+    key = identity_key(python)
+    cached = cache_dir / "probes" / f"{key}.json" if cache_dir else None
+    if cached is not None:
+        try:
+            return _from_json(json.loads(cached.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    info = _run_probe(python)
+    if cached is not None:
+        from pipenv_sync_ext.fsutil import atomic_write
+
+        atomic_write(cached, json.dumps(info).encode())
+    return _from_json(info)
+
+
+def _run_probe(python: Path) -> dict[str, object]:
+    import subprocess  # only on a cache miss
+
+    import packaging
+
+    script = Path(__file__).with_name("_probe_script.py")
+    packaging_parent = str(Path(packaging.__file__).parent.parent)
+    # -c rather than a script path: running the file would put this package's
+    # directory (with modules named like stdlib ones, e.g. venv.py) on sys.path.
+    code = "import sys; sys.path.insert(0, sys.argv[1]); exec(compile(open(sys.argv[2]).read(), sys.argv[2], 'exec'))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    try:
+        proc = subprocess.run(
+            [str(python), "-I", "-c", code, packaging_parent, str(script)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    except OSError as exc:
+        raise TargetError(f"{python}: cannot run the interpreter: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise TargetError(f"{python}: the interpreter did not answer within 60 s") from None
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(_MARK)), None)
+    if proc.returncode != 0 or line is None:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise TargetError(f"{python}: probing the interpreter failed: {last}")
+    info: dict[str, object] = json.loads(line[len(_MARK) :])
+    info["executable"] = str(python)
+    return info
+
+
+def _from_json(info: Mapping[str, object]) -> Interpreter:
+    return Interpreter(
+        executable=str(info["executable"]),
+        version=str(info["version"]),
+        prefix=str(info["prefix"]),
+        base_prefix=str(info["base_prefix"]),
+        base_executable=str(info["base_executable"]),
+        markers=dict(info["markers"]),  # type: ignore[call-overload]
+        tags=tuple(info["tags"]),  # type: ignore[arg-type]
+        scheme=dict(info["scheme"]),  # type: ignore[call-overload]
+    )
