@@ -41,6 +41,7 @@ STORE, FIND_LINKS, PIP_CACHE, INDEX = "store", "find-links", "pip-cache", "index
 class Missing:
     package: LockedPackage
     reason: str
+    unreachable: bool = False  # the index host could not be resolved or connected to
 
     def describe(self) -> str:
         return f"[{self.package.category}] {self.package.name}=={self.package.version}: {self.reason}"
@@ -173,12 +174,31 @@ def gather(
                 origins.setdefault(result.artifact.sha256, INDEX)
 
     if missing:
+        _raise_if_unreachable(missing, client, lock_label)
         # One line, however many are missing: pipelines grep and alert on it.
         raise MissingArtifactsError(
             f"{lock_label}: {len(missing)} locked package(s) have no usable artifact, nothing was changed: "
             + "; ".join(m.describe() for m in missing)
         )
     return found
+
+
+def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None, lock_label: str) -> None:
+    """When the index host itself is out of reach, that is the one thing to say (once, not per package)."""
+    if client is None or not missing or not all(m.unreachable for m in missing):
+        return
+    hosts = "; ".join(f"{host} ({why})" for host, why in sorted(client.unreachable.items()))
+    raise MissingArtifactsError(
+        f"{lock_label}: cannot reach {hosts}, so {len(missing)} locked package(s) could not be fetched; "
+        "nothing was changed. Without network access, sync with --offline from the store (and --find-links DIR "
+        "with the artifacts); or make the Pipfile's [[source]] a mirror you can reach"
+    )
+
+
+def _missing(package: LockedPackage, exc: FetchError) -> Missing:
+    from pipenv_sync_ext.store.index import HostUnreachable  # loaded already: there is a client
+
+    return Missing(package, str(exc), unreachable=isinstance(exc, HostUnreachable))
 
 
 def _fetch_one(
@@ -192,7 +212,7 @@ def _fetch_one(
     try:
         remote = client.list_files(package)
     except FetchError as exc:
-        return Missing(package, str(exc))
+        return _missing(package, exc)
     if not remote:
         sources = ", ".join(s.display for s in client.sources_for(package)) or "no source"
         return Missing(package, f"no file the lock allows is listed by {sources}")
@@ -206,13 +226,13 @@ def _fetch_one(
             try:
                 return builder.build(package, _download(client, sdists[0], store, progress))
             except FetchError as exc:
-                return Missing(package, str(exc))
+                return _missing(package, exc)
         return Missing(package, f"no wheel compatible with this interpreter; the lock allows: {names}")
     chosen = next(r for r in remote if r.artifact == best)
     try:
         return _download(client, chosen, store, progress)
     except FetchError as exc:
-        return Missing(package, str(exc))
+        return _missing(package, exc)
 
 
 def _download(client: IndexClient, remote: RemoteFile, store: Store, progress: Progress) -> LocalArtifact:
@@ -299,7 +319,7 @@ def gather_every_file(
             try:
                 return client.list_files(packages[i])
             except FetchError as exc:
-                return Missing(packages[i], str(exc))
+                return _missing(packages[i], exc)
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             listings = list(pool.map(listing, wanted))
@@ -316,7 +336,7 @@ def gather_every_file(
                 try:
                     return _download(client, job[1], store, progress)
                 except FetchError as exc:
-                    return Missing(packages[job[0]], str(exc))
+                    return _missing(packages[job[0]], exc)
 
             results = list(pool.map(fetch, jobs))
         progress.close()
@@ -337,6 +357,7 @@ def gather_every_file(
             places += " or the index" if client is not None else ""
             missing.append(Missing(package, f"none of the {len(package.hashes)} files the lock allows is in {places}"))
     if missing:
+        _raise_if_unreachable(missing, client, lock_label)
         raise MissingArtifactsError(
             f"{lock_label}: {len(missing)} locked file(s) could not be fetched: "
             + "; ".join(m.describe() for m in missing)

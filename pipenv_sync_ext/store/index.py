@@ -13,15 +13,22 @@ no credentials in its URL gets them from ``$NETRC`` or ``~/.netrc`` when that
 file has an entry for it. Proxies come from the environment (``https_proxy``,
 ``no_proxy``...), as urllib reads them.
 
-Transient failures (5xx, a refused or reset connection, a body shorter than
-its ``Content-Length``) are retried with exponential backoff; every attempt
-writes a fresh staging file, which is removed unless the whole, hash-checked
-file was renamed into the store.
+Transient failures (5xx, a reset connection, a body shorter than its
+``Content-Length``) are retried with exponential backoff; every attempt writes
+a fresh staging file, which is removed unless the whole, hash-checked file was
+renamed into the store.
+
+A host that cannot be resolved or connected to (DNS failure, connection
+refused, no route, connect timeout) is an answer for the whole run: it is not
+retried, and every later request to that host (``host:port``) fails at once
+with :class:`HostUnreachable`, so a dead index costs one failure, not one per
+package and attempt.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import functools
 import hashlib
 import http.client
@@ -30,7 +37,9 @@ import netrc
 import os
 import re
 import shutil
+import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -72,6 +81,31 @@ class ResolvedSource:
     @property
     def display(self) -> str:
         return redact(self.url)
+
+
+class HostUnreachable(FetchError):
+    """A host that could not be resolved or connected to: no request to it is made again in this run."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"cannot reach {host}: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+# Connect-time failures that another attempt in the same run would only repeat.
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT}
+
+
+def _unreachable(exc: urllib.error.URLError) -> str | None:
+    """Why ``exc`` (raised while connecting and sending, by urlopen) means the host is unreachable, if it does."""
+    reason = exc.reason
+    if isinstance(reason, socket.gaierror):
+        return f"the name does not resolve ({reason.strerror or reason})"
+    if isinstance(reason, TimeoutError):
+        return "the connection timed out"
+    if isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNOS:
+        return reason.strerror or str(reason)
+    return None
 
 
 def _expand(text: str) -> str:
@@ -138,6 +172,8 @@ class IndexClient:
         self._log = locked(log)  # called from download threads
         self.requests = 0
         self._netrc: dict[str, str | None] = {}
+        self._dead: dict[str, str] = {}  # host:port -> why it cannot be reached
+        self._dead_lock = threading.Lock()
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -159,8 +195,29 @@ class IndexClient:
             if not source.verify_ssl:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
+        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+        with self._dead_lock:
+            dead = self._dead.get(host)
+        if dead is not None:
+            raise HostUnreachable(host, dead)
         self.requests += 1
-        return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
+        try:
+            return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
+        except urllib.error.HTTPError:
+            raise
+        except urllib.error.URLError as exc:
+            why = _unreachable(exc)
+            if why is None:
+                raise
+            with self._dead_lock:
+                self._dead.setdefault(host, why)
+            raise HostUnreachable(host, why) from None
+
+    @property
+    def unreachable(self) -> dict[str, str]:
+        """Hosts found unreachable in this run, and why."""
+        with self._dead_lock:
+            return dict(self._dead)
 
     def _netrc_for(self, url: str) -> str | None:
         host = urllib.parse.urlsplit(url).hostname
@@ -174,12 +231,16 @@ class IndexClient:
         """Files of ``package`` that the lock allows, from each source in order."""
         found: list[RemoteFile] = []
         errors: list[str] = []
+        unreachable: HostUnreachable | None = None
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
             try:
                 body, content_type, final_url = self._retrying(
                     functools.partial(self._read_page, page, source), redact(page)
                 )
+            except HostUnreachable as exc:
+                unreachable = unreachable or exc
+                continue
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     continue
@@ -200,6 +261,8 @@ class IndexClient:
                 break
         if not found and errors:
             raise FetchError(f"index unreachable: {'; '.join(errors)}")
+        if not found and unreachable is not None:
+            raise unreachable
         return found
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
