@@ -118,11 +118,13 @@ def gather(
     workers: int = _FETCH_WORKERS,
     origins: dict[str, str] | None = None,
     builder: WheelBuilder | None = None,
+    keep_sdists: bool = False,
 ) -> dict[str, LocalArtifact]:
     """A verified artifact for each package (by name), or :class:`MissingArtifactsError`.
 
     With a ``builder``, a package whose only allowed files are sdists gets a wheel
     built from one (once per target, then reused: :mod:`~pipenv_sync_ext.store.sdist`).
+    With ``keep_sdists`` (``fetch``, which builds nothing), such a package gets its sdist.
 
     ``origins`` (sha256 -> :data:`STORE`, :data:`FIND_LINKS`, :data:`PIP_CACHE`
     or :data:`INDEX`) is filled in when given.
@@ -137,6 +139,8 @@ def gather(
         if local is None and pip_cache is not None:
             _from_pip_cache(package, store, pip_cache, origins)
             local, unfit = _local(package, tag_rank, store, find_links, origins)
+        if local is None and keep_sdists:
+            local = _local_sdist(package, store, find_links)
         if local is None and builder is not None:
             local = builder.built(package)
             sdist = None if local is not None else _local_sdist(package, store, find_links)
@@ -163,7 +167,10 @@ def gather(
     if remote_needed and client is not None:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             results = list(
-                pool.map(lambda item: _fetch_one(item[0], tag_rank, store, client, progress, builder), remote_needed)
+                pool.map(
+                    lambda item: _fetch_one(item[0], tag_rank, store, client, progress, builder, keep_sdists),
+                    remote_needed,
+                )
             )
         progress.close()
         for (package, _), result in zip(remote_needed, results, strict=True):
@@ -208,6 +215,7 @@ def _fetch_one(
     client: IndexClient,
     progress: Progress,
     builder: WheelBuilder | None = None,
+    keep_sdists: bool = False,
 ) -> LocalArtifact | Missing:
     try:
         remote = client.list_files(package)
@@ -221,6 +229,11 @@ def _fetch_one(
         names = ", ".join(sorted({r.artifact.filename for r in remote}))
         if all(not r.artifact.is_wheel for r in remote):
             sdists = [r for r in remote if is_sdist(r.artifact.filename)]
+            if keep_sdists and sdists:
+                try:
+                    return _download(client, sdists[0], store, progress)
+                except FetchError as exc:
+                    return _missing(package, exc)
             if builder is None or not sdists:
                 return Missing(package, f"only an sdist is locked ({names}) and no wheel can be built from it")
             try:
