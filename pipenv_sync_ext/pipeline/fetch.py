@@ -189,7 +189,8 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         from pipenv_sync_ext.store.wheelhouse import export
 
         artifacts = [a for _p, a in fetched.chosen] + [a for _by, a in fetched.build_requirements]
-        fetched.wheelhouse = export(artifacts, args.wheelhouse, warn)
+        unique = {a.artifact.sha256: a for a in artifacts}  # one build requirement may serve several entries
+        fetched.wheelhouse = export(unique.values(), args.wheelhouse, warn)
     return fetched
 
 

@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,6 +200,7 @@ class BuildRequirements:
         self._sources = list(sources)
         self._offline = offline
         self._log = log
+        self._lock = threading.RLock()  # sdists are built from download threads: one record update at a time
 
     @property
     def offline(self) -> bool:
@@ -244,6 +246,10 @@ class BuildRequirements:
         """The stored files for ``need``, fetched first when the record does not cover it (before any change)."""
         if not need.requires:
             return []
+        with self._lock:
+            return self._ensure(need)
+
+    def _ensure(self, need: Need) -> list[LocalArtifact]:
         record = self._load(need)
         stored = self._stored(record)
         uncovered = self._uncovered([*record.requires, *record.added], stored)
@@ -358,7 +364,8 @@ class BuildRequirements:
             if wanted is None or self._offline or wanted in tried:
                 return proc
             tried.add(wanted)
-            record = self._load(need)
-            record.added = sorted({*record.added, wanted})
-            self._fetch_into(need, record, [wanted])
+            with self._lock:
+                record = self._load(need)
+                record.added = sorted({*record.added, wanted})
+                self._fetch_into(need, record, [wanted])
         return proc
