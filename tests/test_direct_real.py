@@ -223,6 +223,14 @@ def test_fetch_keeps_build_requirements_for_an_offline_deploy_from_the_wheelhous
     }
     assert [a["filename"] for a in data["artifacts"]] == ["sdpkg-1.0.tar.gz"]
     assert "not fetched" not in fetched.stderr
+    # for a host described by flags: pip download with the platform options, into another store
+    linux = ("--python-version", "3.11", "--platform", "manylinux_2_17_x86_64", "--implementation", "cp")
+    foreign = run_cli("fetch", "--project", project, *linux, "--json", env=cli_env(tmp_path / "foreign"))
+    assert foreign.returncode == 0, foreign.stderr
+    assert sorted(b["filename"] for b in json.loads(foreign.stdout)["build_requirements"]) == [
+        "declared_helper-1.0-py3-none-any.whl",
+        "other_helper-1.0-py3-none-any.whl",
+    ]
 
     # the deploy host: its own empty store, no index, the wheelhouse
     requests = len(index.requests)

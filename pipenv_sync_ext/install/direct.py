@@ -122,7 +122,10 @@ def is_current(req: DirectRequirement, dist: InstalledDist | None) -> bool:
 
 
 def _norm_url(url: str) -> str:
-    return url.rstrip("/").removeprefix("git+")
+    """A URL as pip records it in direct_url.json: no ``vcs+`` prefix, no credentials, no fragment."""
+    parts = urllib.parse.urlsplit(re.sub(r"^(git|hg|svn|bzr)\+", "", url))
+    netloc = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 def offline_problems(reqs: Iterable[DirectRequirement]) -> list[str]:

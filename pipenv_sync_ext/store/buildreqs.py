@@ -202,10 +202,6 @@ class BuildRequirements:
         self._log = log
         self._lock = threading.RLock()  # sdists are built from download threads: one record update at a time
 
-    @property
-    def offline(self) -> bool:
-        return self._offline
-
     def _target(self) -> PipFetch:
         if self._fetch is None:
             self._fetch = self._fetcher()
@@ -296,7 +292,7 @@ class BuildRequirements:
 
     def _uncovered(self, requirements: Sequence[str], stored: Sequence[LocalArtifact]) -> list[str]:
         """Requirements (markers true for the target) that no stored file satisfies."""
-        from packaging.requirements import Requirement
+        from packaging.requirements import InvalidRequirement, Requirement
         from packaging.utils import (
             InvalidSdistFilename,
             InvalidWheelFilename,
@@ -321,7 +317,10 @@ class BuildRequirements:
             available.setdefault(canonicalize_name(project), []).append(str(version))
         uncovered = []
         for text in requirements:
-            req = Requirement(text)
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue  # pip will say what is wrong with it
             if req.marker is not None and not req.marker.evaluate(dict(target.markers)):
                 continue
             versions = available.get(canonicalize_name(req.name), [])
