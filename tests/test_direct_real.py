@@ -267,3 +267,31 @@ def test_build_requirements_a_backend_adds_are_fetched_and_kept(tmp_path: Path, 
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "two")["dyn"] == "1.0"
     assert len(index.requests) == requests
+
+
+def test_build_requirements_are_read_from_each_kind_of_source_without_running_it(tmp_path: Path) -> None:
+    from pipenv_sync_ext.store import buildreqs
+
+    from .support import git_commit_all, make_sdist
+
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "setup.py").write_text("raise SystemExit('never run')\n")
+    assert buildreqs.of_tree(legacy) == ("setuptools>=40.8.0", "wheel")  # pip's default
+    (legacy / "pyproject.toml").write_text("[tool.black]\nline-length = 1\n")  # no [build-system]: the same
+    assert buildreqs.of_tree(legacy) == ("setuptools>=40.8.0", "wheel")
+    (legacy / "pyproject.toml").write_text('[build-system]\nrequires = ["hatchling >= 1.27", "b; os_name == \'nt\'"]\n')
+    assert buildreqs.of_tree(legacy) == ('b; os_name == "nt"', "hatchling>=1.27")
+    (legacy / "pyproject.toml").write_text("[build-system\n")
+    assert buildreqs.of_tree(legacy) is None  # not valid: pip says why
+
+    tree = _with_build_requirements(tmp_path / "src" / "arch", "arch", declared=["x>=1"], dynamic=[])
+    assert buildreqs.of_archive(_sdist_of(tree, tmp_path / "sdists")) == ("x>=1",)
+    assert buildreqs.of_archive(make_sdist(tmp_path / "plain", "plain", "1.0")) == ()
+    assert buildreqs.of_archive(build_wheel(tmp_path / "whl", "w", "1.0")) == ()  # a wheel: nothing to build
+
+    commit = git_commit_all(tree)
+    (tree / "pyproject.toml").write_text("[build-system]\nrequires = ['later']\n")  # not committed: not locked
+    assert buildreqs.of_git(tree, commit, None) == ("x>=1",)
+    assert buildreqs.of_git(tree, commit, "no/such/dir") == ("setuptools>=40.8.0", "wheel")
+    assert buildreqs.of_git(tree, "0" * 40, None) is None
