@@ -209,6 +209,9 @@ class IndexClient:
             why = _unreachable(exc)
             if why is None:
                 raise
+            proxy = _proxy_for(url)
+            if proxy:  # what could not be reached is the proxy
+                why += f" (through the proxy {redact(proxy)})"
             with self._dead_lock:
                 self._dead.setdefault(host, why)
             raise HostUnreachable(host, why) from None
@@ -353,6 +356,14 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return str(exc.reason)
     return str(exc) or type(exc).__name__
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy urllib sends ``url`` through (``https_proxy``, ``no_proxy``...), if any."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _same_host(a: str, b: str) -> bool:
