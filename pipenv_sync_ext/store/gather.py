@@ -203,7 +203,7 @@ def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None
 
 
 def _missing(package: LockedPackage, exc: FetchError) -> Missing:
-    from pipenv_sync_ext.store.index import HostUnreachable  # loaded already: there is a client
+    from pipenv_sync_ext.store.reach import HostUnreachable  # urllib is loaded already: there is a client
 
     return Missing(package, str(exc), unreachable=isinstance(exc, HostUnreachable))
 

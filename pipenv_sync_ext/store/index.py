@@ -28,7 +28,6 @@ package and attempt.
 from __future__ import annotations
 
 import base64
-import errno
 import functools
 import hashlib
 import http.client
@@ -37,7 +36,6 @@ import netrc
 import os
 import re
 import shutil
-import socket
 import ssl
 import threading
 import time
@@ -54,6 +52,7 @@ from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.store.artifact import Artifact
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
+from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _VAR = re.compile(r"'?\$\{([^}]+)\}'?|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -81,31 +80,6 @@ class ResolvedSource:
     @property
     def display(self) -> str:
         return redact(self.url)
-
-
-class HostUnreachable(FetchError):
-    """A host that could not be resolved or connected to: no request to it is made again in this run."""
-
-    def __init__(self, host: str, reason: str) -> None:
-        super().__init__(f"cannot reach {host}: {reason}")
-        self.host = host
-        self.reason = reason
-
-
-# Connect-time failures that another attempt in the same run would only repeat.
-_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT}
-
-
-def _unreachable(exc: urllib.error.URLError) -> str | None:
-    """Why ``exc`` (raised while connecting and sending, by urlopen) means the host is unreachable, if it does."""
-    reason = exc.reason
-    if isinstance(reason, socket.gaierror):
-        return f"the name does not resolve ({reason.strerror or reason})"
-    if isinstance(reason, TimeoutError):
-        return "the connection timed out"
-    if isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNOS:
-        return reason.strerror or str(reason)
-    return None
 
 
 def _expand(text: str) -> str:
@@ -206,10 +180,10 @@ class IndexClient:
         except urllib.error.HTTPError:
             raise
         except urllib.error.URLError as exc:
-            why = _unreachable(exc)
+            why = unreachable_reason(exc)
             if why is None:
                 raise
-            proxy = _proxy_for(url)
+            proxy = proxy_for(url)
             if proxy:  # what could not be reached is the proxy
                 why += f" (through the proxy {redact(proxy)})"
             with self._dead_lock:
@@ -356,14 +330,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return str(exc.reason)
     return str(exc) or type(exc).__name__
-
-
-def _proxy_for(url: str) -> str | None:
-    """The proxy urllib sends ``url`` through (``https_proxy``, ``no_proxy``...), if any."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _same_host(a: str, b: str) -> bool:
