@@ -16,7 +16,7 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     if not pipenv_owns_selection:
         p.add_argument("-d", "--dev", action="store_true", help="also sync [develop] (dev-packages)")
         p.add_argument("--categories", help="space/comma separated categories to sync (instead of default)")
-        p.add_argument("--all", dest="all_sections", action="store_true", help="sync every category of the lock")
+        p.add_argument("--all", dest="all_sections", action="store_true", help="sync every Pipfile category")
         p.add_argument("--python", help="interpreter to create the venv with: a path or a version such as 3.11")
     p.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
     p.add_argument("--venv", type=Path, help="the virtualenv to sync (created when missing); default: pipenv's")

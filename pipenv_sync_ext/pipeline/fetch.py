@@ -24,7 +24,7 @@ from pipenv_sync_ext.feedback import LineProgress, Progress, Say
 from pipenv_sync_ext.lock.freshness import check_lock
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, OtherEntry
 from pipenv_sync_ext.lock.pipfile_lock import load_lock
-from pipenv_sync_ext.lock.selection import select_sections
+from pipenv_sync_ext.lock.selection import select
 from pipenv_sync_ext.store.cas import LocalArtifact, Store, default_cache_dir
 from pipenv_sync_ext.target.explicit import Target, TargetSpecError
 
@@ -71,7 +71,7 @@ class Fetched:
 
 def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None = None) -> Fetched:
     from pipenv_sync_ext.pipeline.offline import forbid_network
-    from pipenv_sync_ext.plan import make_plan
+    from pipenv_sync_ext.plan import make_plan, warn_overrides
     from pipenv_sync_ext.store.findlinks import FindLinks
     from pipenv_sync_ext.store.gather import gather, gather_every_file
     from pipenv_sync_ext.store.index import IndexClient
@@ -96,7 +96,8 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         deploy=args.deploy,
         warn=warn,
     )
-    sections = select_sections(lock, dev=args.dev, categories=args.categories, all_sections=args.all_sections)
+    pipfile = project.pipfile if project.has_pipfile else None
+    lock, sections = select(lock, pipfile, dev=args.dev, categories=args.categories, all_sections=args.all_sections)
     for directory in args.find_links:
         if not directory.is_dir():
             raise SyncError(f"--find-links {directory}: no such directory")
@@ -134,6 +135,7 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     else:
         target = _target(args, explicit, project, lock, cache_dir)
         plan = make_plan(entries=entries, installed=(), environment=target.markers, prune=False, lock_label=label)
+        warn_overrides(plan, label, warn)
         others = [o.entry for o in plan.others]
         _report_others(others, lock, args.deploy, warn)
         packages = [step.package for step in plan.install]
