@@ -22,7 +22,7 @@ import pytest
 from pipenv_sync_ext.install import scripts
 
 from .support import cli_env, lock_entry, make_venv, run_cli, write_project
-from .wheelcorpus import build_corpus, normalized, tree_of
+from .wheelcorpus import FILE, build_corpus, make_wheel, normalized, tree_of
 
 MODES = ("auto", "clone", "hardlink", "copy", "installer")
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -177,3 +177,31 @@ def test_scripts_run_from_a_venv_whose_path_has_a_space(corpus: Corpus, mode: st
     assert _run(venv / "bin" / "odd") == "main of odd_pkg_tool as odd\n"
     assert _run(venv / "bin" / "odd-py") == "odd-py ran\n"
     assert run_cli(*common, "--verify", env=corpus.env).returncode == 0
+
+
+@pytest.mark.parametrize("mode", ["auto", "installer"])
+def test_an_entry_point_named_out_of_the_scripts_directory_is_refused_before_any_change(
+    tmp_path: Path, mode: str
+) -> None:
+    """pip 26 refuses it too (``_raise_for_invalid_entrypoint``); here nothing is written, not even the others."""
+    wheel = make_wheel(
+        tmp_path / "wheels",
+        "evil",
+        "1.0",
+        {"evil/__init__.py": (b"def main(): pass\n", FILE)},
+        entry_points="[console_scripts]\n../../../escaped = evil:main\n",
+    )
+    good = make_wheel(tmp_path / "wheels", "good", "1.0", {"good/__init__.py": (b"", FILE)})
+    lock = {"evil": lock_entry([wheel], "1.0"), "good": lock_entry([good], "1.0")}
+    project = write_project(tmp_path / "proj", {"default": lock})
+    venv = make_venv(tmp_path / "venv")
+    before = tree_of(tmp_path)
+    synced = run_cli(
+        *("--project", project, "--venv", venv, "--offline", "--find-links", tmp_path / "wheels", "--link-mode", mode),
+        env=cli_env(tmp_path),
+    )
+    assert synced.returncode == 1
+    assert "evil-1.0-py3-none-any.whl: entry point '../../../escaped' would be written outside" in synced.stderr
+    assert "Traceback" not in synced.stderr
+    after = tree_of(tmp_path, exclude=())
+    assert {k: v for k, v in after.items() if not k.startswith(("cache", "pip-cache"))} == before

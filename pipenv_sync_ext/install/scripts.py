@@ -11,7 +11,7 @@ Launchers (entry points, console and gui alike on POSIX)
     or the interpreter is itself a ``#!`` script, the ``/bin/sh`` form
     ``'''exec' <python> "$0" "$@"``. For a target older than Python 3.9
     (which pip 26 cannot run) ``str.removesuffix`` is not there: the
-    launcher uses pip 25's ``endswith`` test instead. pip 23.2 (ensurepip's
+    launcher uses pip 25.3's ``endswith`` test instead. pip 23.2 (ensurepip's
     for 3.11/3.12) still used distlib's template (``import re``); scripts
     behave the same.
 Names (``script_names``)
@@ -48,7 +48,7 @@ if __name__ == '__main__':
     sys.argv[0] = sys.argv[0].removesuffix('.exe')
     sys.exit({func}())
 """
-# pip 25's, for interpreters without str.removesuffix (3.8 and older)
+# pip 25.3's, for interpreters without str.removesuffix (3.8 and older)
 _TEMPLATE_OLD = """\
 import sys
 from {module} import {import_name}
