@@ -1,6 +1,6 @@
 """``pipenv sync --prune``, ``--offline``, ...: this engine inside the real ``pipenv`` command.
 
-Imported only when pipenv's CLI module loads (see :mod:`pipenv_sync_ext.pipenv_hook`).
+Imported only when pipenv's CLI module loads (see :mod:`pipenv_sync_ext.pipenv.hook`).
 pipenv's CLI is one argparse parser made by ``build_parser()`` (defined in
 ``pipenv/cli/options.py``, imported by name into ``pipenv/cli/command.py``),
 and ``cli()`` sends each subcommand to a handler through the ``_DISPATCH``
