@@ -71,7 +71,7 @@ GROUP_TITLE = "pipenv-sync-ext options"
 GROUP_DESCRIPTION = (
     "Any of these makes `pipenv sync` run pipenv-sync-ext: the virtualenv is made to match "
     "Pipfile.lock exactly, from a sha256-addressed store. --dev, --categories, --all, --python, "
-    "--system, --verbose and --quiet keep their meaning. See `pipenv-sync --help`."
+    "--system, --pypi-mirror, --verbose and --quiet keep their meaning. See `pipenv-sync --help`."
 )
 _TRUE = ("1", "true", "yes", "on", "y")
 _PIPENV_TRUE, _PIPENV_FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # pipenv's env_to_bool
