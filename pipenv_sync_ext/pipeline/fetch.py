@@ -13,6 +13,7 @@ PEP 503 index (:mod:`pipenv_sync_ext.store.wheelhouse`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from pipenv_sync_ext.errors import LockError, SyncError
 from pipenv_sync_ext.feedback import LineProgress, Progress, Say
 from pipenv_sync_ext.lock.freshness import check_lock
+from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, OtherEntry
 from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.lock.selection import select
@@ -51,6 +53,7 @@ class FetchOptions:
     offline: bool = False
     jobs: int = 8
     deploy: bool = False
+    pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
 
 
 @dataclass
@@ -88,6 +91,7 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         forbid_network()
     project = find_project(args.project)
     lock = load_lock(project.lockfile)
+    lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, args.pypi_mirror))
     # fetch stays quiet when there is no Pipfile: it only fills the store
     check_lock(
         pipfile=project.pipfile if project.has_pipfile else None,

@@ -13,6 +13,7 @@ the two rules that span stages:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from pipenv_sync_ext.errors import SyncError, TargetError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.lock.freshness import check_lock
+from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
 from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.lock.selection import select
@@ -43,6 +45,7 @@ def run_pipeline(
         warn(message)
 
     lock = load_lock(project.lockfile)
+    lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, options.pypi_mirror))
     _check_freshness(project, lock, options.deploy, _warn)
     pipfile = project.pipfile if project.has_pipfile else None
     lock, sections = select(
