@@ -62,5 +62,9 @@ class InstallError(SyncError):
     """Applying the plan failed (a wheel could not be installed or removed)."""
 
 
+class UnsafePathError(SyncError):
+    """A path from outside (an index page, a wheel, a RECORD, a journal) would leave its root: refused."""
+
+
 class OfflineViolation(SyncError):
     """Raised by the offline guard when anything tries to open a connection."""

@@ -14,17 +14,23 @@ Rules:
   protected; sections not selected count as not wanted (unlike ``pipenv clean``,
   which keeps every section of the lock);
 * entries of other kinds (editable, VCS, path, ``"*"``) are reported as such and
-  are never pruned.
+  are never pruned;
+* a name in more than one selected section: the entries are taken in the order
+  of ``entries`` (the sections' install order) and, as in pipenv, which installs
+  one category after the other, the last marker-true pin wins. A ``"*"`` entry
+  pins nothing (pipenv counts whatever is installed as satisfying it), so it
+  never replaces an earlier pin. The same version twice is one install with
+  both hash sets; different pins are listed in :attr:`Plan.overrides`, for the
+  caller to say once (:func:`override_warning`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.lock.markers import markers_true
 from pipenv_sync_ext.lock.model import Entry, LockedPackage, OtherEntry
 from pipenv_sync_ext.target.inventory import InstalledDist
@@ -66,6 +72,14 @@ class Other:
 
 
 @dataclass(frozen=True)
+class Override:
+    """A name the selected sections pin differently; the last pin is the one installed."""
+
+    name: str
+    pins: tuple[tuple[str, str], ...]  # (section, version or source) in install order
+
+
+@dataclass(frozen=True)
 class Plan:
     install: tuple[Install, ...]
     remove: tuple[Removal, ...]
@@ -73,6 +87,7 @@ class Plan:
     skipped: tuple[Skipped, ...]
     others: tuple[Other, ...]
     extraneous: tuple[InstalledDist, ...]  # not wanted, but kept (protected, or no --prune)
+    overrides: tuple[Override, ...] = ()
 
     @property
     def changes_nothing(self) -> bool:
@@ -95,7 +110,7 @@ def make_plan(
     protected: frozenset[str] = PROTECTED,
     lock_label: str = "Pipfile.lock",
 ) -> Plan:
-    wanted, others, skipped = _wanted(entries, environment, lock_label)
+    wanted, others, skipped, overrides = _wanted(entries, environment, lock_label)
     by_name: dict[str, list[InstalledDist]] = {}
     for dist in installed:
         by_name.setdefault(dist.name, []).append(dist)
@@ -132,45 +147,101 @@ def make_plan(
         skipped=tuple(skipped),
         others=other_steps,
         extraneous=tuple(extraneous),
+        overrides=overrides,
+    )
+
+
+def warn_overrides(plan: Plan, lock_label: str, warn: Callable[[str], None]) -> None:
+    """Say once, in one line, every name the selected sections pin differently (kept a warning
+    under ``--deploy``: pipenv's ``install --deploy`` installs such a lock the same way)."""
+    message = override_warning(plan, lock_label)
+    if message is not None:
+        warn(message)
+
+
+def override_warning(plan: Plan, lock_label: str) -> str | None:
+    """One line listing every name pinned differently in the selected sections, or None."""
+    if not plan.overrides:
+        return None
+    listed = "; ".join(
+        f"{o.name} " + ", ".join(f"[{section}] {pin}" for section, pin in o.pins) + f" -> {o.pins[-1][1]}"
+        for o in plan.overrides
+    )
+    return (
+        f"{lock_label}: pinned differently in the selected categories, the later category wins "
+        f"(pipenv installs them in that order): {listed}"
+    )
+
+
+def _pin(entry: Entry) -> str | None:
+    """What an entry asks for: a version, a direct source, or None for ``"*"``."""
+    if isinstance(entry, LockedPackage):
+        return entry.version
+    if entry.kind == "unpinned":
+        return entry.version
+    return f"{entry.kind} {entry.source}"
+
+
+def _same_pin(a: Entry, b: Entry) -> bool:
+    pin_a, pin_b = _pin(a), _pin(b)
+    if pin_a is None or pin_b is None:
+        return pin_a == pin_b
+    if _is_direct(a) or _is_direct(b):
+        return pin_a == pin_b
+    return _same_version(pin_a, pin_b)
+
+
+def _is_direct(entry: Entry) -> bool:
+    return isinstance(entry, OtherEntry) and entry.kind != "unpinned"
+
+
+def _merged(earlier: Entry, later: Entry) -> Entry:
+    """Two entries with the same pin: one install, with every hash either section allows."""
+    if not isinstance(later, LockedPackage):
+        return earlier
+    if not isinstance(earlier, LockedPackage):
+        return later  # the same version, and this one has hashes: installable
+    # Both pins come from the lock, so either section's hashes are trusted.
+    return LockedPackage(
+        name=earlier.name,
+        version=earlier.version,
+        hashes=earlier.hashes | later.hashes,
+        category=earlier.category,
+        markers=earlier.markers,
+        extras=tuple(sorted(set(earlier.extras) | set(later.extras))),
+        index=earlier.index or later.index,
     )
 
 
 def _wanted(
     entries: Sequence[Entry], environment: Mapping[str, str], lock_label: str
-) -> tuple[dict[str, LockedPackage], list[OtherEntry], list[Skipped]]:
-    wanted: dict[str, LockedPackage] = {}
-    others: dict[str, OtherEntry] = {}
+) -> tuple[dict[str, LockedPackage], list[OtherEntry], list[Skipped], tuple[Override, ...]]:
+    chosen: dict[str, Entry] = {}
+    pins: dict[str, list[Entry]] = {}
     skipped: list[Skipped] = []
     for entry in entries:
         where = f"{lock_label}: [{entry.category}] {entry.name}"
         if not markers_true(entry.markers, environment, where):
             skipped.append(Skipped(entry, f"markers false for this interpreter: {entry.markers}"))
             continue
-        if isinstance(entry, OtherEntry):
-            others.setdefault(entry.name, entry)
-            continue
-        earlier = wanted.get(entry.name)
+        earlier = chosen.get(entry.name)
+        if _pin(entry) is not None:
+            pins.setdefault(entry.name, []).append(entry)
         if earlier is None:
-            wanted[entry.name] = entry
-        elif not _same_version(earlier.version, entry.version):
-            raise LockError(
-                f"{lock_label}: [{earlier.category}] {entry.name}=={earlier.version} conflicts with "
-                f"[{entry.category}] {entry.name}=={entry.version}; sync one of these categories, or re-lock"
-            )
+            chosen[entry.name] = entry
+        elif _pin(entry) is None:
+            continue  # "*" after a pin: pipenv finds it satisfied by what the earlier one installed
+        elif _same_pin(earlier, entry):
+            chosen[entry.name] = _merged(earlier, entry)
         else:
-            # Both pins come from the lock, so either section's hashes are trusted.
-            wanted[entry.name] = LockedPackage(
-                name=earlier.name,
-                version=earlier.version,
-                hashes=earlier.hashes | entry.hashes,
-                category=earlier.category,
-                markers=earlier.markers,
-                extras=tuple(sorted(set(earlier.extras) | set(entry.extras))),
-                index=earlier.index or entry.index,
-            )
+            chosen[entry.name] = entry
+    overrides = tuple(
+        Override(name, tuple((e.category, _pin(e) or "") for e in listed))
+        for name, listed in sorted(pins.items())
+        if any(not _same_pin(e, listed[-1]) for e in listed)
+    )
+    wanted = {n: e for n, e in chosen.items() if isinstance(e, LockedPackage)}
+    others = [e for e in chosen.values() if isinstance(e, OtherEntry)]
     # A name wanted through one section must not also be "skipped" through another.
-    skipped = [s for s in skipped if s.entry.name not in wanted and s.entry.name not in others]
-    for name in list(others):
-        if name in wanted:
-            del others[name]
-    return wanted, list(others.values()), skipped
+    skipped = [s for s in skipped if s.entry.name not in chosen]
+    return wanted, others, skipped, overrides

@@ -18,7 +18,13 @@ ROOT = "pipenv_sync_ext"
 
 #: The stages, bottom to top: a module may import its own layer (without a cycle) and the ones below.
 LAYERS: list[tuple[str, ...]] = [
-    ("pipenv_sync_ext", "pipenv_sync_ext.errors", "pipenv_sync_ext.fsutil", "pipenv_sync_ext.feedback"),
+    (
+        "pipenv_sync_ext",
+        "pipenv_sync_ext.errors",
+        "pipenv_sync_ext.fsutil",
+        "pipenv_sync_ext.feedback",
+        "pipenv_sync_ext.confine",
+    ),
     ("pipenv_sync_ext.fastpath",),
     ("pipenv_sync_ext.lock",),
     ("pipenv_sync_ext.target",),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipenv_sync_ext.target.drift import parse_pyvenv_cfg, requires_mismatch
+from pipenv_sync_ext.target.drift import inspect_venv, parse_pyvenv_cfg, requires_mismatch
 
 from .support import build_wheel, cli_env, installed, lock_entry, make_venv, run_cli, snapshot, write_project
 
@@ -47,10 +47,97 @@ def test_pyvenv_cfg_parsing() -> None:
         "command = /usr/bin/python3 -m venv --without-pip /srv/my app/.venv\n"
     )
     assert (cfg.home, cfg.version, cfg.system_site_packages) == ("/usr/bin", "3.11.7", True)
-    assert cfg.recorded_path == "/srv/my app/.venv"
-    # activate's quoted VIRTUAL_ENV wins: it survives any option layout of `command`
-    cfg = parse_pyvenv_cfg("version = 3.12.1\ncommand = x -m venv --prompt p /a\n", 'VIRTUAL_ENV="/b c"\nexport X\n')
-    assert cfg.recorded_path == "/b c" and cfg.version == "3.12.1" and not cfg.system_site_packages
+    assert cfg.command == "/usr/bin/python3 -m venv --without-pip /srv/my app/.venv"
+    cfg = parse_pyvenv_cfg("home = /x/bin\nuv = 0.13.9\nversion_info = 3.12.1\n")  # uv: no version, no command
+    assert (cfg.version, cfg.command, cfg.system_site_packages) == ("3.12.1", None, False)
+
+
+def _pyenv_python(minor: int) -> str | None:
+    import glob
+
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3.{minor}")))
+    return found[-1] if found else None
+
+
+def _make(creator: str, venv: Path) -> None:
+    from .realtools import tool_env, uv_bin
+
+    if creator.startswith("venv-3."):
+        python = _pyenv_python(int(creator.rsplit(".", 1)[1]))
+        if python is None:
+            pytest.skip(f"needs pyenv's Python {creator[5:]}")
+        cmd = [python, "-m", "venv", "--without-pip", str(venv)]
+    elif creator == "virtualenv":
+        cmd = [sys.executable, "-m", "virtualenv", "--quiet", "--no-seed", "--no-periodic-update", str(venv)]
+    else:
+        cmd = [uv_bin(), "venv", "--quiet", "--python", sys.executable, str(venv)]
+        cmd += ["--relocatable"] if creator == "uv-relocatable" else []
+    subprocess.run(cmd, check=True, env=tool_env(venv.parent), capture_output=True)
+
+
+def _moved(venv: Path) -> str | None:
+    found = [p.message for p in inspect_venv(venv, prune=False) if p.code == "moved"]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+#: Which creators' venvs still name their old place after `mv`: venv and uv write it as a literal
+#: into bin/activate; virtualenv's bash activate relocates itself, uv --relocatable has no literal.
+BROKEN_BY_MV = {"venv-3.8": True, "venv-3.12": True, "venv-3.13": True, "uv": True, "virtualenv": False}
+
+
+@pytest.mark.parametrize("creator", [*BROKEN_BY_MV, "uv-relocatable"])
+def test_moved_detection_reads_what_each_creator_writes(tmp_path: Path, creator: str) -> None:
+    made = tmp_path / "made"
+    _make(creator, made)
+    assert _moved(made) is None  # in place: never "moved" (virtualenv 21 writes VIRTUAL_ENV="$CURRENT_ENV")
+    # A copy whose original is still there activates (and runs) the original: moved, unless relocatable.
+    shutil.copytree(made, tmp_path / "copy", symlinks=True)
+    copied = _moved(tmp_path / "copy")
+    if creator == "uv-relocatable":
+        assert copied is None
+    else:
+        assert copied == f"{tmp_path / 'copy'}: was made at {made} and moved or copied; bin/activate still points there"
+    os.rename(made, tmp_path / "moved")
+    assert (_moved(tmp_path / "moved") is not None) == BROKEN_BY_MV.get(creator, False)
+
+
+def _script(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+UV_RELOCATABLE = """#!/bin/sh
+'''exec' "$(dirname -- "$(realpath -- "$0")")"/'python' "$0" "$@"
+' '''
+"""
+
+
+def test_moved_detection_reads_every_shebang_form(tmp_path: Path) -> None:
+    """pip's and uv's shebangs (plain, distlib's /bin/sh form, enquoted), and those that prove nothing."""
+    venv = make_venv(tmp_path / "v")
+    (venv / "bin" / "activate").unlink()  # only the scripts speak here
+    old = tmp_path / "gone venv"
+    _script(venv / "bin" / "here", f"#!{venv}/bin/python\nimport x\n")
+    _script(venv / "bin" / "env", "#!/usr/bin/env python3\n")
+    _script(venv / "bin" / "system", "#!/usr/bin/python3\n")  # /usr exists and is no venv: foreign, not stale
+    _script(venv / "bin" / "reloc", UV_RELOCATABLE)
+    _script(venv / "bin" / "shell", "#!/bin/sh\necho hi\n")
+    assert _moved(venv) is None
+    _script(venv / "bin" / "long", f"#!/bin/sh\n'''exec' '{old}/bin/python' \"$0\" \"$@\"\n' '''\n")
+    _script(venv / "bin" / "quoted", f'#!"{old}/bin/python3"\n')
+    _script(venv / "bin" / "other-name", f"#!{old}/bin/python9.9\n")  # no such python in this venv: not ours
+    message = _moved(venv)
+    assert message == f"{venv}: was made at {old} and moved or copied; bin/long, bin/quoted still point there"
+    # Installed here from another live venv (`--prefix`), while pyvenv.cfg's command names this place: no move.
+    for name in ("long", "quoted", "other-name"):
+        (venv / "bin" / name).unlink()
+    other = make_venv(tmp_path / "other")
+    _script(venv / "bin" / "tool", f"#!{other}/bin/python -E\n")
+    assert f"-m venv --without-pip {venv}" in (venv / "pyvenv.cfg").read_text()
+    assert _moved(venv) is None
+    shutil.rmtree(other)  # gone: now the script really is stale
+    assert _moved(venv) == f"{venv}: was made at {other} and moved or copied; bin/tool still points there"
 
 
 @dataclass

@@ -20,6 +20,7 @@ import pytest
 
 from pipenv_sync_ext.cli.arguments import add_sync_arguments
 
+from .realtools import PIPENV_ABBREVIATIONS, PREFIX_SCRIPT
 from .support import Index, build_wheel, cli_env, installed, lock_entry, make_venv, write_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def hooked(tmp_path_factory: pytest.TempPathFactory) -> Hooked:
     (wheel,) = (tmp / "dist").glob("pipenv_sync_ext-*.whl")
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", venv])
-    _run([venv / "bin" / "python", "-m", "pip", "install", "--cache-dir", pip_cache, wheel])
+    _run([venv / "bin" / "python", "-m", "pip", "install", "--no-compile", "--cache-dir", pip_cache, wheel])
     return Hooked(venv)
 
 
@@ -228,8 +229,92 @@ def test_pipenv_options_reach_the_engine_or_are_refused(hooked: Hooked, world: W
     # pipenv's --python reaches the engine (which creates the venv with it)
     proc = pipenv(hooked, world, "sync", "--offline", "--python", "9.9")
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1].startswith("pipenv-sync: error: --python 9.9: no python9.9")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("pipenv-sync: error: --python 9.9: no runnable Python 9.9 found in pyenv's or asdf's")
     assert not world.venv.exists()
+
+
+def test_every_abbreviation_of_pipenv_s_options_means_what_it_means_without_the_extension(hooked: Hooked) -> None:
+    """``sync --de`` is ``--dev``, ``--pr`` is ``--pre``...: parsed by pipenv's own parser and by the hooked one."""
+    code = subprocess.run(
+        [str(hooked.bin / "python"), "-c", PREFIX_SCRIPT, *PIPENV_ABBREVIATIONS, "--pru", "--off"],
+        capture_output=True,
+        text=True,
+    )
+    assert code.returncode == 0, code.stderr
+    parsed = json.loads(code.stdout)
+    differ = {prefix: both for prefix, both in parsed.items() if both[0] != both[1] and prefix.startswith("--")}
+    assert set(differ) == {"--pru", "--off"}  # only prefixes no pipenv option has reach the extension's
+    for prefix in ("--pru", "--off"):
+        assert parsed[prefix][0]["rest"] == [prefix, "x"]  # plain pipenv: not an option of its own
+        assert any(k.startswith("pipenv_sync_ext:") for k, _v in parsed[prefix][1]["namespace"])
+    for prefix, dest in PIPENV_ABBREVIATIONS.items():
+        plain, hooked_ns = parsed[prefix]
+        assert "error" not in plain, (prefix, plain)
+        assert dest in dict(plain["namespace"]) and plain == hooked_ns
+
+
+def test_extra_pip_args_are_refused_whatever_their_value(hooked: Hooked, world: World) -> None:
+    for args, env in (
+        (["--extra-pip-args=--no-cache-dir"], {}),
+        (["--extra-pip-args", "1"], {}),
+        ([], {"PIPENV_EXTRA_PIP_ARGS": "--no-binary :all:"}),
+    ):
+        proc = subprocess.run(
+            [str(hooked.bin / "pipenv"), "sync", "--prune", "--offline", *args],
+            capture_output=True,
+            text=True,
+            env={**world.env, **env},
+            cwd=world.project,
+        )
+        assert proc.returncode == 2, (args, env, proc.stderr)
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith("pipenv sync: error: --extra-pip-args (PIPENV_EXTRA_PIP_ARGS): pipenv-sync-ext")
+        assert not world.venv.exists()
+
+
+def test_pipenv_verbosity_is_honoured(hooked: Hooked, world: World) -> None:
+    _seed(hooked, world, "extra")
+    wheels = world.wheels["alpha2"].parent
+
+    def sync(*args: str, **env: str) -> str:
+        proc = subprocess.run(
+            [str(hooked.bin / "pipenv"), "sync", "--offline", "--find-links", str(wheels), *args],
+            capture_output=True,
+            text=True,
+            env={**world.env, **env},
+            cwd=world.project,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    verbose = sync(PIPENV_VERBOSITY="1")
+    assert "kept, not in the lock: extra-pkg 9.0" in verbose  # what only --verbose shows
+    assert installed(world.venv) == {"alpha": "2.0", "beta": "1.5", "extra-pkg": "9.0"}
+    assert sync("--dev", PIPENV_VERBOSITY="-1") == ""
+    assert installed(world.venv)["devtool"] == "0.3"
+    assert "  = alpha 2.0" in sync("--verbose", "--verify", PIPENV_VERBOSITY="-1")  # the option wins, as in pipenv
+    assert "  = alpha 2.0" not in sync("--verify", PIPENV_VERBOSITY="0")
+
+
+def test_pypi_mirror_replaces_pypi_org_through_pipenv(hooked: Hooked, world: World) -> None:
+    """A lock made against pypi.org, synced from a mirror (``PIPENV_PYPI_MIRROR`` or ``--pypi-mirror``)."""
+    entries = {"alpha": lock_entry([world.wheels["alpha2"]], "2.0"), "beta": lock_entry([world.wheels["beta"]], "1.5")}
+    project = write_project(world.tmp / "mirrored", {"default": entries}, index_url="https://pypi.org/simple")
+    dead = "http://127.0.0.1:9"  # pypi.org itself is never reached: the proxy to it is a closed port
+    env = {**world.env, "https_proxy": dead, "http_proxy": dead, "no_proxy": "127.0.0.1,localhost"}
+    for extra, venv in (({"PIPENV_PYPI_MIRROR": world.index.url}, []), ({}, ["--pypi-mirror", world.index.url])):
+        target = world.tmp / ("venv-env" if extra else "venv-option")
+        proc = subprocess.run(
+            [str(hooked.bin / "pipenv"), "sync", "--prune", "--venv", str(target), *venv],
+            capture_output=True,
+            text=True,
+            env={**env, **extra, "PIPENV_SYNC_CACHE_DIR": str(target) + "-store"},  # each fetches for itself
+            cwd=project,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert installed(target) == {"alpha": "2.0", "beta": "1.5"}
+    assert world.index.requests.count("/simple/alpha/") == 2
 
 
 def test_the_pth_costs_other_programs_nothing(hooked: Hooked) -> None:

@@ -16,7 +16,7 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     if not pipenv_owns_selection:
         p.add_argument("-d", "--dev", action="store_true", help="also sync [develop] (dev-packages)")
         p.add_argument("--categories", help="space/comma separated categories to sync (instead of default)")
-        p.add_argument("--all", dest="all_sections", action="store_true", help="sync every category of the lock")
+        p.add_argument("--all", dest="all_sections", action="store_true", help="sync every Pipfile category")
         p.add_argument("--python", help="interpreter to create the venv with: a path or a version such as 3.11")
     p.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
     p.add_argument("--venv", type=Path, help="the virtualenv to sync (created when missing); default: pipenv's")
@@ -82,6 +82,11 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         help="extra read-only directory of artifacts, matched by sha256 (repeatable)",
     )
     p.add_argument("--no-pip-cache", action="store_true", help="do not look in pip's (and pipenv's) HTTP cache")
+    p.add_argument(
+        "--pypi-mirror",
+        metavar="URL",
+        help="fetch what the lock's pypi.org sources list from this mirror, as pipenv does (env: PIPENV_PYPI_MIRROR)",
+    )
 
 
 def parse_categories(value: str | None) -> list[str]:
@@ -117,4 +122,10 @@ def options_from_args(args: argparse.Namespace) -> Options:
         seed=args.seed,
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
+        pypi_mirror=pypi_mirror(args),
     )
+
+
+def pypi_mirror(args: argparse.Namespace) -> str | None:
+    """``--pypi-mirror``, else ``PIPENV_PYPI_MIRROR`` (as pipenv reads it)."""
+    return args.pypi_mirror or os.environ.get("PIPENV_PYPI_MIRROR") or None

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("-d", "--dev", action="store_true", help="also fetch [develop] (dev-packages)")
     f.add_argument("--categories", help="space/comma separated categories to fetch (instead of default)")
-    f.add_argument("--all", dest="all_sections", action="store_true", help="fetch every category of the lock")
+    f.add_argument("--all", dest="all_sections", action="store_true", help="fetch every Pipfile category")
     f.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
     f.add_argument("--venv", type=Path, help="fetch for this venv's interpreter (default: the project's venv)")
     f.add_argument("--python", help="without a venv: the interpreter a new venv would be made with (path or X.Y)")

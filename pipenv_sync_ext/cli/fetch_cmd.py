@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from pipenv_sync_ext.cli.arguments import pypi_mirror
 from pipenv_sync_ext.cli.output import run_command
 from pipenv_sync_ext.cli.progress import Progress
 from pipenv_sync_ext.fastpath.identity import split_categories
@@ -39,6 +40,7 @@ def fetch_options(args: argparse.Namespace) -> FetchOptions:
         offline=bool(args.offline),
         jobs=args.jobs,
         deploy=bool(args.deploy),
+        pypi_mirror=pypi_mirror(args),
     )
 
 

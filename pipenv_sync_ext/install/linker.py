@@ -71,9 +71,9 @@ class Linker:
         else:  # clone, auto
             self.mode = "clone" if same_device else "copy"
             self.fallback = "hardlink" if requested == "auto" and same_device else "copy"
-        umask = _umask()  # once, before the pool starts: installer's modes for executables and scripts
-        self.exec_mode = (0o777 & ~umask) | 0o111
-        self.script_mode = self.exec_mode | (self.exec_mode & 0o444) >> 2
+        umask = _umask()  # once, before the pool starts: pip's modes for executables and launchers
+        self.exec_mode = (0o777 & ~umask) | 0o111  # a member with an x bit (pip: "default mode plus executable")
+        self.script_mode = (0o666 & ~umask) | 0o555  # a launcher (distlib's set_executable_mode)
 
     def _say(self, message: str) -> None:
         with self._lock:

@@ -12,10 +12,14 @@ The unpacked store
 
 Link modes (``--link-mode``)
     :mod:`.linker` (clone, hard link, copy); ``installer`` is PyPA's installer
-    from the zip (:mod:`.wheelinstall`): the reference, and the fallback for a
-    wheel whose tree cannot be made. Whatever the mode, scripts are never
-    linked (:mod:`.scripts`): entry-point launchers are generated for the
-    target's interpreter, ``.data/scripts`` files have a ``#!python`` shebang
+    from the zip (:mod:`.wheelinstall`), the fallback for a wheel whose tree
+    cannot be made. Every mode installs what pip 26 installs, file for file
+    (paths, bytes, executable bits, RECORD; :mod:`.scripts` and
+    :mod:`.record` say where and why it deliberately differs). Hard links
+    are read-only (the store's 0o444/0o555): the one difference of modes
+    between link modes. Whatever the mode, scripts are never linked:
+    entry-point launchers are generated for the target's interpreter with
+    pip's names, ``.data/scripts`` files have a ``#!python`` shebang
     rewritten, and any file landing in the scripts directory is copied (a venv
     built beside its target has the paths in ``bin/`` rewritten in place).
 
@@ -24,10 +28,8 @@ Guarantees kept from :mod:`.wheelinstall`
     with its write-ahead list (``.pipenv-sync-written``: every path, ``N`` new
     or ``E`` existing, written before the first file) and renamed into place
     last, so :mod:`.journal` undoes a killed install; ``failpoints.step()``
-    runs before every file operation. RECORD lists paths relative to the site
-    directory (``../../../bin/x`` for scripts), sha256 and size, itself without
-    a hash, sorted as ``installer`` sorts them; ``INSTALLER`` says
-    ``pipenv-sync``.
+    runs before every file operation. RECORD, ``INSTALLER`` and ``REQUESTED``
+    are :mod:`.record`'s.
 
 Parallel
     Trees are prepared (before the first change), then wheels installed, by a
@@ -40,9 +42,7 @@ Parallel
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -54,14 +54,15 @@ from pipenv_sync_ext.errors import InstallError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.install import failpoints
 from pipenv_sync_ext.install.linker import MODES, NEW_SUFFIX, Linker
-from pipenv_sync_ext.install.scripts import fix_shebang, launcher
-from pipenv_sync_ext.install.wheelinstall import INSTALLER_NAME, MANIFEST, PARTIAL_SUFFIX, undo_partial
+from pipenv_sync_ext.install.record import INSTALLER_NAME, REQUESTED, dist_scheme, prefixes, record_bytes
+from pipenv_sync_ext.install.scripts import fix_shebang, launcher, replaced_by_launcher, script_names
+from pipenv_sync_ext.install.wheelinstall import MANIFEST, PARTIAL_SUFFIX, undo_partial
 from pipenv_sync_ext.store.cas import LocalArtifact
-from pipenv_sync_ext.store.extract import SCHEMES, record_hash
+from pipenv_sync_ext.store.extract import record_hash
 from pipenv_sync_ext.store.unpacked import WORKERS, Member, Unpacked, damaged, forget, prepare, unpacked_root
 from pipenv_sync_ext.target.interpreter import Interpreter
 
-__all__ = ["MODES", "install_all", "install_tree", "record_text", "same_device"]
+__all__ = ["MODES", "install_all", "install_tree", "same_device"]
 
 
 _LINK, _COPY, _SCRIPT_FILE = 0, 1, 2
@@ -73,50 +74,55 @@ class _Op(NamedTuple):
     dst: str
 
 
-def _ops(tree: Unpacked, scheme: dict[str, str]) -> list[_Op]:
+class _Plan(NamedTuple):
+    scheme: dict[str, str]  # the distribution's (headers in their own folder)
+    ops: list[_Op]  # the tree's members to place, in archive order
+    launchers: list[tuple[str, str, str]]  # path, module, attr
+
+
+def _plan(tree: Unpacked, interpreter: Interpreter) -> _Plan:
+    scheme = dist_scheme({k: os.path.abspath(v) for k, v in interpreter.scheme.items()}, tree.name)
     site = scheme[tree.root_scheme]
     staged = f"{site}/{tree.dist_info}{PARTIAL_SUFFIX}"
     prefix = tree.dist_info + "/"
     scripts = scheme["scripts"] + "/"
+    names = script_names(tree.entry_points, interpreter.version)
     ops = []
     for m in tree.files:
         if m.scheme == tree.root_scheme and m.dest.startswith(prefix):
             dst = staged + m.dest[len(tree.dist_info) :]
+        elif m.scheme == "scripts" and replaced_by_launcher(m.dest, tree.entry_points, names):
+            continue  # the launcher wins, as with pip; nothing written, no RECORD row
         else:
             dst = f"{scheme[m.scheme]}/{m.dest}"
         kind = _SCRIPT_FILE if m.scheme == "scripts" else _COPY if dst.startswith(scripts) else _LINK
         ops.append(_Op(kind, m, dst))
-    return ops
+    launchers = [(scripts + name, module, attr) for name, (module, attr, _section) in names.items()]
+    return _Plan(scheme, ops, launchers)
 
 
-def _schemes(interpreter: Interpreter) -> dict[str, str]:
-    return {k: os.path.abspath(v) for k, v in interpreter.scheme.items()}
-
-
-def _targets(tree: Unpacked, ops: Sequence[_Op], scheme: dict[str, str]) -> list[str]:
-    """Every path outside the staged ``.dist-info`` that installing ``tree`` writes."""
-    paths = [op.dst for op in ops if PARTIAL_SUFFIX + "/" not in op.dst]
-    paths += [f"{scheme['scripts']}/{ep[0]}" for ep in tree.entry_points]
-    return paths
+def _targets(plan: _Plan) -> list[str]:
+    """Every path outside the staged ``.dist-info`` that installing a tree writes."""
+    return [op.dst for op in plan.ops if PARTIAL_SUFFIX + "/" not in op.dst] + [p for p, _m, _a in plan.launchers]
 
 
 def install_tree(
-    tree: Unpacked, *, interpreter: Interpreter, linker: Linker, label: str, ops: list[_Op] | None = None
+    tree: Unpacked, *, interpreter: Interpreter, linker: Linker, label: str, plan: _Plan | None = None
 ) -> None:
     """Install one wheel from its unpacked tree; registered (``.dist-info`` renamed into place) last."""
-    scheme = _schemes(interpreter)
-    site = scheme[tree.root_scheme]
+    plan = _plan(tree, interpreter) if plan is None else plan
+    site = plan.scheme[tree.root_scheme]
     staged = f"{site}/{tree.dist_info}{PARTIAL_SUFFIX}"
     final = f"{site}/{tree.dist_info}"
     try:
-        _install(tree, interpreter, scheme, staged, linker, _ops(tree, scheme) if ops is None else ops)
+        _install(tree, interpreter, staged, linker, plan)
         if os.path.lexists(final):
             shutil.rmtree(final) if os.path.isdir(final) and not os.path.islink(final) else os.unlink(final)
         os.unlink(f"{staged}/{MANIFEST}")
         failpoints.step()
         os.rename(staged, final)  # the distribution is registered here
     except BaseException as exc:
-        undo_partial(Path(staged), stop_at={Path(p) for p in scheme.values()})
+        undo_partial(Path(staged), stop_at={Path(p) for p in plan.scheme.values()})
         if isinstance(exc, InstallError):
             raise
         if isinstance(exc, OSError):
@@ -125,12 +131,9 @@ def install_tree(
         raise
 
 
-def _install(
-    tree: Unpacked, interpreter: Interpreter, scheme: dict[str, str], staged: str, linker: Linker, ops: list[_Op]
-) -> None:
-    scripts = scheme["scripts"]
-    entry_scripts = [(f"{scripts}/{name}", module, attr) for name, module, attr, _section in tree.entry_points]
-    dsts = [op.dst for op in ops] + [dst for dst, _m, _a in entry_scripts]
+def _install(tree: Unpacked, interpreter: Interpreter, staged: str, linker: Linker, plan: _Plan) -> None:
+    ops = plan.ops
+    dsts = [op.dst for op in ops] + [dst for dst, _m, _a in plan.launchers]
 
     # Write-ahead: every path, new (N) or existing (E, never removed by an undo), before the first file.
     os.makedirs(staged, exist_ok=True)
@@ -148,7 +151,8 @@ def _install(
         os.makedirs(d, exist_ok=True)  # race-free: another wheel may be making the same directory
 
     base = tree.files_dir + "/"
-    rows: list[tuple[str, str, str, int]] = []  # scheme, path in it, hash, size
+    prefix = prefixes(plan.scheme, plan.scheme[tree.root_scheme])
+    rows: list[tuple[str, str, str]] = []  # RECORD: path relative to the site directory, hash, size
     for op, was in zip(ops, existed[: len(ops)], strict=True):
         m = op.member
         failpoints.step()
@@ -156,35 +160,23 @@ def _install(
             with open(base + m.path, "rb") as f:
                 data = fix_shebang(f.read(), interpreter.executable)
             linker.write(op.dst, data, linker.exec_mode if m.executable else None, was)
-            rows.append((m.scheme, m.dest, record_hash(hashlib.sha256(data)), len(data)))
+            rows.append((prefix["scripts"] + m.dest, record_hash(hashlib.sha256(data)), str(len(data))))
         else:
             linker.place(base + m.path, op.dst, m.executable, was, copy=op.kind == _COPY)
-            rows.append((m.scheme, m.dest, m.hash, m.size))
-    for (dst, module, attr), was in zip(entry_scripts, existed[len(ops) :], strict=True):
-        data = launcher(interpreter.executable, module, attr)
+            rows.append((prefix[m.scheme] + m.dest, m.hash, str(m.size)))
+    scripts = plan.scheme["scripts"] + "/"
+    for (dst, module, attr), was in zip(plan.launchers, existed[len(ops) :], strict=True):
+        data = launcher(interpreter.executable, interpreter.version, module=module, attr=attr)
         failpoints.step()
         linker.write(dst, data, linker.script_mode, was)
-        rows.append(("scripts", dst[len(scripts) + 1 :], record_hash(hashlib.sha256(data)), len(data)))
+        rows.append((prefix["scripts"] + dst[len(scripts) :], record_hash(hashlib.sha256(data)), str(len(data))))
 
+    for name, data in (("INSTALLER", INSTALLER_NAME), ("REQUESTED", REQUESTED)):
+        failpoints.step()
+        linker.write(f"{staged}/{name}", data, None, False)
+        rows.append((f"{tree.dist_info}/{name}", record_hash(hashlib.sha256(data)), str(len(data))))
     failpoints.step()
-    linker.write(f"{staged}/INSTALLER", INSTALLER_NAME, None, False)
-    installer_hash = record_hash(hashlib.sha256(INSTALLER_NAME))
-    rows.append((tree.root_scheme, f"{tree.dist_info}/INSTALLER", installer_hash, len(INSTALLER_NAME)))
-    failpoints.step()
-    linker.write(f"{staged}/RECORD", record_text(rows, tree, scheme).encode("utf-8"), None, False)
-
-
-def record_text(rows: Sequence[tuple[str, str, str, int]], tree: Unpacked, scheme: dict[str, str]) -> str:
-    """RECORD as ``installer`` writes it: sorted by path within the scheme, other schemes relative to the root's."""
-    root = scheme[tree.root_scheme]
-    prefixes = {s: "" if s == tree.root_scheme else os.path.relpath(scheme[s], start=root) + "/" for s in SCHEMES}
-    entries = [(path, s, h, str(size)) for s, path, h, size in rows]
-    entries.append((f"{tree.dist_info}/RECORD", tree.root_scheme, "", ""))
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=",", quotechar='"', lineterminator="\n")
-    for path, s, h, size in sorted(entries, key=lambda e: e[0]):
-        writer.writerow((prefixes[s] + path, h, size))
-    return out.getvalue()
+    linker.write(f"{staged}/RECORD", record_bytes(rows, f"{tree.dist_info}/RECORD"), None, False)
 
 
 def same_device(cache_dir: Path, interpreter: Interpreter) -> bool:
@@ -206,14 +198,11 @@ def install_all(
 ) -> None:
     """Install every wheel: from its tree in parallel, then one at a time those that share a path or fall back."""
     linker = Linker(link_mode, same_device(cache_dir, interpreter), warn)
-    scheme = _schemes(interpreter)
-    plans = {i: _ops(tree, scheme) for i, (_local, tree) in enumerate(jobs) if tree is not None}
+    plans = {i: _plan(tree, interpreter) for i, (_local, tree) in enumerate(jobs) if tree is not None}
     owners: dict[str, int] = {}
     shared: set[int] = set()
-    for i, (_local, tree) in enumerate(jobs):
-        if tree is None:
-            continue
-        for path in _targets(tree, plans[i], scheme):
+    for i, plan in plans.items():
+        for path in _targets(plan):
             first = owners.setdefault(path, i)
             if first != i:
                 shared.update((first, i))
@@ -228,7 +217,7 @@ def install_all(
             fallback(local)
             return
         try:
-            install_tree(tree, interpreter=interpreter, linker=linker, label=local.artifact.filename, ops=plans[i])
+            install_tree(tree, interpreter=interpreter, linker=linker, label=local.artifact.filename, plan=plans[i])
         except InstallError:
             if not damaged(tree):
                 raise

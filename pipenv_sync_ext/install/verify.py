@@ -1,7 +1,9 @@
 """Installed files against their RECORD: modified or missing files, per distribution.
 
 Only files with a hash in RECORD are checked (RECORD itself and bytecode have
-none), and only those inside the venv. With hard links into the unpacked store
+none), and only those inside the venv. A row naming a path in the wheel's
+``<name>.data/`` directory is skipped: pip and uv leave one for a
+``.data/scripts`` file a launcher replaced, a file that is never installed. With hard links into the unpacked store
 (:mod:`~pipenv_sync_ext.install.linkinstall`), an in-place edit shows here as a modified file, and
 ``--repair`` rebuilds the store's tree before relinking it.
 """
@@ -50,6 +52,8 @@ def check_dist(dist: InstalledDist, venv: Path) -> Damage | None:
     modified: list[str] = []
     missing: list[str] = []
     for row in rows:
+        if row[0].partition("/")[0].endswith(".data"):
+            continue
         path = Path(os.path.normpath(dist.site_dir / row[0]))
         if not is_inside(path, venv):
             continue

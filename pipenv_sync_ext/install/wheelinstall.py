@@ -23,6 +23,12 @@ and the declared sizes are sane (zip bombs).
 A file already at a target path is unlinked, never written into: it may be a
 hard link into the store's unpacked trees (:mod:`~pipenv_sync_ext.install.linkinstall`, which installs
 by default; this module is ``--link-mode installer`` and its fallback).
+
+What is installed is what the link modes install, pip 26's layout: ``installer``
+writes the archive's files, but the headers folder, the scripts (launchers with
+pip's names and text, ``#!python`` rewrites, data scripts a launcher replaces),
+``REQUESTED`` and RECORD are :mod:`.scripts`' and :mod:`.record`'s, through
+the destination below.
 """
 
 from __future__ import annotations
@@ -39,11 +45,13 @@ from typing import Any, BinaryIO
 from pipenv_sync_ext.errors import InstallError
 from pipenv_sync_ext.fsutil import is_inside, sha256_stream
 from pipenv_sync_ext.install import failpoints
+from pipenv_sync_ext.install.record import INSTALLER_NAME, REQUESTED, dist_scheme, prefixes, record_bytes
 from pipenv_sync_ext.install.removal import prune_empty_dirs
+from pipenv_sync_ext.install.scripts import fix_shebang, launcher, replaced_by_launcher, script_names
 from pipenv_sync_ext.store.cas import LocalArtifact
+from pipenv_sync_ext.store.extract import check_script_names
 from pipenv_sync_ext.target.interpreter import Interpreter
 
-INSTALLER_NAME = b"pipenv-sync\n"
 PARTIAL_SUFFIX = ".pipenv-sync-partial"
 CONTENTS_VERIFIED = ".contents-verified"  # beside a stored wheel whose members matched its RECORD
 MANIFEST = ".pipenv-sync-written"  # inside the partial dist-info: every path written, before it is written
@@ -80,6 +88,7 @@ def check_wheel(local: LocalArtifact, name: str) -> None:
             wheel_version = parse_metadata_file(source.read_dist_info("WHEEL"))["Wheel-Version"] or ""
             if not wheel_version.startswith("1."):
                 raise InstallError(f"{label}: unsupported Wheel-Version {wheel_version!r}; not installed")
+            check_script_names([list(ep) for ep in _entry_points(archive, source.dist_info_dir, label)], label)
             # Every member against RECORD, once per artifact: the store re-hashes the file on each
             # use, so a wheel whose contents checked out once still does.
             verified = local.path.parent / CONTENTS_VERIFIED
@@ -91,6 +100,18 @@ def check_wheel(local: LocalArtifact, name: str) -> None:
     except (InstallerError, InvalidRecordEntry, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise InstallError(f"{label}: not a valid wheel: {first}; not installed") from None
+
+
+def _entry_points(archive: zipfile.ZipFile, dist_info: str, label: str) -> list[tuple[str, str, str, str]]:
+    from installer.utils import parse_entrypoints
+
+    path = f"{dist_info}/entry_points.txt"
+    if path not in archive.NameToInfo:
+        return []
+    try:
+        return list(parse_entrypoints(archive.read(path).decode("utf-8")))
+    except (AssertionError, ValueError) as exc:
+        raise InstallError(f"{label}: unreadable entry_points.txt ({exc}); not installed") from None
 
 
 def _check_sizes(archive: zipfile.ZipFile, label: str) -> None:
@@ -154,6 +175,11 @@ def _verified_source(archive: zipfile.ZipFile, label: str) -> Any:
     from installer.sources import WheelFile
 
     class VerifiedWheel(WheelFile):
+        @property
+        def dist_info_filenames(self) -> list[str]:
+            # installer writes no launchers: the destination writes pip's (see _staged_destination)
+            return [n for n in super().dist_info_filenames if n != "entry_points.txt"]
+
         def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
             for record, stream, is_executable in super().get_contents():
                 path, expected = record[0], record[1]
@@ -168,7 +194,9 @@ def _verified_source(archive: zipfile.ZipFile, label: str) -> Any:
     return VerifiedWheel(archive)
 
 
-def _staged_destination(interpreter: Interpreter, site: Path, dist_info: str) -> Any:
+def _staged_destination(
+    interpreter: Interpreter, site: Path, dist_info: str, *, name: str, entry_points: list[tuple[str, str, str, str]]
+) -> Any:
     from installer.destinations import SchemeDictionaryDestination
     from installer.records import RecordEntry
     from installer.utils import Scheme
@@ -177,6 +205,8 @@ def _staged_destination(interpreter: Interpreter, site: Path, dist_info: str) ->
     (site / staged).mkdir(parents=True, exist_ok=True)
     manifest = (site / staged / MANIFEST).open("a", encoding="utf-8")
     made: set[Path] = set()  # directories known to exist
+    launchers = script_names(entry_points, interpreter.version)
+    replaced = RecordEntry("", None, None)  # a data script a launcher replaces: neither written nor recorded
 
     class StagedDestination(SchemeDictionaryDestination):
         def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
@@ -198,11 +228,34 @@ def _staged_destination(interpreter: Interpreter, site: Path, dist_info: str) ->
             # RECORD names where the file will be once the dist-info is renamed into place.
             return RecordEntry(path, entry.hash_, entry.size)
 
+        def write_file(self, scheme: Scheme, path: Any, stream: BinaryIO, is_executable: bool) -> RecordEntry:
+            path = os.fspath(path)
+            if scheme != "scripts":
+                return self.write_to_fs(scheme, path, stream, is_executable)
+            if replaced_by_launcher(path, entry_points, launchers):
+                return replaced
+            data = fix_shebang(stream.read(), interpreter.executable)
+            return self.write_to_fs(scheme, path, io.BytesIO(data), is_executable)
+
+        def finalize_installation(
+            self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]
+        ) -> None:
+            written = [(s, r) for s, r in records if r is not replaced and r.path != record_file_path]
+            for script, (module, attr, _section) in launchers.items():
+                data = launcher(interpreter.executable, interpreter.version, module=module, attr=attr)
+                entry = self.write_to_fs(Scheme("scripts"), script, io.BytesIO(data), False)
+                written.append((Scheme("scripts"), entry))
+                path = os.path.join(self.scheme_dict["scripts"], script)
+                os.chmod(path, (os.stat(path).st_mode | 0o555) & 0o7777)  # distlib's set_executable_mode
+            prefix = prefixes(self.scheme_dict, self.scheme_dict[scheme])
+            rows = [(prefix[s] + r.path, str(r.hash_ or ""), "" if r.size is None else str(r.size)) for s, r in written]
+            self.write_to_fs(scheme, record_file_path, io.BytesIO(record_bytes(rows, record_file_path)), False)
+
         def close(self) -> None:
             manifest.close()
 
     return StagedDestination(
-        scheme_dict=dict(interpreter.scheme),
+        scheme_dict=dist_scheme(interpreter.scheme, name),
         interpreter=interpreter.executable,
         script_kind="posix",
         overwrite_existing=True,
@@ -214,6 +267,7 @@ def install_wheel(local: LocalArtifact, interpreter: Interpreter) -> None:
     from installer.exceptions import InstallerError
     from installer.records import InvalidRecordEntry
     from installer.utils import parse_metadata_file
+    from packaging.utils import canonicalize_name
 
     label = local.artifact.filename
     site: Path | None = None
@@ -232,9 +286,11 @@ def install_wheel(local: LocalArtifact, interpreter: Interpreter) -> None:
                 dist_info = source.dist_info_dir
                 purelib = parse_metadata_file(source.read_dist_info("WHEEL"))["Root-Is-Purelib"] == "true"
                 site = Path(interpreter.scheme["purelib" if purelib else "platlib"])
-                destination = _staged_destination(interpreter, site, dist_info)
+                name = canonicalize_name(parse_metadata_file(source.read_dist_info("METADATA"))["Name"] or "")
+                entry_points = _entry_points(archive, dist_info, label)
+                destination = _staged_destination(interpreter, site, dist_info, name=name, entry_points=entry_points)
                 try:
-                    install(source, destination, {"INSTALLER": INSTALLER_NAME})
+                    install(source, destination, {"INSTALLER": INSTALLER_NAME, "REQUESTED": REQUESTED})
                 finally:
                     destination.close()
         final = site / dist_info

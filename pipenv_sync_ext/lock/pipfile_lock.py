@@ -27,6 +27,20 @@ from pipenv_sync_ext.lock.model import Entry, Lock, LockedPackage, OtherEntry, S
 _SHA256 = re.compile(r"^sha256:([0-9a-f]{64})$")
 _PIN = re.compile(r"^===?\s*([^\s,;=<>!~*]+)\s*$")
 _VCS_KEYS = ("git", "hg", "svn", "bzr")
+# The keys of packaging.markers.default_environment(): a Pipfile entry's shorthand marker keys.
+SHORTHAND_KEYS = (
+    "implementation_name",
+    "implementation_version",
+    "os_name",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_release",
+    "platform_system",
+    "platform_version",
+    "python_full_version",
+    "python_version",
+    "sys_platform",
+)
 
 
 def load_lock(path: Path) -> Lock:
@@ -120,12 +134,7 @@ def parse_entry(
     if not isinstance(spec, dict):
         raise LockError(f"{where}: entry must be an object")
     canonical = canonicalize_name(name)
-    markers = spec.get("markers")
-    if markers is not None and not isinstance(markers, str):
-        raise LockError(f"{where}: markers must be a string")
-    if markers:
-        _check_marker(markers, where)
-    markers = markers or None
+    markers = entry_markers(spec, where)
 
     version_raw = spec.get("version")
     pinned = _parse_pin(version_raw, where)
@@ -180,14 +189,41 @@ def _parse_hash(value: Any, where: str) -> str:
     return match.group(1)
 
 
-def _check_marker(markers: str, where: str) -> None:
+def entry_markers(spec: Mapping[str, Any], where: str) -> str | None:
+    """The entry's marker: ``markers``, the legacy ``os_markers`` and every shorthand key, ANDed.
+
+    A Pipfile may say ``pywin32 = {version = "*", os_name = "== 'nt'"}``: each of
+    the eleven PEP 508 environment names (:data:`SHORTHAND_KEYS`, the keys of
+    ``packaging.markers.default_environment()``) is a marker ``f"{key} {value}"``,
+    as pipenv's ``translate_markers`` reads them when it locks. Some locks keep
+    such keys in the entry (pipenv copies a Pipfile entry it skipped as "not for
+    this platform"); pipenv's sync ignores them there and installs the entry
+    anyway, this reader does not.
+    """
+    terms: list[str] = []
+    for key in ("markers", "os_markers", *SHORTHAND_KEYS):
+        value = spec.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise LockError(f"{where}: {key} must be a string")
+        term = value if key in ("markers", "os_markers") else f"{key} {value}"
+        _check_marker(term, key, where)
+        terms.append(term)
+    if len(terms) <= 1:
+        return terms[0] if terms else None
+    return " and ".join(f"({t})" for t in terms)
+
+
+def _check_marker(markers: str, key: str, where: str) -> None:
     from packaging.markers import InvalidMarker, Marker
 
     try:
         Marker(markers)
     except InvalidMarker as exc:
         first = (str(exc).splitlines() or ["invalid"])[0]
-        raise LockError(f"{where}: invalid markers {markers!r}: {first}") from None
+        what = "markers" if key == "markers" else f"{key} (a marker)"
+        raise LockError(f"{where}: invalid {what} {markers!r}: {first}") from None
 
 
 def _hashes(spec: Mapping[str, Any], where: str) -> frozenset[str]:

@@ -21,6 +21,7 @@ so it fetches none and says so.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -31,9 +32,10 @@ from typing import Any
 from pipenv_sync_ext.errors import LockError, SyncError
 from pipenv_sync_ext.feedback import LineProgress, Progress, Say
 from pipenv_sync_ext.lock.freshness import check_lock
+from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, OtherEntry
 from pipenv_sync_ext.lock.pipfile_lock import load_lock
-from pipenv_sync_ext.lock.selection import select_sections
+from pipenv_sync_ext.lock.selection import select
 from pipenv_sync_ext.store.buildreqs import BuildRequirements, Need, PipFetch, of_archive
 from pipenv_sync_ext.store.cas import LocalArtifact, Store, default_cache_dir
 from pipenv_sync_ext.target.explicit import Target, TargetSpecError
@@ -61,6 +63,7 @@ class FetchOptions:
     offline: bool = False
     jobs: int = 8
     deploy: bool = False
+    pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Fetched:
 
 def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None = None) -> Fetched:
     from pipenv_sync_ext.pipeline.offline import forbid_network
-    from pipenv_sync_ext.plan import make_plan
+    from pipenv_sync_ext.plan import make_plan, warn_overrides
     from pipenv_sync_ext.store.findlinks import FindLinks
     from pipenv_sync_ext.store.gather import gather, gather_every_file
     from pipenv_sync_ext.store.index import IndexClient
@@ -100,6 +103,7 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         forbid_network()
     project = find_project(args.project)
     lock = load_lock(project.lockfile)
+    lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, args.pypi_mirror))
     # fetch stays quiet when there is no Pipfile: it only fills the store
     check_lock(
         pipfile=project.pipfile if project.has_pipfile else None,
@@ -108,7 +112,8 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         deploy=args.deploy,
         warn=warn,
     )
-    sections = select_sections(lock, dev=args.dev, categories=args.categories, all_sections=args.all_sections)
+    pipfile = project.pipfile if project.has_pipfile else None
+    lock, sections = select(lock, pipfile, dev=args.dev, categories=args.categories, all_sections=args.all_sections)
     for directory in args.find_links:
         if not directory.is_dir():
             raise SyncError(f"--find-links {directory}: no such directory")
@@ -148,6 +153,7 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     else:
         target, fetcher = _target(args, explicit, project, lock, cache_dir)
         plan = make_plan(entries=entries, installed=(), environment=target.markers, prune=False, lock_label=label)
+        warn_overrides(plan, label, warn)
         build = BuildRequirements(
             cache_dir,
             store,

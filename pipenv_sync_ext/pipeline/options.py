@@ -39,6 +39,7 @@ class Options:
     seed: bool = False  # give a new venv pip
     lock_timeout: float = 600.0  # seconds to wait for another sync of the same venv
     link_mode: str = "auto"  # how installed files come from the store: auto, clone, hardlink, copy or installer
+    pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
 
 
 @dataclass(frozen=True)

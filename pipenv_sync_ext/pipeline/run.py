@@ -13,6 +13,7 @@ the two rules that span stages:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from pipenv_sync_ext.errors import SyncError, TargetError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.lock.freshness import check_lock
+from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
 from pipenv_sync_ext.lock.pipfile_lock import load_lock
-from pipenv_sync_ext.lock.selection import select_sections
+from pipenv_sync_ext.lock.selection import select
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.fresh import build_fresh
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
@@ -43,8 +45,12 @@ def run_pipeline(
         warn(message)
 
     lock = load_lock(project.lockfile)
+    lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, options.pypi_mirror))
     _check_freshness(project, lock, options.deploy, _warn)
-    sections = select_sections(lock, dev=options.dev, categories=options.categories, all_sections=options.all_sections)
+    pipfile = project.pipfile if project.has_pipfile else None
+    lock, sections = select(
+        lock, pipfile, dev=options.dev, categories=options.categories, all_sections=options.all_sections
+    )
     for directory in options.find_links:
         if not directory.is_dir():
             raise SyncError(f"--find-links {directory}: no such directory")

@@ -14,7 +14,7 @@ from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.install import conflicts, direct, execute
 from pipenv_sync_ext.lock.model import Lock, LockedPackage
 from pipenv_sync_ext.pipeline.context import Run
-from pipenv_sync_ext.plan import PROTECTED, Plan, make_plan
+from pipenv_sync_ext.plan import PROTECTED, Plan, make_plan, warn_overrides
 from pipenv_sync_ext.store import piptool
 from pipenv_sync_ext.store.buildreqs import BuildRequirements, PipFetch
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
@@ -97,6 +97,7 @@ def plan_for(run: Run, installed: Sequence[inventory.InstalledDist], interp: Int
         lock_label=str(run.lock.path),
     )
     report_others(plan, deploy=options.deploy, lock=run.lock, warn=run.warn)
+    warn_overrides(plan, str(run.lock.path), run.warn)
     return plan
 
 

@@ -1,6 +1,6 @@
 """The startup half of the ``pipenv sync`` integration: a finder that waits for pipenv's CLI.
 
-pipenv 2026.10 has no plugin system, so the integration works the way
+pipenv has no plugin system, so the integration works the way
 virtualenv's ``_virtualenv.pth`` does: the wheel ships
 ``pipenv_sync_ext_hook.pth`` at the root of site-packages, and its one line
 imports this module and calls :func:`install` at every start of every
@@ -12,7 +12,7 @@ within the noise of an interpreter start.
 
 When ``pipenv.cli.command`` is imported (pipenv's CLI is starting), the finder
 lets the normal import run, then hands the module to
-:func:`pipenv_sync_ext.pipenv_integration.hook_pipenv_cli`, which holds all the
+:func:`pipenv_sync_ext.pipenv.integration.hook_pipenv_cli`, which holds all the
 logic and is never imported by any other program.
 """
 

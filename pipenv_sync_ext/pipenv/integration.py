@@ -1,6 +1,6 @@
 """``pipenv sync --prune``, ``--offline``, ...: this engine inside the real ``pipenv`` command.
 
-Imported only when pipenv's CLI module loads (see :mod:`pipenv_sync_ext.pipenv_hook`).
+Imported only when pipenv's CLI module loads (see :mod:`pipenv_sync_ext.pipenv.hook`).
 pipenv's CLI is one argparse parser made by ``build_parser()`` (defined in
 ``pipenv/cli/options.py``, imported by name into ``pipenv/cli/command.py``),
 and ``cli()`` sends each subcommand to a handler through the ``_DISPATCH``
@@ -52,21 +52,29 @@ SELECTION = {
     "--python": "python",
     "--system": "system",
 }
-#: pipenv ``sync`` options this engine cannot honour, with the reason. (``--pre``,
+#: pipenv ``sync`` flags this engine cannot honour, with the reason; refused when true. (``--pre``,
 #: ``--resolver`` and ``--extras`` are ignored, as pipenv's own sync ignores them.)
 REFUSED = {
     "clean": "--clean is pipenv's own removal (--prune is this one's)",
-    "extra_pip_args": "--extra-pip-args (PIPENV_EXTRA_PIP_ARGS): pipenv-sync-ext installs without pip",
     "site_packages": "--site-packages (PIPENV_SITE_PACKAGES): pipenv-sync-ext makes isolated virtualenvs",
     "clear": "--clear (PIPENV_CLEAR) clears pipenv's caches, not pipenv-sync-ext's store",
 }
+#: pipenv ``sync`` options with a value this engine cannot honour: refused whatever the value.
+REFUSED_VALUES = {
+    "extra_pip_args": "--extra-pip-args (PIPENV_EXTRA_PIP_ARGS): pipenv-sync-ext installs wheels without pip, "
+    "so there is no pip to pass them to",
+}
+#: Options of ``add_sync_arguments`` that stay pipenv's even where pipenv's ``sync`` lacks the flag
+#: (older pipenv has ``--pypi-mirror`` on the root parser only): never a reason to run the engine.
+PIPENV_OWNED = {"pypi_mirror": "pypi_mirror"}
 GROUP_TITLE = "pipenv-sync-ext options"
 GROUP_DESCRIPTION = (
     "Any of these makes `pipenv sync` run pipenv-sync-ext: the virtualenv is made to match "
     "Pipfile.lock exactly, from a sha256-addressed store. --dev, --categories, --all, --python, "
-    "--system, --verbose and --quiet keep their meaning. See `pipenv-sync --help`."
+    "--system, --pypi-mirror, --verbose and --quiet keep their meaning. See `pipenv-sync --help`."
 )
 _TRUE = ("1", "true", "yes", "on", "y")
+_PIPENV_TRUE, _PIPENV_FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # pipenv's env_to_bool
 
 
 def hook_pipenv_cli(module: ModuleType) -> None:
@@ -155,6 +163,9 @@ class Hook:
         for action in ours._actions:
             if not action.option_strings or action.dest == argparse.SUPPRESS:
                 continue  # a positional, or help/version: pipenv sync has its own -h
+            if action.dest in PIPENV_OWNED:
+                owned[action.dest] = PIPENV_OWNED[action.dest]
+                continue
             owner = next((taken[f] for f in action.option_strings if f.startswith("--") and f in taken), None)
             flags = [f for f in action.option_strings if f not in taken]
             if owner is not None or not flags:
@@ -177,6 +188,7 @@ class Hook:
             exclusive.update((id(member), copy) for member in mutex._group_actions)
         for action in adding:
             exclusive.get(id(action), group)._add_action(action)
+        prefer_pipenv_abbreviations(sync, adding)
         self.owned = owned
         self.active = True
 
@@ -193,6 +205,29 @@ class Hook:
             return None
 
         return cmd_sync_with_sync_ext
+
+
+def prefer_pipenv_abbreviations(parser: argparse.ArgumentParser, added: list[argparse.Action]) -> None:
+    """An abbreviation that matches one of pipenv's own options means pipenv's options only.
+
+    Plain pipenv takes ``sync --de`` for ``--dev`` and ``--pr`` for ``--pre``;
+    with ``--deploy`` and ``--prune`` added they would become ambiguous. So when a
+    prefix matches any option pipenv defined, the extension's are not
+    candidates: every prefix plain pipenv accepts (or rejects as ambiguous)
+    means the same with the extension, and the extension's options are reached
+    by prefixes no pipenv option has (``--pru``, ``--of``), or in full.
+    argparse's ``_get_option_tuples`` is the one place prefixes are matched
+    (Python 3.10 to 3.14); it is wrapped on this parser instance only.
+    """
+    ours = {id(action) for action in added}
+    original = parser._get_option_tuples
+
+    def _get_option_tuples(option_string: str) -> Any:
+        found = original(option_string)
+        theirs = [t for t in found if id(t[0]) not in ours]
+        return theirs if theirs else found
+
+    parser._get_option_tuples = _get_option_tuples  # type: ignore[method-assign]
 
 
 def run_engine(args: argparse.Namespace, given: dict[str, Any], owned: dict[str, str]) -> int:
@@ -221,6 +256,9 @@ def engine_namespace(args: argparse.Namespace, given: dict[str, Any], owned: dic
     for dest, reason in REFUSED.items():
         if flag(getattr(args, dest, None)):
             raise UsageError(f"{reason}; it cannot be combined with pipenv-sync-ext's options")
+    for dest, reason in REFUSED_VALUES.items():
+        if getattr(args, dest, None) is not None:
+            raise UsageError(f"{reason}; it cannot be combined with pipenv-sync-ext's options (unset it)")
     parser = argparse.ArgumentParser(add_help=False)
     add_sync_arguments(parser)  # the full option set: the selection's defaults too
     ns = parser.parse_args([])
@@ -234,13 +272,9 @@ def engine_namespace(args: argparse.Namespace, given: dict[str, Any], owned: dic
     ns.categories = getattr(args, "categories", None) or None
     ns.all_sections = flag(getattr(args, "all_categories", None))
     ns.python = getattr(args, "python", None) or None
-    if flag(getattr(args, "bare", None)):
-        ns.quiet = True
-    if getattr(args, "pypi_mirror", None) and not ns.offline:
-        raise UsageError(
-            "--pypi-mirror (PIPENV_PYPI_MIRROR) is not supported by pipenv-sync-ext yet: artifacts come "
-            "from the lock's sources, the store and --find-links (--offline needs no mirror)"
-        )
+    level = verbosity(args)
+    ns.verbose, ns.quiet = level >= 1, level <= -1 or flag(getattr(args, "bare", None))
+    ns.pypi_mirror = getattr(args, "pypi_mirror", None) or None  # pipenv applied PIPENV_PYPI_MIRROR already
     if flag(getattr(args, "system", None)):
         if given.get("venv") is not None:
             raise UsageError("--system and --venv name two different targets; give one")
@@ -277,6 +311,28 @@ def flag(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in _TRUE
     return bool(value)
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """pipenv's verbosity level (``environments.py``): ``PIPENV_VERBOSITY`` (an integer, or a boolean
+    word), else ``PIPENV_VERBOSE``/``PIPENV_QUIET``; then ``--verbose``/``--quiet`` (which pipenv has
+    already filled from those two variables, and refused together) override it."""
+    if flag(getattr(args, "verbose", None)):
+        return 1
+    if flag(getattr(args, "quiet", None)):
+        return -1
+    raw = os.environ.get("PIPENV_VERBOSITY")
+    if raw is not None:
+        word = raw.strip().lower()
+        if word in _PIPENV_TRUE or word in _PIPENV_FALSE:
+            return int(word in _PIPENV_TRUE)
+        try:
+            return int(word)
+        except ValueError:
+            pass
+    if flag(os.environ.get("PIPENV_VERBOSE")):
+        return 1
+    return -1 if flag(os.environ.get("PIPENV_QUIET")) else 0
 
 
 def verbose_requested() -> bool:

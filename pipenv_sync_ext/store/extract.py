@@ -4,6 +4,11 @@ The content of an unpacked tree's ``manifest.json`` (:mod:`.unpacked`) comes
 from here: the distribution's name, its ``.dist-info``, the scheme of the
 archive root, the entry points, and per member its scheme and path within it
 (``.data/`` layout), sha256 (RECORD form), size and executable bit.
+
+Members under ``__pycache__`` are never installed (as ``installer`` does; pip
+would install them): a shipped ``.pyc`` may not be the compiled source next
+to it. An entry point whose name is not a plain file name (``/``, ``..``)
+is refused, as pip 26 refuses one that leaves the scripts directory.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
 def record_hash(h: hashlib._Hash) -> str:
     """A digest as RECORD writes it: ``sha256=<urlsafe base64, no padding>``."""
     return f"{h.name}=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+
+
+def check_script_names(entry_points: list[list[str]], label: str) -> None:
+    """Refuse entry points whose launcher would not be a file directly in the scripts directory."""
+    for name, *_rest in entry_points:
+        if name in ("", ".", "..") or "/" in name or "\0" in name:
+            raise InstallError(
+                f"{label}: entry point {name!r} would be written outside the scripts directory; not installed"
+            )
 
 
 def extract(archive: zipfile.ZipFile, dest: Path, label: str) -> dict[str, object]:
@@ -53,6 +67,7 @@ def extract(archive: zipfile.ZipFile, dest: Path, label: str) -> dict[str, objec
             entry_points = [list(ep) for ep in parse_entrypoints(text)]
         except (AssertionError, ValueError) as exc:
             raise InstallError(f"{label}: unreadable entry_points.txt ({exc}); not installed") from None
+        check_script_names(entry_points, label)
 
     mtime_ns = int(time.time()) // 2 * 2 * 1_000_000_000  # whole (even) seconds: any filesystem keeps it as is
     base = str(dest)

@@ -49,7 +49,7 @@ from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.store.extract import extract, record_hash
 
-FORMAT = 1
+FORMAT = 2  # 2: entry-point names checked (trees made before are made again)
 # One thread per core: with more, Python threads doing short syscalls contend for the GIL and the filesystem
 # (measured on 2 cores: 4 threads took ~1.6x as long as 2 to link project-medium).
 WORKERS = min(8, os.cpu_count() or 1)

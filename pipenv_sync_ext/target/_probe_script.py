@@ -20,7 +20,12 @@ def _scheme():  # type: () -> dict[str, str]
         paths = sysconfig.get_paths(scheme="venv")
     else:
         paths = sysconfig.get_paths()
-    headers = os.path.join(sys.prefix, "include", "site", "python%d.%d" % sys.version_info[:2])
+    # The folder whose <canonical name>/ subfolder gets a distribution's headers, as pip computes it:
+    # <prefix>/include/site/pythonX.Y in a virtualenv, sysconfig's include directory elsewhere.
+    if in_venv:
+        headers = os.path.join(sys.prefix, "include", "site", "python%d.%d" % sys.version_info[:2])
+    else:
+        headers = paths["include"]
     return {
         "purelib": paths["purelib"],
         "platlib": paths["platlib"],

@@ -8,7 +8,8 @@ Two questions, both answered before anything changes:
   specifier set), as pipenv matches the Pipfile's ``[requires]``.
 * **The venv against itself** (:func:`inspect_venv`, :func:`base_upgraded`):
   ``pyvenv.cfg`` missing, its base interpreter gone, its base interpreter
-  upgraded in place, the directory moved, or system site-packages visible while
+  upgraded in place, the directory moved or copied (:mod:`~pipenv_sync_ext.target.moved`
+  reads what each creator really writes), or system site-packages visible while
   ``--prune`` wants to own every package.
 
 Only the filesystem is read here; the interpreter's own version comes from the
@@ -18,10 +19,11 @@ probe, which the caller runs (and which the sync stamp lets a no-op skip).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipenv_sync_ext.target.moved import moved_from
 
 # Problem codes, stable for --json consumers.
 NO_PYVENV_CFG = "no-pyvenv-cfg"
@@ -45,15 +47,13 @@ class PyvenvCfg:
     version: str | None  # the base interpreter's version when the venv was made
     executable: str | None
     system_site_packages: bool
-    recorded_path: str | None  # where the venv was made (``command`` or activate's VIRTUAL_ENV)
+    command: str | None  # how it was made (venv 3.11+, virtualenv); uv writes none
 
 
-def parse_pyvenv_cfg(text: str, activate: str | None = None) -> PyvenvCfg:
+def parse_pyvenv_cfg(text: str) -> PyvenvCfg:
     """Parse ``pyvenv.cfg`` as ``site.py`` does (``key = value``, keys case-insensitive).
 
-    ``venv`` writes ``version``, ``virtualenv`` writes ``version_info``; the path the
-    venv was made at comes from the quoted ``VIRTUAL_ENV=`` line of ``bin/activate``
-    (both tools write one), else from ``command`` (venv, 3.11+).
+    ``venv`` writes ``version``, ``virtualenv`` ``version_info`` (and ``version``), uv ``version_info``.
     """
     values: dict[str, str] = {}
     for line in text.splitlines():
@@ -63,22 +63,12 @@ def parse_pyvenv_cfg(text: str, activate: str | None = None) -> PyvenvCfg:
     version = values.get("version") or values.get("version_info")
     if version:
         version = ".".join(version.split(".")[:3])
-    recorded = None
-    m = re.search(r"^\s*VIRTUAL_ENV=(['\"])(.+)\1\s*$", activate or "", re.MULTILINE)
-    if m:
-        recorded = m.group(2)
-    elif " -m venv " in values.get("command", ""):
-        # "<python> -m venv [--options] <path>"; the path may hold spaces, options do not
-        rest = values["command"].split(" -m venv ", 1)[1]
-        while rest.startswith("-") and " " in rest:
-            rest = rest.split(" ", 1)[1]
-        recorded = rest
     return PyvenvCfg(
         home=values.get("home"),
         version=version,
         executable=values.get("executable") or values.get("base-executable"),
         system_site_packages=values.get("include-system-site-packages", "false").lower() == "true",
-        recorded_path=recorded,
+        command=values.get("command"),
     )
 
 
@@ -87,11 +77,7 @@ def read_pyvenv_cfg(venv: Path) -> PyvenvCfg | None:
         text = (venv / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    try:
-        activate: str | None = (venv / "bin" / "activate").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        activate = None
-    return parse_pyvenv_cfg(text, activate)
+    return parse_pyvenv_cfg(text)
 
 
 def inspect_venv(venv: Path, *, prune: bool) -> tuple[Problem, ...]:
@@ -109,11 +95,14 @@ def inspect_venv(venv: Path, *, prune: bool) -> tuple[Problem, ...]:
         problems.append(Problem(BASE_MISSING, f"{venv}: its base interpreter {base} is gone", True))
     elif not os.path.exists(venv / "bin" / "python"):
         problems.append(Problem(BASE_MISSING, f"{venv}: bin/python is missing or a dangling link", True))
-    if cfg.recorded_path and os.path.normpath(cfg.recorded_path) != os.path.normpath(venv):
+    moved = moved_from(venv, cfg.command)
+    if moved is not None:
+        files = ", ".join(moved.files[:3]) + (f" and {len(moved.files) - 3} more" if len(moved.files) > 3 else "")
         problems.append(
             Problem(
                 MOVED,
-                f"{venv}: was made at {cfg.recorded_path} and moved; its scripts still point at the old place",
+                f"{venv}: was made at {moved.old} and moved or copied; {files} still "
+                f"point{'s' if len(moved.files) == 1 else ''} there",
                 True,
             )
         )

@@ -1,0 +1,99 @@
+"""One confinement rule for every path computed from outside data.
+
+Index pages name files, wheels name members, entry points name scripts,
+RECORD rows and manifests name paths to remove, journals name what to undo:
+all of it is attacker-controlled until checked. Every such path goes through
+:func:`confine` (a relative path under a root) or :func:`component` (one file
+name) *before* anything is written or deleted, so there is one place to get
+the rule right and one property test that proves it (``tests/test_confine.py``).
+
+The rule, for a relative path from outside under a trusted ``root``:
+
+* it is text: no NUL, no control characters (C0, DEL, C1) and no Unicode line
+  or paragraph separators, which no real wheel uses and which would let a name
+  split a line-based record;
+* it is relative and POSIX: not empty, no leading ``/``, no backslash, no drive;
+* it has no ``..`` component (``.`` and empty components are refused too: they
+  are never produced by a real tool, and refusing them keeps one spelling per
+  path);
+* every component is at most 255 bytes in UTF-8 (the common filesystem limit);
+* joined to ``root`` and resolved through every symlink that exists on the way
+  (the root's own included), it still lies under the root's real path. A
+  symlink planted in a venv (``lib64 -> /``) cannot lead a write outside.
+
+What passes is returned as the lexical path ``root / relative`` (not the
+resolved one: a venv reached through a symlink keeps its name). Standard
+library only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pipenv_sync_ext.errors import UnsafePathError
+
+_MAX_COMPONENT = 255
+# C0 and C1 controls, DEL, and the Unicode line/paragraph separators (U+2028, U+2029, U+0085 is C1).
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _problem(relative: str) -> str | None:
+    """Why ``relative`` is not an acceptable relative POSIX path, or None."""
+    if not relative:
+        return "is empty"
+    if _FORBIDDEN.search(relative):
+        return "holds a control or line-separator character"
+    if relative.startswith("/") or "\\" in relative or (len(relative) > 1 and relative[1] == ":"):
+        return "is not a relative POSIX path"
+    for part in relative.split("/"):
+        if part in ("", ".", ".."):
+            return f"has a {part!r} component" if part else "has an empty component"
+        if len(part.encode("utf-8", "surrogatepass")) > _MAX_COMPONENT:
+            return f"has a component longer than {_MAX_COMPONENT} bytes"
+    return None
+
+
+def _real_under(path: str, real_root: str) -> bool:
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def confine(root: Path | str, relative: str, *, what: str) -> Path:
+    """``root / relative`` when it stays under ``root``; else :class:`UnsafePathError` naming ``what``.
+
+    ``what`` says where the path came from, for the message: for example
+    ``"archive member of foo-1.0-py3-none-any.whl"``.
+    """
+    if not isinstance(relative, str):
+        raise UnsafePathError(f"{what}: {relative!r} is not a path; refused")
+    problem = _problem(relative)
+    if problem is not None:
+        raise UnsafePathError(f"{what}: {relative!r} {problem}; refused")
+    base = os.path.abspath(root)
+    joined = os.path.join(base, *relative.split("/"))
+    if not _real_under(joined, os.path.realpath(base)):
+        raise UnsafePathError(f"{what}: {relative!r} leads outside {base} (through a symlink); refused")
+    return Path(joined)
+
+
+def component(name: str, *, what: str) -> str:
+    """``name`` when it is one safe file name (no ``/``, not ``.`` or ``..``); else :class:`UnsafePathError`."""
+    if not isinstance(name, str):
+        raise UnsafePathError(f"{what}: {name!r} is not a file name; refused")
+    problem = _problem(name)
+    if problem is None and "/" in name:
+        problem = "is not a single file name"
+    if problem is not None:
+        raise UnsafePathError(f"{what}: {name!r} {problem}; refused")
+    return name
+
+
+def is_within(path: Path | str, root: Path | str) -> bool:
+    """True when ``path``, resolved through existing symlinks, lies under ``root``'s real path.
+
+    For paths read back from the venv itself (RECORD rows, metadata directories):
+    identity, not spelling, decides.
+    """
+    return _real_under(os.path.abspath(path), os.path.realpath(root))
