@@ -195,8 +195,11 @@ def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None
     if client is None or not missing or not all(m.unreachable for m in missing):
         return
     hosts = "; ".join(f"{host} ({why})" for host, why in sorted(client.unreachable.items()))
+    pins = [f"{m.package.name}=={m.package.version}" for m in missing]
+    shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
     raise MissingArtifactsError(
-        f"{lock_label}: cannot reach {hosts}, so {len(missing)} locked package(s) could not be fetched; "
+        f"{lock_label}: cannot reach {hosts}, so {len(missing)} locked package(s) could not be fetched "
+        f"({shown}); "
         "nothing was changed. Without network access, sync with --offline from the store (and --find-links DIR "
         "with the artifacts); or make the Pipfile's [[source]] a mirror you can reach"
     )
