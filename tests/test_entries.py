@@ -239,3 +239,16 @@ def test_extras_install_the_locked_dependencies_only(mixed: Mixed) -> None:
     assert "fastlib 1.0 needs speedup>=2, missing" in proc.stderr
     assert "speedup" not in installed(venv)
     assert os.path.exists(venv / "bin" / "mylib-cli")
+
+
+def test_scripts_pip_wrote_in_a_fresh_venv_match_their_record(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    write_local_package(project / "tool", "tool", "1.0", scripts={"tool-cli": "tool:main"}, body="def main(): ...\n")
+    write_local_package(project / "edit", "edit", "1.0", scripts={"edit-cli": "edit:main"}, body="def main(): ...\n")
+    write_project(project, {"default": {"tool": {"path": "./tool"}, "edit": {"path": "./edit", "editable": True}}})
+    venv = tmp_path / "venv"
+    env = cli_env(tmp_path)
+    assert run_cli("--project", project, "--venv", venv, "--offline", env=env).returncode == 0
+    assert str(venv) in (venv / "bin" / "tool-cli").read_text().splitlines()[0]  # the final path, not staging
+    proc = run_cli("--project", project, "--venv", venv, "--verify", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

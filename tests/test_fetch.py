@@ -7,6 +7,7 @@ import functools
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -255,6 +256,33 @@ def test_a_500_and_a_dropped_connection_are_retried_and_leave_no_partial(tmp_pat
     for wheel in (a, b):
         stored = store / "artifacts" / sha256_file(wheel)[:2] / sha256_file(wheel) / wheel.name
         assert sha256_file(stored) == sha256_file(wheel)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("host", ["nonexistent.invalid", "127.0.0.1:{port}"])
+def test_an_unreachable_index_host_fails_once_for_the_run_in_one_line(tmp_path: Path, host: str) -> None:
+    host = host.format(port=_closed_port())
+    wheels = [build_wheel(tmp_path / "w", f"pkg{i}", "1.0") for i in range(12)]
+    sections = {"default": {f"pkg{i}": lock_entry([w], "1.0") for i, w in enumerate(wheels)}}
+    project = write_project(tmp_path / "p", sections, index_url=f"http://{host}/simple")
+    env = env_for(tmp_path)
+    for command in (["--venv", str(tmp_path / "venv")], ["fetch", *LINUX_312]):
+        proc = run_cli(*command, "--project", project, env=env)  # not -q: a retry would be logged
+        assert proc.returncode == 4, proc.stderr
+        assert "retrying" not in proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if not line.startswith("Fetching 12 package(s)")]
+        assert len(lines) == 1, proc.stderr
+        assert f"cannot reach {host} (" in lines[0]
+        assert "12 locked package(s) could not be fetched (pkg0==1.0, " in lines[0] and "and 7 more" in lines[0]
+        assert "--offline" in lines[0] and "mirror" in lines[0]
+    assert not (tmp_path / "venv").exists()
 
 
 def test_a_download_that_keeps_failing_leaves_nothing_in_the_store(tmp_path: Path, index: Index) -> None:

@@ -77,6 +77,10 @@ def _fetch_text(f: Fetched, verbose: bool) -> str:
         f"for {f.target}: {', '.join(parts) or 'nothing to do'} ({human_size(size)})",
         f"Store: {f.store.root}",
     ]
+    if f.build_requirements:
+        needed_by = sorted({by for by, _a in f.build_requirements})
+        files = sorted({a.artifact.filename for _by, a in f.build_requirements})
+        lines.append(f"Build requirements of {', '.join(needed_by)}: {', '.join(files)}")
     if verbose:
         lines += [
             f"  {p.name}=={p.version}  {a.artifact.filename}  ({f.origins.get(a.artifact.sha256, 'store')})"
@@ -119,6 +123,10 @@ def _fetch_json(f: Fetched, elapsed: float) -> dict[str, Any]:
             for p, a in f.chosen
         ],
         "skipped": [{"name": n, "reason": r} for n, r in f.skipped],
+        "build_requirements": [
+            {"needed_by": by, "filename": a.artifact.filename, "sha256": a.artifact.sha256}
+            for by, a in f.build_requirements
+        ],
         "other": [{"name": o.name, "kind": o.kind, "source": o.source} for o in f.others],
         "unlisted": f.unlisted,
         "wheelhouse": None

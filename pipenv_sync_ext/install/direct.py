@@ -16,25 +16,35 @@ built from changed:
 * ``file``: same file URL, and the file's sha256 is unchanged;
 * VCS: ``direct_url.json`` records the same repository and the locked commit.
 
-Build dependencies (PEP 517) come from the store and ``--find-links`` first;
-under ``--offline`` only from there (``--no-index``), so a remote VCS URL is an
-error offline, raised before anything changes.
+Build requirements (PEP 518) of a local tree, a local git commit or a local
+sdist are read from its ``pyproject.toml``, fetched once and kept in the store
+(:mod:`pipenv_sync_ext.store.buildreqs`); pip is offered only those and
+``--find-links`` (``--no-index``), online and offline alike. A remote VCS URL or
+file gets the lock's sources as pip would use them, and is an error offline,
+raised before anything changes.
+
+After pip, the entry's distribution must be installed, under the lock's name
+and from the lock's source: pip exits 0 when a path builds a distribution of
+another name, and that must not pass for an installed entry. Two entries of
+different names locked on one source are refused before anything changes
+(:func:`check_distinct`): one directory builds one distribution.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipenv_sync_ext.errors import InstallError, MissingArtifactsError
+from pipenv_sync_ext.errors import InstallError, LockError, MissingArtifactsError
 from pipenv_sync_ext.fastpath import buildinputs
-from pipenv_sync_ext.lock.model import OtherEntry, Source
-from pipenv_sync_ext.store import piptool
+from pipenv_sync_ext.lock.model import OtherEntry
+from pipenv_sync_ext.store import buildreqs, piptool
+from pipenv_sync_ext.target import inventory
 from pipenv_sync_ext.target.interpreter import Interpreter
 from pipenv_sync_ext.target.inventory import InstalledDist
 
@@ -48,6 +58,10 @@ class DirectRequirement:
     pip_target: str  # what pip is given
     url: str  # what direct_url.json will record
     local: Path | None  # the directory or file, when local
+
+    @property
+    def label(self) -> str:
+        return f"[{self.entry.category}] {self.entry.name} ({self.entry.kind}: {self.entry.source})"
 
 
 def resolve(entry: OtherEntry, project_dir: Path) -> DirectRequirement:
@@ -108,7 +122,10 @@ def is_current(req: DirectRequirement, dist: InstalledDist | None) -> bool:
 
 
 def _norm_url(url: str) -> str:
-    return url.rstrip("/").removeprefix("git+")
+    """A URL as pip records it in direct_url.json: no ``vcs+`` prefix, no credentials, no fragment."""
+    parts = urllib.parse.urlsplit(re.sub(r"^(git|hg|svn|bzr)\+", "", url))
+    netloc = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 def offline_problems(reqs: Iterable[DirectRequirement]) -> list[str]:
@@ -136,52 +153,84 @@ def check_available(reqs: Sequence[DirectRequirement], offline: bool, lock_label
         )
 
 
+def build_need(req: DirectRequirement) -> buildreqs.Need | None:
+    """What building ``req`` needs (read from its source, never run), or None when that is unknown (remote)."""
+    if req.local is None:
+        return None
+    if req.entry.kind == "vcs":
+        declared = buildreqs.of_git(req.local, req.entry.ref, req.entry.subdirectory)
+    elif req.local.is_dir():
+        declared = buildreqs.of_tree(req.local)
+    else:
+        declared = buildreqs.of_archive(req.local)
+    return None if declared is None else buildreqs.Need(declared, req.label)
+
+
+def check_distinct(reqs: Sequence[DirectRequirement], lock_label: str) -> None:
+    """Entries of different names on one source: one directory builds one distribution, so refuse the lock."""
+    by_source: dict[tuple[str, str | None], list[DirectRequirement]] = {}
+    for req in reqs:
+        where = str(req.local) if req.local is not None else _norm_url(req.url)
+        by_source.setdefault((where, req.entry.subdirectory), []).append(req)
+    for (where, _sub), same in by_source.items():
+        names = sorted({r.entry.name for r in same})
+        if len(names) > 1:
+            listed = " and ".join(f"[{r.entry.category}] {r.entry.name}" for r in same if r.entry.name in names)
+            raise LockError(
+                f"{lock_label}: {listed} are all locked from {same[0].entry.source} ({where}), but one source "
+                "builds one distribution, so pip would install only one of them; give each distribution its own "
+                'directory in the Pipfile (e.g. name = {path = "./name", editable = true}) and re-lock'
+            )
+
+
 def install(
     reqs: Sequence[DirectRequirement],
     *,
     interp: Interpreter,
     venv: Path,
-    find_links: Sequence[Path],
-    sources: Sequence[Source],
-    offline: bool,
+    build_requirements: buildreqs.BuildRequirements,
     log: Callable[[str], None],
 ) -> None:
-    """pip-install each requirement without dependencies, then record its build inputs."""
+    """pip-install each requirement without dependencies, check it is there, then record its build inputs."""
     if not reqs:
         return
     base = piptool.pip_command(interp, venv)
-    where = ["--no-index"] if offline else piptool.index_args(sources)
-    links = [arg for d in find_links for arg in ("--find-links", str(d))]
-    env = {
-        **os.environ,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        "PIP_NO_WARN_SCRIPT_LOCATION": "1",
-    }
     for req in reqs:
         log(f"Installing {req.entry.name} ({req.entry.kind}: {req.entry.source}) with pip")
         # --force-reinstall: we decided it is stale; pip would call the same version "already satisfied"
-        command = [*base, "install", "--no-deps", "--force-reinstall", "--no-compile", *where, *links]
+        command = [*base, "install", "--no-deps", "--force-reinstall", "--no-compile"]
         command += ["-e", req.pip_target] if req.entry.editable else [req.pip_target]
-        proc = subprocess.run(command, capture_output=True, text=True, env=env)
+        proc = build_requirements.run_build(build_need(req), command)
         if proc.returncode != 0:
-            last = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()][-1:] or ["?"]
+            cause = piptool.failure_cause(proc.stderr or proc.stdout)
             raise InstallError(
-                f"[{req.entry.category}] {req.entry.name}: pip install of {req.entry.source} failed: {last[0].strip()}"
+                f"[{req.entry.category}] {req.entry.name}: pip install of {req.entry.source} failed: {cause}"
             )
-        _record_source(req, interp)
+        dist = _installed_as_locked(req, interp)
+        if dist is None:
+            done = _SUCCESS.findall(proc.stdout)
+            got = f"pip installed {done[-1].strip()}" if done else "pip reported success"
+            raise InstallError(
+                f"[{req.entry.category}] {req.entry.name}: {got} from {req.entry.source}, but no distribution "
+                f"named {req.entry.name} is installed from there; the lock entry must carry the name of the "
+                "distribution its source builds (re-lock with `pipenv lock`)"
+            )
+        data = {"url": req.url, "fingerprint": fingerprint(req)}
+        (dist.metadata_dir / SOURCE_RECORD).write_text(json.dumps(data), encoding="utf-8")
 
 
-def _record_source(req: DirectRequirement, interp: Interpreter) -> None:
-    from packaging.utils import canonicalize_name
+_SUCCESS = re.compile(r"^Successfully installed (.+)$", re.MULTILINE)
 
-    for site in interp.site_dirs:
-        try:
-            names = os.listdir(site)
-        except OSError:
+
+def _installed_as_locked(req: DirectRequirement, interp: Interpreter) -> InstalledDist | None:
+    """The distribution of ``req``'s name that pip has just installed from ``req``'s source."""
+    for dist in inventory.scan(interp.site_dirs):
+        if dist.name != req.entry.name or dist.is_egg_info:
             continue
-        for name in names:
-            if name.endswith(".dist-info") and canonicalize_name(name.split("-")[0]) == req.entry.name:
-                data = {"url": req.url, "fingerprint": fingerprint(req)}
-                (site / name / SOURCE_RECORD).write_text(json.dumps(data), encoding="utf-8")
-                return
+        try:
+            direct_url = json.loads((dist.metadata_dir / "direct_url.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(direct_url, dict) and _norm_url(str(direct_url.get("url", ""))) == _norm_url(req.url):
+            return dist
+    return None

@@ -9,13 +9,22 @@ with), or for a target described like ``pip download`` does
 --abi cp312``). ``--all-hashes`` takes every file the lock allows, for every
 platform. ``--wheelhouse DIR`` copies the chosen artifacts to DIR with a static
 PEP 503 index (:mod:`pipenv_sync_ext.store.wheelhouse`).
+
+What the target will have to build is prepared too: an sdist-only package
+gets its sdist, and it and every editable, ``path``, local ``file`` and local
+VCS entry get their build requirements (:mod:`pipenv_sync_ext.store.buildreqs`,
+``pip wheel`` in the target interpreter, ``pip download --only-binary=:all:``
+with the platform options for an explicit target), recorded in the store and
+copied into the wheelhouse. ``--all-hashes`` has no target to fetch them for,
+so it fetches none and says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,7 @@ from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, OtherEntry
 from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.lock.selection import select
+from pipenv_sync_ext.store.buildreqs import BuildRequirements, Need, PipFetch, of_archive
 from pipenv_sync_ext.store.cas import LocalArtifact, Store, default_cache_dir
 from pipenv_sync_ext.target.explicit import Target, TargetSpecError
 
@@ -70,6 +80,8 @@ class Fetched:
     others: list[OtherEntry] = field(default_factory=list)
     unlisted: dict[str, int] = field(default_factory=dict)
     wheelhouse: Any = None
+    # the files of what the target will build (sdists, editable and path entries), by what needs them
+    build_requirements: list[tuple[str, LocalArtifact]] = field(default_factory=list)
 
 
 def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None = None) -> Fetched:
@@ -119,6 +131,8 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         packages = [e for e in entries if isinstance(e, LockedPackage)]
         others = _unique_others(e for e in entries if isinstance(e, OtherEntry))
         _report_others(others, lock, args.deploy, warn)
+        if any(o.kind in _BUILT for o in others):
+            warn(f"{label}: --all-hashes fetches no build requirements (they are per target); run fetch for a target")
         every = gather_every_file(
             packages=packages,
             store=store,
@@ -137,11 +151,21 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         fetched = Fetched(lock, sections, "every platform (--all-hashes)", store, chosen, origins, others=others)
         fetched.unlisted = every.unlisted
     else:
-        target = _target(args, explicit, project, lock, cache_dir)
+        target, fetcher = _target(args, explicit, project, lock, cache_dir)
         plan = make_plan(entries=entries, installed=(), environment=target.markers, prune=False, lock_label=label)
         warn_overrides(plan, label, warn)
+        build = BuildRequirements(
+            cache_dir,
+            store,
+            fetcher,
+            find_links=[*args.find_links, *find_links_dirs()],
+            sources=lock.sources,
+            offline=args.offline,
+            log=log,
+        )
         others = [o.entry for o in plan.others]
-        _report_others(others, lock, args.deploy, warn)
+        prepared = _prepare_direct(others, project.directory, build, label)
+        _report_others([o for o in others if o.name not in {n for n, _by in prepared}], lock, args.deploy, warn)
         packages = [step.package for step in plan.install]
         log(f"Fetching {len(packages)} package(s) for {target.description}")
         found = gather(
@@ -156,19 +180,50 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
             progress=progress,
             workers=args.jobs,
             origins=origins,
+            keep_sdists=True,
         )
         skipped = [(s.entry.name, s.reason) for s in plan.skipped]
         chosen = [(p, found[p.name]) for p in packages]
         fetched = Fetched(lock, sections, target.description, store, chosen, origins, skipped, others)
+        for p, artifact in chosen:
+            if not artifact.artifact.is_wheel and (declared := of_archive(artifact.path)) is not None:
+                need = Need(declared, f"[{p.category}] {p.name}=={p.version} (sdist {artifact.artifact.filename})")
+                prepared[(p.name, need.needed_by)] = build.ensure(need)
+        fetched.build_requirements = [(by, a) for (_name, by), files in prepared.items() for a in files]
 
     if args.wheelhouse is not None:
         from pipenv_sync_ext.store.wheelhouse import export
 
-        fetched.wheelhouse = export([a for _p, a in fetched.chosen], args.wheelhouse, warn)
+        artifacts = [a for _p, a in fetched.chosen] + [a for _by, a in fetched.build_requirements]
+        unique = {a.artifact.sha256: a for a in artifacts}  # one build requirement may serve several entries
+        fetched.wheelhouse = export(unique.values(), args.wheelhouse, warn)
     return fetched
 
 
-def _target(args: FetchOptions, explicit: bool, project: Any, lock: Lock, cache_dir: Path) -> Target:
+_BUILT = frozenset({"editable", "path", "file", "vcs"})
+
+
+def _prepare_direct(
+    others: Sequence[OtherEntry], project_dir: Path, build: BuildRequirements, label: str
+) -> dict[tuple[str, str], list[LocalArtifact]]:
+    """Build requirements of the entries pip will build from a local source: (name, label) -> their files."""
+    from pipenv_sync_ext.install import direct
+
+    reqs = [direct.resolve(o, project_dir) for o in others if o.kind in _BUILT]
+    direct.check_distinct(reqs, label)
+    prepared: dict[tuple[str, str], list[LocalArtifact]] = {}
+    for req in reqs:
+        need = direct.build_need(req) if req.local is not None and req.local.exists() else None
+        if need is not None:
+            prepared[(req.entry.name, need.needed_by)] = build.ensure(need)
+    return prepared
+
+
+def _target(
+    args: FetchOptions, explicit: bool, project: Any, lock: Lock, cache_dir: Path
+) -> tuple[Target, Callable[[], PipFetch]]:
+    """The target's markers and tags, and how pip fetches build requirements for it."""
+    from pipenv_sync_ext.pipeline.steps import wheel_fetch
     from pipenv_sync_ext.target.explicit import explicit_target
     from pipenv_sync_ext.target.interpreter import probe, venv_python
     from pipenv_sync_ext.target.project import locate_venv
@@ -177,13 +232,19 @@ def _target(args: FetchOptions, explicit: bool, project: Any, lock: Lock, cache_
         version = args.python_version or lock.requires.get("python_full_version") or lock.requires.get("python_version")
         if not version:
             raise TargetSpecError("--python-version is needed: the lock's _meta.requires names no Python version")
-        return explicit_target(
+        target = explicit_target(
             version,
             platforms=args.platform,
             implementation=args.implementation or "cp",
             abis=args.abi,
             requires=lock.requires,
         )
+        options = ["download", "--only-binary=:all:", "--python-version", version]
+        options += [arg for p in args.platform for arg in ("--platform", p)]
+        options += ["--implementation", args.implementation or "cp"]
+        options += [arg for abi in args.abi for arg in ("--abi", abi)]
+        fetch = PipFetch((sys.executable, "-m", "pip"), (*options, "--dest"), target.markers, target.tag_rank)
+        return target, lambda: fetch
     venv = Path(os.path.abspath(args.venv or locate_venv(project)))
     if (venv / "pyvenv.cfg").is_file() and not args.python:
         interp = probe(venv_python(venv), cache_dir)
@@ -196,7 +257,8 @@ def _target(args: FetchOptions, explicit: bool, project: Any, lock: Lock, cache_
         python = find_python(args.python, lock.requires)
         interp = probe(Path(python), cache_dir)
         where = python
-    return Target(f"Python {interp.version} ({where})", interp.markers, interp.tags)
+    target = Target(f"Python {interp.version} ({where})", interp.markers, interp.tags)
+    return target, lambda: wheel_fetch(interp, Path(interp.prefix))
 
 
 def _unique_others(others: Any) -> list[OtherEntry]:

@@ -54,7 +54,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     if options.dry_run:
         return run.result(plan, problems, direct=names(pending))
 
-    artifacts = preflight(run, plan, interp=base, pending=pending)
+    prepared = preflight(run, plan, interp=base, pending=pending)
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
         shutil.rmtree(old, ignore_errors=True)
     run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {python}")
@@ -66,7 +66,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
         # Scripts must name the interpreter where the venv will live, not the staging path.
         execute.apply(
             removals=[],
-            installs=artifacts,
+            installs=prepared.artifacts,
             kept=[],
             interpreter=dataclasses.replace(staged, executable=str(venv_python(final))),
             venv=staging,
@@ -75,7 +75,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
             link_mode=options.link_mode,
             repair=options.repair,
         )
-        install_direct(run, pending, interp=staged, venv=staging)
+        install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
         swap_in(staging, final)
     except BaseException:

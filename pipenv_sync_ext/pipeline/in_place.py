@@ -47,13 +47,13 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
     if options.dry_run:
         return run.result(plan, problems, direct=names(pending))
     if not plan.changes_nothing or pending:
-        artifacts = preflight(run, plan, interp=interp, pending=pending)
+        prepared = preflight(run, plan, interp=interp, pending=pending)
         stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
         execute.apply(
             removals=removals,
-            installs=artifacts,
+            installs=prepared.artifacts,
             kept=kept,
             interpreter=interp,
             venv=run.venv,
@@ -62,7 +62,7 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
             link_mode=options.link_mode,
             repair=options.repair,  # also hashes the unpacked trees it links from
         )
-        install_direct(run, pending, interp=interp, venv=run.venv)
+        install_direct(run, pending, prepared=prepared, interp=interp, venv=run.venv)
     # Checked after every change, and always under --deploy, whose promise it is.
     if (options.deploy or not plan.changes_nothing or pending) and not conflicts_ok(run, plan, interp):
         return run.result(plan, problems, direct=names(pending))

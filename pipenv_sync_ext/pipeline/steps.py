@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipenv_sync_ext.errors import InstallError, LockError
@@ -16,6 +16,7 @@ from pipenv_sync_ext.lock.model import Lock, LockedPackage
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.plan import PROTECTED, Plan, make_plan, warn_overrides
 from pipenv_sync_ext.store import piptool
+from pipenv_sync_ext.store.buildreqs import BuildRequirements, PipFetch
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.findlinks import FindLinks
 from pipenv_sync_ext.store.gather import gather
@@ -28,35 +29,31 @@ SELF = "pipenv-sync-ext"
 
 def pending_direct(run: Run, plan: Plan) -> list[direct.DirectRequirement]:
     """Editable, path, file and VCS entries that are not installed as the lock says."""
-    pending = []
-    for other in plan.others:
-        if other.entry.kind in direct.DIRECT_KINDS:
-            req = direct.resolve(other.entry, run.project.directory)
-            if not direct.is_current(req, other.dist):
-                pending.append(req)
-    return pending
+    reqs = [
+        (direct.resolve(other.entry, run.project.directory), other.dist)
+        for other in plan.others
+        if other.entry.kind in direct.DIRECT_KINDS
+    ]
+    direct.check_distinct([req for req, _dist in reqs], str(run.lock.path))
+    return [req for req, dist in reqs if not direct.is_current(req, dist)]
 
 
 def names(pending: Sequence[direct.DirectRequirement]) -> tuple[str, ...]:
     return tuple(r.entry.name for r in pending)
 
 
-def install_direct(run: Run, pending: Sequence[direct.DirectRequirement], *, interp: Interpreter, venv: Path) -> None:
-    if not pending:
-        return
-    flat = piptool.flat_store_links(run.cache_dir)  # build dependencies from the store first
-    try:
-        direct.install(
-            pending,
-            interp=interp,
-            venv=venv,
-            find_links=[flat, *run.options.find_links],
-            sources=run.lock.sources,
-            offline=run.options.offline,
-            log=run.log,
-        )
-    finally:
-        shutil.rmtree(flat, ignore_errors=True)
+@dataclass(frozen=True)
+class Prepared:
+    """What preflight found: a verified wheel per install, and the build requirements of what pip builds."""
+
+    artifacts: list[LocalArtifact]
+    build_requirements: BuildRequirements
+
+
+def install_direct(
+    run: Run, pending: Sequence[direct.DirectRequirement], *, prepared: Prepared, interp: Interpreter, venv: Path
+) -> None:
+    direct.install(pending, interp=interp, venv=venv, build_requirements=prepared.build_requirements, log=run.log)
 
 
 def find_conflicts(run: Run, plan: Plan, interp: Interpreter) -> list[conflicts.Conflict]:
@@ -104,16 +101,29 @@ def plan_for(run: Run, installed: Sequence[inventory.InstalledDist], interp: Int
     return plan
 
 
-def preflight(
-    run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[direct.DirectRequirement]
-) -> list[LocalArtifact]:
-    """A verified, well-formed wheel for every install, or an error before anything changes."""
+def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[direct.DirectRequirement]) -> Prepared:
+    """A verified, well-formed wheel for every install, and the build requirements of every pending
+    direct entry in the store, or an error before anything changes."""
     direct.check_available(pending, run.options.offline, str(run.lock.path))
     from pipenv_sync_ext.store.pipcache import PipCache
     from pipenv_sync_ext.store.pipconfig import find_links_dirs
 
     store = Store(run.cache_dir, run.warn)
-    find_links = FindLinks(run.options.find_links, run.warn, configured=find_links_dirs())
+    configured = find_links_dirs()
+    find_links = FindLinks(run.options.find_links, run.warn, configured=configured)
+    build_requirements = BuildRequirements(
+        run.cache_dir,
+        store,
+        lambda: wheel_fetch(interp, Path(interp.prefix)),
+        find_links=[*run.options.find_links, *configured],
+        sources=run.lock.sources,
+        offline=run.options.offline,
+        log=run.log,
+    )
+    for req in pending:
+        need = direct.build_need(req)
+        if need is not None:
+            build_requirements.ensure(need)
     pip_cache = PipCache.default(run.cache_dir, run.warn) if run.options.pip_cache else None
     client = None
     if not run.options.offline:
@@ -121,14 +131,7 @@ def preflight(
 
         client = IndexClient(run.lock.sources, run.log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
-    builder = WheelBuilder(
-        run.cache_dir,
-        interp,
-        find_links=run.options.find_links,
-        sources=run.lock.sources,
-        offline=run.options.offline,
-        log=run.log,
-    )
+    builder = WheelBuilder(run.cache_dir, interp, build_requirements=build_requirements, log=run.log)
     artifacts = gather(
         packages=packages,
         tag_rank=interp.tag_rank,
@@ -142,7 +145,12 @@ def preflight(
     )
     for package in packages:
         execute.check_wheel(artifacts[package.name], package.name, run.cache_dir)
-    return [artifacts[p.name] for p in packages]
+    return Prepared([artifacts[p.name] for p in packages], build_requirements)
+
+
+def wheel_fetch(interp: Interpreter, venv: Path) -> PipFetch:
+    """Build requirements for a real interpreter: ``pip wheel`` in it (its markers, its tags)."""
+    return PipFetch(tuple(piptool.pip_command(interp, venv)), ("wheel", "--wheel-dir"), interp.markers, interp.tag_rank)
 
 
 def write_stamp(run: Run, plan: Plan, *, interp: Interpreter, warnings: Sequence[str]) -> None:

@@ -41,6 +41,7 @@ STORE, FIND_LINKS, PIP_CACHE, INDEX = "store", "find-links", "pip-cache", "index
 class Missing:
     package: LockedPackage
     reason: str
+    unreachable: bool = False  # the index host could not be resolved or connected to
 
     def describe(self) -> str:
         return f"[{self.package.category}] {self.package.name}=={self.package.version}: {self.reason}"
@@ -117,11 +118,13 @@ def gather(
     workers: int = _FETCH_WORKERS,
     origins: dict[str, str] | None = None,
     builder: WheelBuilder | None = None,
+    keep_sdists: bool = False,
 ) -> dict[str, LocalArtifact]:
     """A verified artifact for each package (by name), or :class:`MissingArtifactsError`.
 
     With a ``builder``, a package whose only allowed files are sdists gets a wheel
     built from one (once per target, then reused: :mod:`~pipenv_sync_ext.store.sdist`).
+    With ``keep_sdists`` (``fetch``, which builds nothing), such a package gets its sdist.
 
     ``origins`` (sha256 -> :data:`STORE`, :data:`FIND_LINKS`, :data:`PIP_CACHE`
     or :data:`INDEX`) is filled in when given.
@@ -136,6 +139,8 @@ def gather(
         if local is None and pip_cache is not None:
             _from_pip_cache(package, store, pip_cache, origins)
             local, unfit = _local(package, tag_rank, store, find_links, origins)
+        if local is None and keep_sdists:
+            local = _local_sdist(package, store, find_links)
         if local is None and builder is not None:
             local = builder.built(package)
             sdist = None if local is not None else _local_sdist(package, store, find_links)
@@ -162,7 +167,10 @@ def gather(
     if remote_needed and client is not None:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             results = list(
-                pool.map(lambda item: _fetch_one(item[0], tag_rank, store, client, progress, builder), remote_needed)
+                pool.map(
+                    lambda item: _fetch_one(item[0], tag_rank, store, client, progress, builder, keep_sdists),
+                    remote_needed,
+                )
             )
         progress.close()
         for (package, _), result in zip(remote_needed, results, strict=True):
@@ -173,12 +181,34 @@ def gather(
                 origins.setdefault(result.artifact.sha256, INDEX)
 
     if missing:
+        _raise_if_unreachable(missing, client, lock_label)
         # One line, however many are missing: pipelines grep and alert on it.
         raise MissingArtifactsError(
             f"{lock_label}: {len(missing)} locked package(s) have no usable artifact, nothing was changed: "
             + "; ".join(m.describe() for m in missing)
         )
     return found
+
+
+def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None, lock_label: str) -> None:
+    """When the index host itself is out of reach, that is the one thing to say (once, not per package)."""
+    if client is None or not missing or not all(m.unreachable for m in missing):
+        return
+    hosts = "; ".join(f"{host} ({why})" for host, why in sorted(client.unreachable.items()))
+    pins = [f"{m.package.name}=={m.package.version}" for m in missing]
+    shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
+    raise MissingArtifactsError(
+        f"{lock_label}: cannot reach {hosts}, so {len(missing)} locked package(s) could not be fetched "
+        f"({shown}); "
+        "nothing was changed. Without network access, sync with --offline from the store (and --find-links DIR "
+        "with the artifacts); or make the Pipfile's [[source]] a mirror you can reach"
+    )
+
+
+def _missing(package: LockedPackage, exc: FetchError) -> Missing:
+    from pipenv_sync_ext.store.reach import HostUnreachable  # urllib is loaded already: there is a client
+
+    return Missing(package, str(exc), unreachable=isinstance(exc, HostUnreachable))
 
 
 def _fetch_one(
@@ -188,11 +218,12 @@ def _fetch_one(
     client: IndexClient,
     progress: Progress,
     builder: WheelBuilder | None = None,
+    keep_sdists: bool = False,
 ) -> LocalArtifact | Missing:
     try:
         remote = client.list_files(package)
     except FetchError as exc:
-        return Missing(package, str(exc))
+        return _missing(package, exc)
     if not remote:
         sources = ", ".join(s.display for s in client.sources_for(package)) or "no source"
         return Missing(package, f"no file the lock allows is listed by {sources}")
@@ -201,18 +232,23 @@ def _fetch_one(
         names = ", ".join(sorted({r.artifact.filename for r in remote}))
         if all(not r.artifact.is_wheel for r in remote):
             sdists = [r for r in remote if is_sdist(r.artifact.filename)]
+            if keep_sdists and sdists:
+                try:
+                    return _download(client, sdists[0], store, progress)
+                except FetchError as exc:
+                    return _missing(package, exc)
             if builder is None or not sdists:
                 return Missing(package, f"only an sdist is locked ({names}) and no wheel can be built from it")
             try:
                 return builder.build(package, _download(client, sdists[0], store, progress))
             except FetchError as exc:
-                return Missing(package, str(exc))
+                return _missing(package, exc)
         return Missing(package, f"no wheel compatible with this interpreter; the lock allows: {names}")
     chosen = next(r for r in remote if r.artifact == best)
     try:
         return _download(client, chosen, store, progress)
     except FetchError as exc:
-        return Missing(package, str(exc))
+        return _missing(package, exc)
 
 
 def _download(client: IndexClient, remote: RemoteFile, store: Store, progress: Progress) -> LocalArtifact:
@@ -299,7 +335,7 @@ def gather_every_file(
             try:
                 return client.list_files(packages[i])
             except FetchError as exc:
-                return Missing(packages[i], str(exc))
+                return _missing(packages[i], exc)
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             listings = list(pool.map(listing, wanted))
@@ -316,7 +352,7 @@ def gather_every_file(
                 try:
                     return _download(client, job[1], store, progress)
                 except FetchError as exc:
-                    return Missing(packages[job[0]], str(exc))
+                    return _missing(packages[job[0]], exc)
 
             results = list(pool.map(fetch, jobs))
         progress.close()
@@ -337,6 +373,7 @@ def gather_every_file(
             places += " or the index" if client is not None else ""
             missing.append(Missing(package, f"none of the {len(package.hashes)} files the lock allows is in {places}"))
     if missing:
+        _raise_if_unreachable(missing, client, lock_label)
         raise MissingArtifactsError(
             f"{lock_label}: {len(missing)} locked file(s) could not be fetched: "
             + "; ".join(m.describe() for m in missing)

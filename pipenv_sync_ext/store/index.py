@@ -13,10 +13,16 @@ no credentials in its URL gets them from ``$NETRC`` or ``~/.netrc`` when that
 file has an entry for it. Proxies come from the environment (``https_proxy``,
 ``no_proxy``...), as urllib reads them.
 
-Transient failures (5xx, a refused or reset connection, a body shorter than
-its ``Content-Length``) are retried with exponential backoff; every attempt
-writes a fresh staging file, which is removed unless the whole, hash-checked
-file was renamed into the store.
+Transient failures (5xx, a reset connection, a body shorter than its
+``Content-Length``) are retried with exponential backoff; every attempt writes
+a fresh staging file, which is removed unless the whole, hash-checked file was
+renamed into the store.
+
+A host that cannot be resolved or connected to (DNS failure, connection
+refused, no route, connect timeout) is an answer for the whole run: it is not
+retried, and every later request to that host (``host:port``) fails at once
+with :class:`HostUnreachable`, so a dead index costs one failure, not one per
+package and attempt.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import re
 import shutil
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -45,6 +52,7 @@ from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.store.artifact import Artifact
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
+from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _VAR = re.compile(r"'?\$\{([^}]+)\}'?|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -138,6 +146,8 @@ class IndexClient:
         self._log = locked(log)  # called from download threads
         self.requests = 0
         self._netrc: dict[str, str | None] = {}
+        self._dead: dict[str, str] = {}  # host:port -> why it cannot be reached
+        self._dead_lock = threading.Lock()
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -159,8 +169,32 @@ class IndexClient:
             if not source.verify_ssl:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
+        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+        with self._dead_lock:
+            dead = self._dead.get(host)
+        if dead is not None:
+            raise HostUnreachable(host, dead)
         self.requests += 1
-        return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
+        try:
+            return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
+        except urllib.error.HTTPError:
+            raise
+        except urllib.error.URLError as exc:
+            why = unreachable_reason(exc)
+            if why is None:
+                raise
+            proxy = proxy_for(url)
+            if proxy:  # what could not be reached is the proxy
+                why += f" (through the proxy {redact(proxy)})"
+            with self._dead_lock:
+                self._dead.setdefault(host, why)
+            raise HostUnreachable(host, why) from None
+
+    @property
+    def unreachable(self) -> dict[str, str]:
+        """Hosts found unreachable in this run, and why."""
+        with self._dead_lock:
+            return dict(self._dead)
 
     def _netrc_for(self, url: str) -> str | None:
         host = urllib.parse.urlsplit(url).hostname
@@ -174,12 +208,16 @@ class IndexClient:
         """Files of ``package`` that the lock allows, from each source in order."""
         found: list[RemoteFile] = []
         errors: list[str] = []
+        unreachable: HostUnreachable | None = None
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
             try:
                 body, content_type, final_url = self._retrying(
                     functools.partial(self._read_page, page, source), redact(page)
                 )
+            except HostUnreachable as exc:
+                unreachable = unreachable or exc
+                continue
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     continue
@@ -200,6 +238,8 @@ class IndexClient:
                 break
         if not found and errors:
             raise FetchError(f"index unreachable: {'; '.join(errors)}")
+        if not found and unreachable is not None:
+            raise unreachable
         return found
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:

@@ -7,25 +7,25 @@ kept apart from the content-addressed store, keyed by what determines it:
     <cache>/v1/built/<sdist sha256>/<target's most specific tag>/<wheel file>.sha256
 
 The build is PEP 517 through pip (``pip wheel --no-deps``) in the target
-interpreter (the venv's pip, or this tool's with ``--python``), build
-dependencies from the store and ``--find-links`` (only from there under
-``--offline``). The sidecar holds the wheel's sha256 at build time, re-checked
-on every use, so a built wheel that changed on disk is rebuilt, never installed.
+interpreter (the venv's pip, or this tool's with ``--python``), offered only the
+sdist's recorded build requirements and ``--find-links`` (``--no-index``; see
+:mod:`.buildreqs`, which fetches and records them first, from the lock's sources).
+The sidecar holds the wheel's sha256 at build time, re-checked on every use, so
+a built wheel that changed on disk is rebuilt, never installed.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.fsutil import atomic_write
-from pipenv_sync_ext.lock.model import LockedPackage, Source
-from pipenv_sync_ext.store import piptool
+from pipenv_sync_ext.lock.model import LockedPackage
+from pipenv_sync_ext.store import buildreqs, piptool
 from pipenv_sync_ext.store.artifact import Artifact
 from pipenv_sync_ext.store.cas import LocalArtifact, sha256_of
 from pipenv_sync_ext.target.interpreter import Interpreter
@@ -37,18 +37,14 @@ class WheelBuilder:
         cache_dir: Path,
         interp: Interpreter,
         *,
-        find_links: Sequence[Path],
-        sources: Sequence[Source],
-        offline: bool,
+        build_requirements: buildreqs.BuildRequirements,
         log: Callable[[str], None],
     ) -> None:
         self._root = cache_dir / "v1" / "built"
         self._cache_dir = cache_dir
         self._interp = interp
         self._tag = interp.tags[0] if interp.tags else "unknown"
-        self._find_links = list(find_links)
-        self._sources = list(sources)
-        self._offline = offline
+        self._requirements = build_requirements
         self._log = log
 
     def _dir(self, sdist_sha256: str) -> Path:
@@ -74,25 +70,23 @@ class WheelBuilder:
         return None
 
     def build(self, package: LockedPackage, sdist: LocalArtifact) -> LocalArtifact:
+        label = f"[{package.category}] {package.name}=={package.version} (sdist {sdist.artifact.filename})"
+        declared = buildreqs.of_archive(sdist.path)
+        need = None if declared is None else buildreqs.Need(declared, label)
+        if need is not None:
+            self._requirements.ensure(need)
         self._log(f"Building a wheel of {package.name}=={package.version} from {sdist.artifact.filename}")
         base = piptool.pip_command(self._interp, Path(self._interp.prefix))
-        index_args = ["--no-index"] if self._offline else piptool.index_args(self._sources)
-        flat = piptool.flat_store_links(self._cache_dir)
-        links = [arg for d in (flat, *self._find_links) for arg in ("--find-links", str(d))]
         staging = self._cache_dir / "v1" / "tmp"
         staging.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=staging, prefix="build-"))  # same filesystem: the move is a rename
         try:
-            proc = subprocess.run(
-                [*base, "wheel", "--no-deps", "--no-cache-dir", *index_args, *links, "-w", str(tmp), str(sdist.path)],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"},
-            )
+            command = [*base, "wheel", "--no-deps", "--no-cache-dir", "-w", str(tmp), str(sdist.path)]
+            proc = self._requirements.run_build(need, command)
             wheels = list(tmp.glob("*.whl"))
             if proc.returncode != 0 or len(wheels) != 1:
-                last = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()][-1:] or ["no wheel"]
-                raise FetchError(f"building a wheel from {sdist.artifact.filename} failed: {last[0].strip()}")
+                cause = piptool.failure_cause(proc.stderr or proc.stdout) if proc.returncode else "no wheel"
+                raise FetchError(f"building a wheel from {sdist.artifact.filename} failed: {cause}")
             wheel = wheels[0]
             digest = sha256_of(wheel)
             directory = self._dir(sdist.artifact.sha256)
@@ -103,4 +97,3 @@ class WheelBuilder:
             return LocalArtifact(Artifact(digest, wheel.name), target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(flat, ignore_errors=True)

@@ -6,7 +6,10 @@ renamed into place, the old venv being renamed aside and deleted after. So a
 failed or interrupted build leaves the old venv as it was. Since ``venv`` bakes
 its location into ``bin/activate*`` and ``pyvenv.cfg``, those are rewritten to
 the final path before anything runs from it, and console scripts are written
-with the final interpreter path.
+with the final interpreter path. Scripts that pip wrote in the staging venv
+(editable, path and VCS entries) are rewritten too, and the RECORD rows of
+the files rewritten get their new hash and size, so ``--verify`` finds the
+venv as installed.
 
 Creation uses the interpreter's own ``venv`` module without pip: the sync
 installs everything itself, and seeding pip costs seconds (``--seed`` asks for it).
@@ -14,7 +17,11 @@ installs everything itself, and seeding pip costs seconds (``--seed`` asks for i
 
 from __future__ import annotations
 
+import base64
+import csv
 import glob
+import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -22,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 from pipenv_sync_ext.errors import TargetError
+from pipenv_sync_ext.fsutil import atomic_write
 
 _STAGING = ".pipenv-sync-new-"
 _TRASH = ".pipenv-sync-old-"
@@ -63,6 +71,7 @@ def retarget(venv: Path, final: Path) -> None:
     """Rewrite the paths ``venv`` baked into its text files to ``final``."""
     old, new = str(venv), str(final)
     targets = [venv / "pyvenv.cfg", *(p for p in (venv / "bin").glob("*") if p.is_file() and not p.is_symlink())]
+    rewritten: set[str] = set()
     for path in targets:
         try:
             text = path.read_text(encoding="utf-8")
@@ -70,6 +79,30 @@ def retarget(venv: Path, final: Path) -> None:
             continue  # a binary (a copied python): nothing of ours in it
         if old in text:
             path.write_text(text.replace(old, new), encoding="utf-8")
+            rewritten.add(os.path.normpath(path))
+    if rewritten:
+        _rehash_records(venv, rewritten)
+
+
+def _rehash_records(venv: Path, rewritten: set[str]) -> None:
+    """Give the RECORD rows of rewritten files (pip's scripts) their new hash and size."""
+    for record in sorted(venv.glob("lib/*/site-packages/*.dist-info/RECORD")):
+        site = record.parent.parent
+        try:
+            rows = list(csv.reader(io.StringIO(record.read_text(encoding="utf-8"))))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        dirty = False
+        for row in rows:
+            if len(row) >= 3 and row[1] and os.path.normpath(site / row[0]) in rewritten:
+                data = (site / row[0]).read_bytes()
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                row[1:3] = [f"sha256={digest}", str(len(data))]
+                dirty = True
+        if dirty:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            atomic_write(record, out.getvalue().encode("utf-8"))
 
 
 def swap_in(staging: Path, final: Path) -> None:

@@ -1,0 +1,48 @@
+"""Whether a host can be reached at all: a DNS or connect failure is an answer for the whole run.
+
+Used by :mod:`.index`: such a failure is not retried, and every later request
+to the same ``host:port`` fails at once with :class:`HostUnreachable`.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from pipenv_sync_ext.errors import FetchError
+
+
+class HostUnreachable(FetchError):
+    """A host that could not be resolved or connected to: no request to it is made again in this run."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"cannot reach {host}: {reason}")
+        self.host = host
+        self.reason = reason
+
+
+# Connect-time failures that another attempt in the same run would only repeat.
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT}
+
+
+def unreachable_reason(exc: urllib.error.URLError) -> str | None:
+    """Why ``exc`` (raised while connecting and sending, by urlopen) means the host is unreachable, if it does."""
+    reason = exc.reason
+    if isinstance(reason, socket.gaierror):
+        return f"the name does not resolve ({reason.strerror or reason})"
+    if isinstance(reason, TimeoutError):
+        return "the connection timed out"
+    if isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNOS:
+        return reason.strerror or str(reason)
+    return None
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy urllib sends ``url`` through (``https_proxy``, ``no_proxy``...), if any."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
