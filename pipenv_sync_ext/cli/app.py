@@ -70,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
 
     def body() -> int:
         try:
-            result = sync(options_from_args(args), warn, log)
+            with watch.handler():
+                result = sync(options_from_args(args), warn, log)
         except KeyboardInterrupt:
             return watch.interrupted()
+        except OSError as exc:
+            raise (watch.refused(exc) or exc) from None
         if args.json:
             print(to_json(result))
         elif not args.quiet or result.out_of_sync:

@@ -11,21 +11,33 @@ the middle; stamp or site-packages different from the start -> changed;
 neither -> nothing was changed. Every step of a sync is made safe to
 interrupt, so in each case running the same command again finishes the job.
 
+Before any change, Ctrl-C ends the process at once (:meth:`Watch.handler`):
+the fetch runs in worker threads that a KeyboardInterrupt does not stop (each
+may wait out its connection timeout and retries, 90 s for a silent host), and
+nothing is lost by not waiting for them, since every step of a sync is made
+to survive a SIGKILL (staged, renamed, journalled; the venv lock is the
+kernel's). Once a change has begun (journal, stamp or site-packages, or a
+venv being built beside the target) the KeyboardInterrupt is raised as usual,
+so that the pipeline's own cleanup runs (a pip it waits for is killed, a
+staging venv removed) before the message.
+
 Subcommands change no venv; an interrupted one says so and exits 130 too.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from pipenv_sync_ext.errors import EXIT_INTERRUPTED, SyncError
+from pipenv_sync_ext.errors import EXIT_INTERRUPTED, SyncError, TargetError
 
 JOURNAL = ".pipenv-sync-journal.json"  # install/journal.py's name; not imported: the CLI reads, never writes it
 STAMP = ".pipenv-sync-stamp.json"
@@ -76,6 +88,47 @@ class Watch:
         if _fingerprint(self.venv) != self.before:
             return f"pipenv-sync: interrupted after {self.venv} was changed; run the same command again to finish it"
         return f"pipenv-sync: interrupted; {self.venv} was not changed"
+
+    def unchanged(self) -> bool:
+        """Nothing of the venv has changed yet, and no venv is being built beside it."""
+        if self.venv is None or (self.venv / JOURNAL).exists() or _fingerprint(self.venv) != self.before:
+            return False
+        from pipenv_sync_ext.target.venv import leftovers
+
+        return not leftovers(Path(os.path.realpath(self.venv)))
+
+    @contextmanager
+    def handler(self) -> Iterator[None]:
+        """While a sync runs: Ctrl-C before any change exits now; after, it is a KeyboardInterrupt."""
+
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            if self.unchanged():
+                print(self.message(), file=sys.stderr)
+                sys.stderr.flush()
+                os._exit(EXIT_INTERRUPTED)  # the worker threads may be blocked on the network: not waited for
+            raise KeyboardInterrupt
+
+        try:
+            previous = signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # not the main thread: Python's own handling
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def refused(self, exc: OSError) -> SyncError | None:
+        """A venv the filesystem will not let us change, named as the venv (not the first file tried)."""
+        if self.venv is None or exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or not exc.filename:
+            return None
+        inside = os.path.abspath(exc.filename)
+        if inside != str(self.venv) and not inside.startswith(str(self.venv) + os.sep):
+            return None
+        return TargetError(
+            f"{self.venv}: the venv cannot be changed ({exc.strerror}: {exc.filename}); "
+            "hint: sync a venv you can write to, or make this one writable"
+        )
 
     def interrupted(self) -> int:
         print(self.message(), file=sys.stderr)
