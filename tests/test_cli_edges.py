@@ -8,6 +8,7 @@ that waits for the test), never a timer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -104,6 +105,8 @@ class _Silent:
     def close(self) -> None:
         for conn in self.conns:
             conn.close()
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
         self.server.close()
 
 
@@ -323,3 +326,19 @@ def test_a_read_only_venv_is_named_as_the_venv(tmp_path: Path) -> None:
     assert last.startswith(f"pipenv-sync: error: {venv}: the venv cannot be changed (Read-only file system"), last
     assert "hint:" in last
     assert installed(venv) == {"alpha": "1.0"}
+
+
+def test_ctrl_c_in_fetch_says_so_at_once_and_exits_130(tmp_path: Path, silent: _Silent) -> None:
+    env = cli_env(tmp_path)
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    project = write_project(tmp_path / "p", {"default": {"alpha": lock_entry([wheel], "1.0")}}, index_url=silent.url)
+    target = ("--python-version", "3.12", "--platform", "manylinux_2_17_x86_64")
+    command = [*CLI, "fetch", "--project", str(project), *target]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert silent.connected.wait(120), "fetch never asked the index"
+    # the line comes at once, before the download threads give up; a second Ctrl-C does not wait for them
+    code, err = _interrupt(proc, then=lambda: proc.send_signal(signal.SIGINT))
+    assert code == 130, err
+    lines = [line for line in err.splitlines() if "interrupted" in line]
+    assert lines == ["pipenv-sync: interrupted; no venv was changed (the store is safe to interrupt)"]
+    assert "Traceback" not in err and "error:" not in err

@@ -21,7 +21,9 @@ venv being built beside the target) the KeyboardInterrupt is raised as usual,
 so that the pipeline's own cleanup runs (a pip it waits for is killed, a
 staging venv removed) before the message.
 
-Subcommands change no venv; an interrupted one says so and exits 130 too.
+Subcommands change no venv; an interrupted one says so at once and exits 130
+once its cleanup is done (a wheelhouse's partial copy is removed; downloads in
+flight are waited for); a second Ctrl-C ends it at once.
 """
 
 from __future__ import annotations
@@ -139,10 +141,19 @@ class Interrupted(BaseException):
     """Ctrl-C in a subcommand: not a KeyboardInterrupt, which the output layer reports as an error."""
 
 
+SUBCOMMAND_INTERRUPTED = "pipenv-sync: interrupted; no venv was changed (the store is safe to interrupt)"
+
+
 def interruptible(command: Callable[[], int]) -> int:
     """Run a subcommand; Ctrl-C is one line and exit 130."""
+    said: list[bool] = []
 
     def _raise(signum: int, frame: FrameType | None) -> None:
+        if said:  # the second Ctrl-C: do not wait for the cleanup
+            os._exit(EXIT_INTERRUPTED)
+        said.append(True)
+        print(SUBCOMMAND_INTERRUPTED, file=sys.stderr)
+        sys.stderr.flush()
         raise Interrupted
 
     try:
@@ -152,7 +163,8 @@ def interruptible(command: Callable[[], int]) -> int:
     try:
         return command()
     except (Interrupted, KeyboardInterrupt):
-        print("pipenv-sync: interrupted; no venv was changed (the store is safe to interrupt)", file=sys.stderr)
+        if not said:
+            print(SUBCOMMAND_INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGINT, previous)
