@@ -36,7 +36,7 @@ from pipenv_sync_ext.errors import EXIT_USAGE
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pipenv-sync", description="Fill, inspect and prune pipenv-sync's store.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)  # no metavar: one added later is listed too
+    sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser(
         "fetch",
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache_dir(prune)
     _add_output(prune)
     prune.set_defaults(func=run_cache_prune)
+    for group in (sub, csub):  # named by their choices in errors, whatever is added above
+        group.metavar = "{" + ",".join(group.choices) + "}"
     return p
 
 
