@@ -29,6 +29,7 @@ flight are waited for); a second Ctrl-C ends it at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import signal
@@ -105,9 +106,7 @@ class Watch:
 
         def on_sigint(signum: int, frame: FrameType | None) -> None:
             if self.unchanged():
-                print(self.message(), file=sys.stderr)
-                sys.stderr.flush()
-                os._exit(EXIT_INTERRUPTED)  # the worker threads may be blocked on the network: not waited for
+                _last_words(self.message())
             raise KeyboardInterrupt
 
         try:
@@ -127,14 +126,29 @@ class Watch:
         inside = os.path.abspath(exc.filename)
         if inside != str(self.venv) and not inside.startswith(str(self.venv) + os.sep):
             return None
-        return TargetError(
-            f"{self.venv}: the venv cannot be changed ({exc.strerror}: {exc.filename}); "
-            "hint: sync a venv you can write to, or make this one writable"
-        )
+        # Not the file: the first one tried is always the stamp, which tells the user nothing.
+        hint = "hint: make it writable, or sync another venv"
+        return TargetError(f"{self.venv}: cannot be written ({exc.strerror}); {hint}")
 
     def interrupted(self) -> int:
         print(self.message(), file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _last_words(message: str) -> None:
+    """Print ``message`` as the last line and end the process, not waiting for the worker threads.
+
+    stdout and stderr are pointed at /dev/null first, so that a thread logging a
+    retry at this moment cannot print after the message.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+        own = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.write(own, (message + "\n").encode(errors="replace"))
+    os._exit(EXIT_INTERRUPTED)
 
 
 class Interrupted(BaseException):
