@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.errors import LockError, StaleLockError
+from pipenv_sync_ext.lock.schema import check_pipfile, load_toml, read_capped
 
 # Pipfile tables that are not package categories (plette's PIPFILE_SECTIONS).
 _NOT_CATEGORIES = frozenset(
@@ -31,15 +31,16 @@ def pipfile_hash(pipfile: Path) -> str:
     """The sha256 that ``pipenv lock`` writes to ``_meta.hash.sha256``."""
     import plette
 
+    # The bounded, typed read first (:mod:`.schema`): tomlkit and plette then see only a valid Pipfile.
+    checked = load_toml(pipfile, what="Pipfile")
+    check_pipfile(checked, pipfile)
+    text = read_capped(pipfile).decode("utf-8")
+    if "source" not in checked:
+        # plette prepends a default [[source]]; pipenv builds that default from
+        # pip's configuration (index-url, extra-index-url, PIPENV_TEST_INDEX).
+        text = _pipenv_default_sources() + ("" if text.startswith("\n") else "\n") + text
     try:
-        text = pipfile.read_text(encoding="utf-8")
-        if "source" not in _tables(text):
-            # plette prepends a default [[source]]; pipenv builds that default from
-            # pip's configuration (index-url, extra-index-url, PIPENV_TEST_INDEX).
-            text = _pipenv_default_sources() + ("" if text.startswith("\n") else "\n") + text
         parsed = plette.Pipfile(tomlkit_loads(text))
-    except OSError as exc:
-        raise LockError(f"{pipfile}: cannot read: {exc.strerror}") from None
     except Exception as exc:  # tomlkit parse errors and plette validation errors
         raise LockError(f"{pipfile}: invalid Pipfile: {exc}") from None
     raw = parsed._data
@@ -67,14 +68,6 @@ def tomlkit_loads(text: str) -> Any:
     import tomlkit
 
     return tomlkit.loads(text)
-
-
-def _tables(text: str) -> set[str]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    return set(tomllib.loads(text))
 
 
 def _pipenv_default_sources() -> str:
