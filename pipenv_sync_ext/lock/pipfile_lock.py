@@ -111,7 +111,7 @@ def _requires(table: Mapping[str, Any], where: Where) -> dict[str, str]:
     requires: dict[str, str] = {}
     for key, value in table.items():
         if key in _PYTHON_KEYS:
-            requires[key] = check_str(value, where, f"requires.{key}", limit=VERSION_CHARS)
+            requires[key] = check_str(value, f"requires.{key}", where=where, limit=VERSION_CHARS)
         elif isinstance(value, str) and len(value) <= TEXT_CHARS:
             requires[key] = value  # unknown keys are tolerated, as pipenv does
     return requires
@@ -125,7 +125,7 @@ def _check_structure(data: dict[str, Any], meta: dict[str, Any], path: Path) -> 
         if value is not None and not isinstance(value, kind):
             raise where.error(f"{key} must be {name}, not {type_name(value)}")
     if isinstance(meta.get("hash"), dict):
-        opt_str(meta["hash"], "sha256", where, limit=NAME_CHARS)
+        opt_str(meta["hash"], "sha256", where=where, limit=NAME_CHARS)
     spec = meta.get("pipfile-spec")
     if spec is not None and (isinstance(spec, bool) or not isinstance(spec, int)):
         raise where.error(f"pipfile-spec must be a number, not {type_name(spec)}")
@@ -159,9 +159,9 @@ def _parse_source(raw: Any, path: Path, index: int) -> Source:
     what = f"sources[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
         raise where.error(f"{what} needs a url")
-    name = check_str(raw.get("name") or f"source{index}", where, f"{what}.name", limit=NAME_CHARS)
+    name = check_str(raw.get("name") or f"source{index}", f"{what}.name", where=where, limit=NAME_CHARS)
     verify = opt_bool(raw, "verify_ssl", where.at(package=what))
-    return Source(name=name, url=check_str(raw["url"], where, f"{what}.url"), verify_ssl=verify is not False)
+    return Source(name=name, url=check_str(raw["url"], f"{what}.url", where=where), verify_ssl=verify is not False)
 
 
 def parse_entry(
@@ -174,10 +174,10 @@ def parse_entry(
     canonical = canonicalize_name(name)
     markers = entry_markers(spec, where)
 
-    version_raw = opt_str(spec, "version", at, limit=VERSION_CHARS)
+    version_raw = opt_str(spec, "version", where=at, limit=VERSION_CHARS)
     pinned = _parse_pin(version_raw, where)
     for key in _TEXT_KEYS:
-        opt_str(spec, key, at)
+        opt_str(spec, key, where=at)
     editable = opt_bool(spec, "editable", at)
 
     other_kind, other_source = _other_kind(spec)
@@ -190,7 +190,7 @@ def parse_entry(
         reason = f"{text}, no hashes" if not hashes else text
         return OtherEntry(canonical, "unpinned", section, reason, pinned, markers)
 
-    index = opt_str(spec, "index", at, limit=NAME_CHARS)
+    index = opt_str(spec, "index", where=at, limit=NAME_CHARS)
     if index is not None and source_names and index not in source_names:
         raise LockError(
             f"{where}: index {index!r} is not one of the lock's sources ({', '.join(sorted(source_names))})"
@@ -265,7 +265,7 @@ def _check_marker(markers: str, key: str, where: str) -> None:
 def _extras(spec: Mapping[str, Any], where: Where) -> tuple[str, ...]:
     if spec.get("extras") is None:
         return ()
-    return tuple(sorted(canonicalize_name(e) for e in str_list(spec, "extras", where)))
+    return tuple(sorted(canonicalize_name(e) for e in str_list(spec, "extras", where=where)))
 
 
 def _direct_entry(

@@ -205,7 +205,7 @@ def table_of(value: Any, where: Where, what: str) -> Mapping[str, Any]:
     return value
 
 
-def check_str(value: Any, where: Where, what: str, *, limit: int = TEXT_CHARS) -> str:
+def check_str(value: Any, what: str, *, where: Where, limit: int = TEXT_CHARS) -> str:
     if not isinstance(value, str):
         raise where.error(f"{what} must be a string, not {type_name(value)}")
     if len(value) > limit:
@@ -213,11 +213,11 @@ def check_str(value: Any, where: Where, what: str, *, limit: int = TEXT_CHARS) -
     return value
 
 
-def opt_str(table: Mapping[str, Any], key: str, where: Where, *, limit: int = TEXT_CHARS) -> str | None:
+def opt_str(table: Mapping[str, Any], key: str, *, where: Where, limit: int = TEXT_CHARS) -> str | None:
     """``table[key]`` when it is a string (bounded), None when absent; ``null`` is refused as the wrong type."""
     if key not in table:
         return None
-    return check_str(table[key], where, key, limit=limit)
+    return check_str(table[key], key, where=where, limit=limit)
 
 
 def opt_bool(table: Mapping[str, Any], key: str, where: Where) -> bool | None:
@@ -229,7 +229,7 @@ def opt_bool(table: Mapping[str, Any], key: str, where: Where) -> bool | None:
     return value
 
 
-def str_list(table: Mapping[str, Any], key: str, where: Where, *, limit: int = NAME_CHARS) -> tuple[str, ...]:
+def str_list(table: Mapping[str, Any], key: str, *, where: Where, limit: int = NAME_CHARS) -> tuple[str, ...]:
     """``table[key]`` as a list of bounded strings; absent is empty."""
     if key not in table:
         return ()
@@ -238,7 +238,7 @@ def str_list(table: Mapping[str, Any], key: str, where: Where, *, limit: int = N
         raise where.error(f"{key} must be a list of strings, not {type_name(raw)}")
     if len(raw) > MAX_ENTRIES:
         raise where.error(f"{key} has {len(raw)} items (at most {MAX_ENTRIES})")
-    return tuple(check_str(item, where, f"{key}[{i}]", limit=limit) for i, item in enumerate(raw))
+    return tuple(check_str(item, f"{key}[{i}]", where=where, limit=limit) for i, item in enumerate(raw))
 
 
 def parse_sha256(value: Any, where: Where, what: str = "hash") -> str:
@@ -286,30 +286,30 @@ def check_pipfile(data: Mapping[str, Any], path: Path) -> None:
     for i, source in enumerate(sources):
         at = where.at("source", f"#{i + 1}")
         table = table_of(source, at, "a [[source]]")
-        check_str(table.get("url"), at, "url")
-        opt_str(table, "name", at, limit=NAME_CHARS)
+        check_str(table.get("url"), "url", where=at)
+        opt_str(table, "name", where=at, limit=NAME_CHARS)
         opt_bool(table, "verify_ssl", at)
     for name in ("requires", "pipenv", "scripts", "build-system"):
         if name in data:
             table_of(data[name], where.at(name), f"[{name}]")
     for key in ("python_version", "python_full_version"):
-        opt_str(data.get("requires", {}), key, where.at("requires"), limit=VERSION_CHARS)
+        opt_str(data.get("requires", {}), key, where=where.at("requires"), limit=VERSION_CHARS)
     for name, command in data.get("scripts", {}).items():
         if isinstance(command, list):
-            str_list(data["scripts"], name, where.at("scripts"), limit=TEXT_CHARS)
+            str_list(data["scripts"], name, where=where.at("scripts"), limit=TEXT_CHARS)
         else:
-            check_str(command, where.at("scripts"), name)
+            check_str(command, name, where=where.at("scripts"))
     for category, table in data.items():
         if category in PIPFILE_NOT_CATEGORIES:
             continue
-        check_str(category, where, "a category name", limit=NAME_CHARS)
+        check_str(category, "a category name", where=where, limit=NAME_CHARS)
         for name, spec in table_of(table, where.at(category), f"[{category}] (a category of packages)").items():
-            at = where.at(category, check_str(name, where.at(category), "a package name", limit=NAME_CHARS))
+            at = where.at(category, check_str(name, "a package name", where=where.at(category), limit=NAME_CHARS))
             if isinstance(spec, str):
-                check_str(spec, at, "its version", limit=VERSION_CHARS)
+                check_str(spec, "its version", where=at, limit=VERSION_CHARS)
                 continue
             entry = table_of(spec, at, "an entry (a version string or a table)")
             for key, limit in ENTRY_TEXT_KEYS.items():
-                opt_str(entry, key, at, limit=limit)
+                opt_str(entry, key, where=at, limit=limit)
             opt_bool(entry, "editable", at)
-            str_list(entry, "extras", at)
+            str_list(entry, "extras", where=at)
