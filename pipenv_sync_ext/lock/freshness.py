@@ -56,8 +56,15 @@ def pipfile_hash(pipfile: Path) -> str:
     for category, values in raw.items():
         if category not in _NOT_CATEGORIES:
             data[category] = canonical(values)
-    content = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    content = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_unwrap)
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _unwrap(value: Any) -> Any:
+    """A tomlkit item json cannot write (a boolean inside an array): its plain value (the fuzzer's find)."""
+    if hasattr(value, "unwrap"):
+        return value.unwrap()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def is_stale(pipfile: Path, locked_hash: str | None) -> bool:

@@ -109,3 +109,5 @@ def markers_true(markers: str | None, environment: Mapping[str, str], where: str
     except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise LockError(f"{where}: markers {markers!r} cannot be evaluated for this interpreter: {first}") from None
+    except RecursionError:  # packaging recurses once per parenthesis; lock/schema.py bounds the length
+        raise LockError(f"{where}: markers nested too deeply to evaluate") from None

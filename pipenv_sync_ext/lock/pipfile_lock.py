@@ -80,7 +80,6 @@ def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
     if not isinstance(meta, dict):
         raise LockError(f"{path}: [_meta] is missing; this is not a Pipfile.lock")
     _check_structure(data, meta, path)
-    _plette_validate(data, path)
 
     hash_table = meta.get("hash") or {}
     pipfile_hash = hash_table.get("sha256")
@@ -96,6 +95,8 @@ def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
         )
     for required in ("default", "develop"):
         sections.setdefault(required, ())
+    # After this module's checks, which name the entry: plette's residue (unknown keys) is rare.
+    _plette_validate(data, path)
     return Lock(
         path=path,
         content_sha256=content_sha256,
@@ -141,17 +142,26 @@ def _check_structure(data: dict[str, Any], meta: dict[str, Any], path: Path) -> 
 
 
 def _plette_validate(data: dict[str, Any], path: Path) -> None:
-    # plette is the reference schema for Pipfile.lock; its messages do not say
-    # where, so ours wrap them with the file name.
+    """plette is the reference schema for Pipfile.lock; its messages do not say where, so a failure is
+    located again entry by entry (only when it fails: the lock is read once more at most)."""
     import plette
 
-    data = dict(data)
-    data.setdefault("default", {})
-    data.setdefault("develop", {})
-    try:
-        plette.Lockfile(data)
-    except Exception as exc:  # plette raises ValueError subclasses and TypeError
-        raise LockError(f"{path}: invalid Pipfile.lock: {exc}") from None
+    def fails(candidate: dict[str, Any]) -> str | None:
+        try:
+            plette.Lockfile({"default": {}, "develop": {}, **candidate})
+        except Exception as exc:  # plette raises ValueError subclasses and TypeError
+            return str(exc)
+        return None
+
+    problem = fails(data)
+    if problem is None:
+        return
+    for section, entries in data.items():
+        for name, spec in entries.items() if section != "_meta" else ():
+            found = fails({"_meta": data["_meta"], section: {name: spec}})
+            if found is not None:
+                raise LockError(f"{path}: [{section}] {name}: invalid Pipfile.lock entry: {found}")
+    raise LockError(f"{path}: invalid Pipfile.lock: {problem}")
 
 
 def _parse_source(raw: Any, path: Path, index: int) -> Source:
