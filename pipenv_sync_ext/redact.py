@@ -62,31 +62,79 @@ def register(secret: str | None) -> None:
 
 
 def register_url(url: str) -> None:
-    """Register the user name and password in ``url``'s userinfo (raw and percent-decoded)."""
+    """Register the password in ``url``'s userinfo (raw and percent-decoded); the user name when it is alone.
+
+    A user name beside a password is not a secret (``__token__``, ``ci``), and
+    registering it would blank it in every path and word of every message; alone
+    (``https://<token>@host``) it is the credential.
+    """
     netloc = urllib.parse.urlsplit(url).netloc if "://" in url else ""
     if "@" not in netloc:
         return
-    userinfo = netloc.rpartition("@")[0]
-    user, _, password = userinfo.partition(":")
-    for part in (userinfo, user, password):
-        register(part)
-        register(urllib.parse.unquote(part))
+    user, has_password, password = netloc.rpartition("@")[0].partition(":")
+    secret = password if has_password else user
+    register(secret)
+    register(urllib.parse.unquote(secret))
 
 
 def expand(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with ``$VAR``/``${VAR}`` replaced from the environment, as pipenv does; each value is registered."""
+    """``text`` with ``$VAR``/``${VAR}`` replaced from the environment, as pipenv does; each value is registered.
+
+    In a URL, a value is percent-encoded for where it stands, so that it stays
+    one piece: whole in the userinfo (a token holding ``/``, ``#``, ``?``, ``@``
+    or ``:`` is still the password, and the auth header decodes it), ``/`` kept
+    in the path and query, nothing encoded in the host. Left raw, such a token
+    would cut the URL into pieces that no redaction recognises (``#x`` becomes
+    a dropped fragment, ``ab/cd`` a host and a path). A value without those
+    characters is unchanged, as pipenv expands it. A value in the host is not
+    registered: messages must say which host failed.
+    """
     env = os.environ if environ is None else environ
 
     def sub(match: re.Match[str]) -> str:
         value = env.get(match.group(1) or match.group(2))
         if value is None:
             return match.group(0)
+        part = _url_part(text, match.start())
+        if part == "host":
+            return value  # a host name is what a message must show; a credential is never there
         register(value)
-        return value
+        encoded = urllib.parse.quote(value, safe=_SAFE[part])
+        register(encoded)
+        return encoded
 
     expanded = _VAR.sub(sub, text)
     register_url(expanded)
     return expanded
+
+
+# What stays unencoded in an expanded value, by the part of the URL it stands in.
+_SAFE: Mapping[str, str] = {
+    "raw": "".join(chr(c) for c in range(0x21, 0x7F)),
+    "userinfo": "",
+    "host": "".join(chr(c) for c in range(0x21, 0x7F)),
+    "path": "/:@!$&'()*+,;=",
+    "query": "/:@!$&'()*+,;=?",
+    "fragment": "".join(chr(c) for c in range(0x21, 0x7F)),
+}
+_URL_END_OF_AUTHORITY = re.compile(r"[/?#]")
+
+
+def _url_part(template: str, offset: int) -> str:
+    """Which part of the URL ``template`` (before expansion) the variable at ``offset`` is in."""
+    scheme_end = template.find("://")
+    if scheme_end < 0 or offset < scheme_end + 3:
+        return "raw"  # not a URL: a path or a plain value, expanded as it is
+    start = scheme_end + 3
+    found = _URL_END_OF_AUTHORITY.search(template, start)
+    authority_end = found.start() if found else len(template)
+    if offset < authority_end:
+        at = template.rfind("@", start, authority_end)
+        return "userinfo" if offset < at else "host"
+    hash_at, query_at = template.find("#", authority_end), template.find("?", authority_end)
+    if 0 <= hash_at < offset:
+        return "fragment"
+    return "query" if 0 <= query_at < offset else "path"
 
 
 def redact(text: str) -> str:
