@@ -227,3 +227,10 @@ def test_a_vcs_url_with_userinfo_in_the_plan_and_in_pips_error(tmp_path: Path, i
     assert result.returncode == 1 and "private" in result.stderr, result.stderr
     assert json.loads(result.stdout)["exit_code"] == 1
     _assert_no_secret(result, secret)
+
+
+def test_a_mirror_password_is_registered_when_the_mirror_is_checked() -> None:
+    from pipenv_sync_ext.lock.mirror import check_mirror
+
+    check_mirror("https://ci:m1rrorPass@mirror.example/simple")
+    assert R.redact("GET mirror.example/simple as m1rrorPass failed") == "GET mirror.example/simple as *** failed"
