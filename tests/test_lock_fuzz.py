@@ -379,3 +379,13 @@ def test_the_seeds_load_unchanged() -> None:
     for path in sorted(DATA.glob("*.Pipfile")):
         assert read_pipfile(path).categories[:2] == ("packages", "dev-packages")
         assert len(pipfile_hash(path)) == 64
+
+
+def test_pipenv_script_tables_and_lists_are_a_valid_pipfile(tmp_path: Path) -> None:
+    path = tmp_path / "Pipfile"
+    path.write_text(ODD_PIPFILE + '\n[scripts.serve]\ncall = "app:main"\n')  # pipenv's {call = ...} form
+    assert read_pipfile(path).categories == ("packages", "dev-packages", "docs")
+    path.write_text(ODD_PIPFILE.replace('test = "pytest"', "test = 3"))
+    with pytest.raises(LockError) as err:
+        read_pipfile(path)
+    assert _check_error(err.value, path).endswith("[scripts]: test must be a string, not a number")

@@ -19,7 +19,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.errors import LockError, StaleLockError
-from pipenv_sync_ext.lock.schema import check_pipfile, load_toml, read_capped
+from pipenv_sync_ext.lock.schema import check_pipfile, parse_toml_bytes, read_capped
 
 # Pipfile tables that are not package categories (plette's PIPFILE_SECTIONS).
 _NOT_CATEGORIES = frozenset(
@@ -32,9 +32,10 @@ def pipfile_hash(pipfile: Path) -> str:
     import plette
 
     # The bounded, typed read first (:mod:`.schema`): tomlkit and plette then see only a valid Pipfile.
-    checked = load_toml(pipfile, what="Pipfile")
+    pipfile_bytes = read_capped(pipfile)
+    checked = parse_toml_bytes(pipfile_bytes, pipfile, what="Pipfile")
     check_pipfile(checked, pipfile)
-    text = read_capped(pipfile).decode("utf-8")
+    text = pipfile_bytes.decode("utf-8")  # the very bytes checked: valid UTF-8
     if "source" not in checked:
         # plette prepends a default [[source]]; pipenv builds that default from
         # pip's configuration (index-url, extra-index-url, PIPENV_TEST_INDEX).

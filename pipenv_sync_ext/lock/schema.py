@@ -142,14 +142,19 @@ def parse_json_bytes(raw: bytes, path: Path) -> Any:
 
 def load_toml(path: Path, *, what: str = "TOML file", hint: str = "") -> dict[str, Any]:
     """``path`` parsed as TOML within the limits of the module docstring; ``what`` names it in messages."""
+    return parse_toml_bytes(read_capped(path, hint=hint), path, what=what)
+
+
+def parse_toml_bytes(raw: bytes, path: Path, *, what: str = "TOML file") -> dict[str, Any]:
+    """``raw`` (the bytes of ``path``) parsed as TOML within the limits of the module docstring."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    raw = read_capped(path, hint=hint)
+    if len(raw) > MAX_FILE_BYTES:
+        raise LockError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; this is not a {what}")
     try:
-        text = raw.decode("utf-8")
-        data: dict[str, Any] = tomllib.loads(text, parse_float=_float)
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"), parse_float=_float)
     except _Refused as exc:
         raise LockError(f"{path}: invalid {what}: {exc}") from None
     except RecursionError:
@@ -297,7 +302,7 @@ def check_pipfile(data: Mapping[str, Any], path: Path) -> None:
     for name, command in data.get("scripts", {}).items():
         if isinstance(command, list):
             str_list(data["scripts"], name, where=where.at("scripts"), limit=TEXT_CHARS)
-        else:
+        elif not isinstance(command, dict):  # a table is pipenv's {call = "module:function"}
             check_str(command, name, where=where.at("scripts"))
     for category, table in data.items():
         if category in PIPFILE_NOT_CATEGORIES:
