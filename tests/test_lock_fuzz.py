@@ -127,6 +127,8 @@ _strings = st.sampled_from(
         "line\nbreak\u2028sep",
         "../../etc/passwd",
         "https://user:pass@host/simple",
+        "http://[::1/unclosed",
+        "https://host:99999/simple",
         "\x00",
     ]
 )
@@ -349,6 +351,7 @@ def test_a_mutated_real_pipfile_is_read_or_one_line_naming_the_file(
 CLI_CASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "hashes a string": lambda lock: _with(lock, next(iter(lock["default"])), hashes=H),
     "file null": lambda lock: _with(lock, next(iter(lock["default"])), file=None),
+    "file an unparsable URL": lambda lock: _with(lock, next(iter(lock["default"])), file="http://[::1/x.whl"),
     "nested 5,000 deep": lambda lock: {**lock, "x": "@@deep-list@@"},
     "5,000-digit number": lambda lock: {**lock, "_meta": {**lock["_meta"], "pipfile-spec": "@@huge-int@@"}},
 }
@@ -389,3 +392,15 @@ def test_pipenv_script_tables_and_lists_are_a_valid_pipfile(tmp_path: Path) -> N
     with pytest.raises(LockError) as err:
         read_pipfile(path)
     assert _check_error(err.value, path).endswith("[scripts]: test must be a string, not a number")
+
+
+def test_urls_are_checked_only_where_they_are_urls() -> None:
+    """A local path is not a URL; a ``${PORT}`` is a number once expanded; a bracket left open is an error."""
+    base = copy.deepcopy(SEEDS["direct"])
+    base["_meta"]["sources"][0]["url"] = "https://mirror.example:${PORT}/simple"
+    base["default"]["vendored"]["path"] = "./odd[dir"
+    assert parse_lock(base, DATA / "ok.lock").sources[0].url == "https://mirror.example:${PORT}/simple"
+    base["default"]["remote"]["file"] = "https://[::1/remote.whl"
+    with pytest.raises(LockError) as err:
+        parse_lock(base, DATA / "bad.lock")
+    assert "[default] remote: file 'https://[::1/remote.whl' is not a valid URL" in str(err.value)

@@ -26,10 +26,12 @@ from pipenv_sync_ext.lock.model import Entry, Lock, LockedPackage, OtherEntry, S
 from pipenv_sync_ext.lock.schema import (
     NAME_CHARS,
     TEXT_CHARS,
+    URL_KEYS,
     VERSION_CHARS,
     Where,
     check_depth,
     check_str,
+    check_url,
     opt_bool,
     opt_str,
     parse_json_bytes,
@@ -171,7 +173,8 @@ def _parse_source(raw: Any, path: Path, index: int) -> Source:
         raise where.error(f"{what} needs a url")
     name = check_str(raw.get("name") or f"source{index}", f"{what}.name", where=where, limit=NAME_CHARS)
     verify = opt_bool(raw, "verify_ssl", where.at(package=what))
-    return Source(name=name, url=check_str(raw["url"], f"{what}.url", where=where), verify_ssl=verify is not False)
+    url = check_url(check_str(raw["url"], f"{what}.url", where=where), f"{what}.url", where=where)
+    return Source(name=name, url=url, verify_ssl=verify is not False)
 
 
 def parse_entry(
@@ -187,7 +190,9 @@ def parse_entry(
     version_raw = opt_str(spec, "version", where=at, limit=VERSION_CHARS)
     pinned = _parse_pin(version_raw, where)
     for key in _TEXT_KEYS:
-        opt_str(spec, key, where=at)
+        text = opt_str(spec, key, where=at)
+        if text is not None and key in URL_KEYS:
+            check_url(text, key, where=at)
     editable = opt_bool(spec, "editable", at)
 
     other_kind, other_source = _other_kind(spec)

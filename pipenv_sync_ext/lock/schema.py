@@ -225,6 +225,26 @@ def opt_str(table: Mapping[str, Any], key: str, *, where: Where, limit: int = TE
     return check_str(table[key], key, where=where, limit=limit)
 
 
+def check_url(value: str, what: str, *, where: Where) -> str:
+    """``value`` when urllib can take it apart (a bracketed host closed, a numeric port), else an error.
+
+    Only values that look like URLs (``scheme://``) are checked: a ``path`` or a
+    ``file`` may be a local path. Later stages split every URL (to compare, to
+    authenticate, to redact); a malformed one must be the lock's error here.
+    """
+    if "://" not in value:
+        return value
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(value)
+        if "$" not in parts.netloc:  # a ${PORT} is a number only once expanded
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise where.error(f"{what} {value[:200]!r} is not a valid URL: {exc}") from None
+    return value
+
+
 def opt_bool(table: Mapping[str, Any], key: str, where: Where) -> bool | None:
     if key not in table:
         return None
@@ -273,6 +293,8 @@ ENTRY_TEXT_KEYS: Mapping[str, int] = {
     "index": NAME_CHARS,
     **dict.fromkeys(("path", "file", "git", "hg", "svn", "bzr", "ref", "subdirectory"), TEXT_CHARS),
 }
+#: Entry keys whose value may be a URL (checked as one when it has a scheme).
+URL_KEYS = frozenset(("path", "file", "git", "hg", "svn", "bzr"))
 #: Top-level Pipfile tables that are not package categories (pipenv's NON_CATEGORY_SECTIONS, plus plette's).
 PIPFILE_NOT_CATEGORIES = frozenset(("build-system", "pipenv", "requires", "scripts", "source", "pipfile"))
 
@@ -291,7 +313,7 @@ def check_pipfile(data: Mapping[str, Any], path: Path) -> None:
     for i, source in enumerate(sources):
         at = where.at("source", f"#{i + 1}")
         table = table_of(source, at, "a [[source]]")
-        check_str(table.get("url"), "url", where=at)
+        check_url(check_str(table.get("url"), "url", where=at), "url", where=at)
         opt_str(table, "name", where=at, limit=NAME_CHARS)
         opt_bool(table, "verify_ssl", at)
     for name in ("requires", "pipenv", "scripts", "build-system"):
@@ -315,6 +337,8 @@ def check_pipfile(data: Mapping[str, Any], path: Path) -> None:
                 continue
             entry = table_of(spec, at, "an entry (a version string or a table)")
             for key, limit in ENTRY_TEXT_KEYS.items():
-                opt_str(entry, key, where=at, limit=limit)
+                text = opt_str(entry, key, where=at, limit=limit)
+                if text is not None and key in URL_KEYS:
+                    check_url(text, key, where=at)
             opt_bool(entry, "editable", at)
             str_list(entry, "extras", where=at)
