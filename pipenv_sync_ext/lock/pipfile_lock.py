@@ -66,8 +66,9 @@ SHORTHAND_KEYS = (
 def load_lock(path: Path) -> Lock:
     """Parse and validate ``path``; raise :class:`LockError` naming what is wrong.
 
-    The bytes are read once, bounded (:func:`.schema.load_json`), and hashed: the
-    lock's identity is of exactly the bytes that were validated.
+    The bytes are read once (at most :data:`.schema.MAX_FILE_BYTES`), parsed within
+    the schema's limits and hashed: the lock's identity is of exactly the bytes
+    that were validated.
     """
     raw = read_capped(path, hint=" (run `pipenv lock` first)")
     return parse_lock(parse_json_bytes(raw, path), path, hashlib.sha256(raw).hexdigest())
@@ -123,7 +124,7 @@ def _requires(table: Mapping[str, Any], where: Where) -> dict[str, str]:
 def _check_structure(data: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
     """The shape checks whose plette messages would not say where (run before plette)."""
     where = Where(path, "_meta")
-    for key, kind, name in (("hash", dict, "a table"), ("requires", dict, "a table"), ("sources", list, "a list")):
+    for key, kind, name in (("hash", dict, "an object"), ("requires", dict, "an object"), ("sources", list, "a list")):
         value = meta.get(key)
         if value is not None and not isinstance(value, kind):
             raise where.error(f"{key} must be {name}, not {type_name(value)}")

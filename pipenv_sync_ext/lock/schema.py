@@ -18,15 +18,24 @@ Decisions:
 * **Known keys typed, unknown keys tolerated**, as pipenv does: an entry may
   carry keys this tool does not read, any JSON value, within the depth limit.
 * **Sizes.** Strings have a length limit per kind of field (:data:`NAME_CHARS`,
-  :data:`VERSION_CHARS`, :data:`TEXT_CHARS`); tables and lists an entry limit
+  :data:`VERSION_CHARS`, :data:`TEXT_CHARS`; markers 4,096, in
+  ``pipfile_lock.MARKER_CHARS``, since packaging's marker parser recurses once
+  per parenthesis); tables and lists an entry limit
   (:data:`MAX_ENTRIES`). The limits are far above any real lock (a medium
   project's lock: 80 kB, 70 packages, markers under 200 characters) and low
   enough that no later parser (packaging's markers and versions) is slow or
   overflows on them.
-* **Reusable primitives.** :class:`Where` and the typed getters (:func:`opt_str`,
-  :func:`opt_bool`, :func:`str_list`, :func:`sha256_set`, :func:`table_of`) are
-  for every lock format (``pylock.toml`` too): each error names the file, the
-  section or table, the package and the key, and says what the value must be.
+* **URLs are URLs.** A value with a scheme (a source's ``url``, a ``file``, a
+  VCS URL) must be one urllib can split, with a numeric port: later stages split
+  every URL, and a bracket left open was a ``ValueError`` there.
+* **Reusable primitives.** The bounded loaders (:func:`load_json`,
+  :func:`load_toml`, :func:`parse_json_bytes`, :func:`parse_toml_bytes`),
+  :class:`Where` and the typed getters (:func:`check_str`, :func:`opt_str`,
+  :func:`opt_bool`, :func:`str_list`, :func:`sha256_set`, :func:`table_of`,
+  :func:`check_url`) are for every lock format (``pylock.toml`` too): each error
+  names the file, the section or table, the package and the key, and says what
+  the value must be. The Pipfile's own schema is :func:`check_pipfile`; the
+  lock's is applied by ``pipfile_lock.parse_lock`` through these getters.
 """
 
 from __future__ import annotations
@@ -50,7 +59,6 @@ VERSION_CHARS = 256  # a version pin, a python_version
 TEXT_CHARS = 64 * 1024  # markers, URLs, paths, refs: the rest
 
 _SHA256 = re.compile(r"^sha256:([0-9a-f]{64})$")
-_PIPFILE_SPEC_MAX = 1_000
 
 
 @dataclass(frozen=True)
