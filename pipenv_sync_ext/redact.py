@@ -99,6 +99,7 @@ def expand(text: str, environ: Mapping[str, str] | None = None) -> str:
         if part == "host":
             return value  # a host name is what a message must show; a credential is never there
         register(value)
+        register(urllib.parse.unquote(value))  # how it reads once a URL's escapes are decoded (an auth header)
         encoded = urllib.parse.quote(value, safe=_SAFE[part])
         register(encoded)
         return encoded
@@ -111,10 +112,11 @@ def expand(text: str, environ: Mapping[str, str] | None = None) -> str:
 # What stays unencoded in an expanded value, by the part of the URL it stands in.
 _SAFE: Mapping[str, str] = {
     "raw": "".join(chr(c) for c in range(0x21, 0x7F)),
-    "userinfo": "",
+    # "%" stays: a value already percent-encoded (as pip's docs ask) is decoded once, as it always was.
+    "userinfo": "%",
     "host": "".join(chr(c) for c in range(0x21, 0x7F)),
-    "path": "/:@!$&'()*+,;=",
-    "query": "/:@!$&'()*+,;=?",
+    "path": "%/:@!$&'()*+,;=",
+    "query": "%/:@!$&'()*+,;=?",
     "fragment": "".join(chr(c) for c in range(0x21, 0x7F)),
 }
 _URL_END_OF_AUTHORITY = re.compile(r"[/?#]")

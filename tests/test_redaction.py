@@ -234,3 +234,10 @@ def test_a_mirror_password_is_registered_when_the_mirror_is_checked() -> None:
 
     check_mirror("https://ci:m1rrorPass@mirror.example/simple")
     assert R.redact("GET mirror.example/simple as m1rrorPass failed") == "GET mirror.example/simple as *** failed"
+
+
+def test_a_token_already_percent_encoded_is_decoded_once_as_before() -> None:
+    """pip's documentation asks for percent-encoded credentials: such a token keeps working unchanged."""
+    url = R.expand("https://ci:${TOKEN}@example.invalid/simple", {"TOKEN": "p%40ss%2Fword"})
+    assert url == "https://ci:p%40ss%2Fword@example.invalid/simple"
+    assert R.redact("auth p@ss/word and p%40ss%2Fword") == "auth *** and ***"
