@@ -37,6 +37,7 @@ from pipenv_sync_ext.lock.schema import (
     parse_json_bytes,
     read_capped,
     sha256_set,
+    shown,
     str_list,
     table_of,
     type_name,
@@ -153,7 +154,8 @@ def _plette_validate(data: dict[str, Any], path: Path) -> None:
         try:
             plette.Lockfile({"default": {}, "develop": {}, **candidate})
         except Exception as exc:  # plette raises ValueError subclasses and TypeError
-            return str(exc)
+            text = str(exc)  # it quotes what it refuses: an unknown key may be long
+            return text if len(text) <= 300 else text[:300] + "..."
         return None
 
     problem = fails(data)
@@ -209,7 +211,7 @@ def parse_entry(
     index = opt_str(spec, "index", where=at, limit=NAME_CHARS)
     if index is not None and source_names and index not in source_names:
         raise LockError(
-            f"{where}: index {index!r} is not one of the lock's sources ({', '.join(sorted(source_names))})"
+            f"{where}: index {shown(index)} is not one of the lock's sources ({', '.join(sorted(source_names))})"
         )
     return LockedPackage(
         name=canonical,
@@ -227,13 +229,13 @@ def _parse_pin(version: str | None, where: str) -> str | None:
         return None
     match = _PIN.match(version)
     if not match:
-        raise LockError(f"{where}: version {version!r} is not an exact pin '==X'")
+        raise LockError(f"{where}: version {shown(version)} is not an exact pin '==X'")
     from packaging.version import InvalidVersion, Version
 
     try:
         Version(match.group(1))
     except (InvalidVersion, ValueError):  # ValueError: a release number past Python's int digit limit
-        raise LockError(f"{where}: version {version!r} is not a valid version") from None
+        raise LockError(f"{where}: version {shown(version)} is not a valid version") from None
     return match.group(1)
 
 
@@ -273,7 +275,7 @@ def _check_marker(markers: str, key: str, where: str) -> None:
         Marker(markers)
     except InvalidMarker as exc:
         first = (str(exc).splitlines() or ["invalid"])[0]
-        raise LockError(f"{where}: invalid {what} {markers!r}: {first}") from None
+        raise LockError(f"{where}: invalid {what} {shown(markers)}: {first[:200]}") from None
     except RecursionError:  # packaging's parser recurses once per parenthesis
         raise LockError(f"{where}: invalid {what}: nested too deeply") from None
 

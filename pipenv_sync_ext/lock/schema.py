@@ -192,6 +192,11 @@ def check_depth(data: Any, where: Where) -> None:
             stack.extend((v, depth + 1) for v in value)
 
 
+def shown(text: str, limit: int = 120) -> str:
+    """``text`` quoted for a message, cut to ``limit`` characters: a one-line error stays short."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 def type_name(value: Any) -> str:
     """The JSON/TOML name of a value's type, for messages."""
     if value is None:
@@ -330,10 +335,11 @@ def check_pipfile(data: Mapping[str, Any], path: Path) -> None:
     for key in ("python_version", "python_full_version"):
         opt_str(data.get("requires", {}), key, where=where.at("requires"), limit=VERSION_CHARS)
     for name, command in data.get("scripts", {}).items():
+        label = check_str(name, "a script name", where=where.at("scripts"), limit=NAME_CHARS)
         if isinstance(command, list):
-            str_list(data["scripts"], name, where=where.at("scripts"), limit=TEXT_CHARS)
+            str_list(data["scripts"], label, where=where.at("scripts"), limit=TEXT_CHARS)
         elif not isinstance(command, dict):  # a table is pipenv's {call = "module:function"}
-            check_str(command, name, where=where.at("scripts"))
+            check_str(command, label, where=where.at("scripts"))
     for category, table in data.items():
         if category in PIPFILE_NOT_CATEGORIES:
             continue
