@@ -209,6 +209,12 @@ def test_a_path_segment_token_never_shows(tmp_path: Path, index: tuple[Index, Pa
                 assert result.returncode == 4 and "/***/simple" in result.stderr, result.stderr
             else:
                 assert result.returncode == 0, result.stderr
+        # The fetch subcommand speaks through the same writer (its --json answer included).
+        env = cli_env(tmp_path / "q", TOKEN=token)
+        for extra in ([], ["--json"]):
+            result = run_cli("fetch", "--project", bad, "--venv", tmp_path / "venv", *extra, env=env)
+            assert result.returncode == 4 and "/***/simple" in result.stderr, result.stderr
+            _assert_no_secret(result, token)
     finally:
         redirect.stop()
 
