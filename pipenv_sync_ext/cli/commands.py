@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipenv_sync_ext import __version__
-from pipenv_sync_ext.cli.arguments import add_source_arguments
+from pipenv_sync_ext.cli.arguments import add_lockfile_argument, add_source_arguments
 from pipenv_sync_ext.cli.cache_cmd import DEFAULT_MIN_AGE, run_cache_info, run_cache_prune
 from pipenv_sync_ext.cli.fetch_cmd import run_fetch
 from pipenv_sync_ext.errors import EXIT_USAGE
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--categories", help="space/comma separated categories to fetch (instead of default)")
     f.add_argument("--all", dest="all_sections", action="store_true", help="fetch every Pipfile category")
     f.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
+    add_lockfile_argument(f)
     f.add_argument("--venv", type=Path, help="fetch for this venv's interpreter (default: the project's venv)")
     f.add_argument("--python", help="without a venv: the interpreter a new venv would be made with (path or X.Y)")
     target = f.add_argument_group("explicit target (like pip download)")

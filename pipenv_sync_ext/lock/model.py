@@ -69,6 +69,9 @@ class Lock:
     requires: Mapping[str, str]
     sources: tuple[Source, ...]
     sections: Mapping[str, tuple[Entry, ...]] = field(repr=False)
+    # Directories the lock itself names artifacts in (pylock.toml's wheel and sdist ``path``s):
+    # read-only places to look, matched by sha256 like --find-links, after the store.
+    find_links: tuple[Path, ...] = ()
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

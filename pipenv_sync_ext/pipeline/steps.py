@@ -110,7 +110,7 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
 
     store = Store(run.cache_dir, run.warn)
     configured = find_links_dirs()
-    find_links = FindLinks(run.options.find_links, run.warn, configured=configured)
+    find_links = FindLinks(run.options.find_links, run.warn, configured=(*configured, *run.lock.find_links))
     build_requirements = BuildRequirements(
         run.cache_dir,
         store,
