@@ -107,8 +107,8 @@ def parse_pylock(data: Any, path: Path, content_sha256: str = "") -> Lock:
 
     base = path.parent
     sources: dict[str, Source] = {}
-    find_links: dict[Path, None] = {}
-    read = [_read_package(t, base, sources, find_links) for t in top.tables("packages")]
+    places = _Places()
+    read = [_read_package(t, base, sources, places) for t in top.tables("packages")]
     selections = {"default": defaults, "develop": frozenset({DEV_GROUP})}
     selections.update({g: frozenset({g}) for g in groups if g != DEV_GROUP and g not in selections})
     sections = {
@@ -122,8 +122,25 @@ def parse_pylock(data: Any, path: Path, content_sha256: str = "") -> Lock:
         requires=requires,
         sources=tuple(sources.values()),
         sections=sections,
-        find_links=tuple(find_links),
+        find_links=tuple(places.find_links),
+        urls=places.urls,
     )
+
+
+class _Places:
+    """Where the lock itself says its files are: directories (``path``) and URLs, by sha256."""
+
+    def __init__(self) -> None:
+        self.find_links: dict[Path, None] = {}
+        self.urls: dict[str, tuple[str, str]] = {}
+
+    def add(self, digest: str | None, f: Table, local: Path | None) -> None:
+        if local is not None:
+            self.find_links.setdefault(local.parent)
+        url = f.string("url")
+        if digest is not None and url is not None and not url.startswith("file:"):
+            filename = f.string("name") or os.path.basename(urllib.parse.urlsplit(url).path)
+            self.urls.setdefault(digest, (filename, url))
 
 
 def _for_selection(read: tuple[Entry, str | None, str], section: str, groups: frozenset[str]) -> Entry | None:
@@ -146,9 +163,7 @@ def _with(entry: Entry, *, category: str, markers: str | None) -> Entry:
     return dataclasses.replace(entry, category=category, markers=markers)
 
 
-def _read_package(
-    t: Table, base: Path, sources: dict[str, Source], find_links: dict[Path, None]
-) -> tuple[Entry, str | None, str]:
+def _read_package(t: Table, base: Path, sources: dict[str, Source], places: _Places) -> tuple[Entry, str | None, str]:
     raw_name = t.string("name", required=True) or ""
     where = f"{t.where} ({raw_name})"
     name = canonicalize_name(_name(raw_name, f"{where}: name"))
@@ -180,8 +195,7 @@ def _read_package(
         digest, local = _file(f, base)
         if digest is not None:
             hashes.add(digest)
-        if local is not None:
-            find_links.setdefault(local.parent)
+        places.add(digest, f, local)
         if version is None:
             version = _version_of_file(f, name)
     if version is None or not hashes:

@@ -86,11 +86,11 @@ class Fetched:
 
 
 def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None = None) -> Fetched:
+    from pipenv_sync_ext.pipeline.lockurls import client_for
     from pipenv_sync_ext.pipeline.offline import forbid_network
     from pipenv_sync_ext.plan import make_plan, warn_overrides
     from pipenv_sync_ext.store.findlinks import FindLinks
     from pipenv_sync_ext.store.gather import gather, gather_every_file
-    from pipenv_sync_ext.store.index import IndexClient
     from pipenv_sync_ext.store.pipcache import PipCache
     from pipenv_sync_ext.store.pipconfig import find_links_dirs
     from pipenv_sync_ext.target.project import find_project
@@ -122,7 +122,7 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     store = Store(cache_dir, warn)
     find_links = FindLinks(args.find_links, warn, configured=(*find_links_dirs(), *lock.find_links))
     pip_cache = None if args.no_pip_cache else PipCache.default(cache_dir, warn)
-    client = None if args.offline else IndexClient(lock.sources, log)
+    client = None if args.offline else client_for(lock, log)
     entries = [entry for section in sections for entry in lock.sections[section]]
     origins: dict[str, str] = {}
     progress = progress or LineProgress(log)
