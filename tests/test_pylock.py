@@ -236,3 +236,47 @@ def test_export_pylock_installs_with_pip_and_uv_with_the_network_cut(world: Worl
 
     refused = run_cli("export", "--project", project, "--wheelhouse", tmp_path / "out", "--pylock", out, env=env)
     assert refused.returncode == 4 and "alpha==1.0" in refused.stderr and "fetch" in refused.stderr
+
+
+def test_fetch_and_wheelhouse_from_a_pylock_then_an_offline_sync(world: World, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pylock.toml").write_text(
+        pylock(world, package(world, "alpha==1.0"), package(world, "beta==2.0", marker="python_version < '3'"))
+    )
+    env = cli_env(tmp_path)
+    fetched = run_cli("fetch", "--project", project, "--wheelhouse", tmp_path / "wheelhouse", env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert sorted(p.name for p in (tmp_path / "wheelhouse").glob("*.whl")) == [world.wheels["alpha==1.0"].name]
+    before = len(world.index.requests)
+    venv = tmp_path / "venv"
+    done = run_cli("--project", project, "--venv", venv, "--offline", env=env)
+    assert done.returncode == 0, done.stderr
+    assert dists(venv) == {"alpha==1.0"} and len(world.index.requests) == before
+
+
+def test_the_fast_path_keys_its_stamp_on_the_chosen_lock(world: World, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    lock = project / "pylock.toml"
+    lock.write_text(pylock(world, package(world, "alpha==1.0")))
+    venv = tmp_path / "venv"
+    console: list[str | Path] = [
+        Path(sys.executable).with_name("pipenv-sync"),
+        "--project",
+        project,
+        "--venv",
+        venv,
+        "--prune",
+    ]
+    env = cli_env(tmp_path)
+    must(console, env)
+    assert "Already in sync" in must(console, env).stdout  # the stamp, for pylock.toml
+    lock.write_text(pylock(world, package(world, "alpha==1.0"), package(world, "gamma==1.0")))
+    assert "Already in sync" not in must(console, env).stdout
+    assert dists(venv) == {"alpha==1.0", "gamma==1.0"}
+    # a Pipfile.lock appearing beside it is what is read now: no stamp answer for the other file
+    write_project(project, {"default": {"beta": lock_entry([world.wheels["beta==1.0"]], "1.0", index="test")}},
+                  index_url=world.index.url)  # fmt: skip
+    synced = must(console, env)
+    assert "Already in sync" not in synced.stdout and dists(venv) == {"beta==1.0"}
