@@ -101,6 +101,10 @@ def test_both_formats_disagreeing_install_and_prune_against_one_file(world: Worl
     assert dists(venv) == {"alpha==1.0"}  # Pipfile.lock first, as pipenv installs
     assert "Pipfile.lock and pylock.toml describe different packages" in first.stderr
     assert f"against {project / 'Pipfile.lock'} only" in first.stderr
+    # switching files but unable to get pylock.toml's artifacts: nothing changes, Pipfile.lock's set stays
+    stuck = sync(project, venv, tmp_path, "--lockfile", project / "pylock.toml", "--offline", "--no-pip-cache")
+    assert stuck.returncode == 4, stuck.stderr
+    assert dists(venv) == {"alpha==1.0"}
     second = sync(project, venv, tmp_path, "--lockfile", project / "pylock.toml")
     assert second.returncode == 0, second.stderr
     assert dists(venv) == {"beta==2.0"}  # installed and pruned against pylock.toml: one set, never neither

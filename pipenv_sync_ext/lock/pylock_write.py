@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipenv_sync_ext.lock.markers import without_dependency_groups
 from pipenv_sync_ext.lock.model import LockedPackage
 
 
@@ -62,8 +63,9 @@ def render(
         lines.append(f"requires-python = {_string(requires_python)}")
     for p in packages:
         lines += ["", "[[packages]]", f"name = {_string(p.name)}", f"version = {_string(p.version)}"]
-        if p.markers:
-            lines.append(f"marker = {_string(p.markers)}")
+        marker = without_dependency_groups(p.markers) if p.markers else None
+        if marker:  # the groups were the selection; what is left is for the target
+            lines.append(f"marker = {_string(marker)}")
         ordered = sorted(files[p.name], key=lambda f: f.filename)
         wheels = [f for f in ordered if f.filename.endswith(".whl")]
         sdists = [f for f in ordered if not f.filename.endswith(".whl")]
