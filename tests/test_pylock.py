@@ -154,6 +154,9 @@ def test_requires_python_and_environments_are_drift(world: World, tmp_path: Path
     venv = make_venv(tmp_path / "venv")
     lock = project / "pylock.toml"
     lock.write_text(pylock(world, package(world, "alpha==1.0"), header='requires-python = "<3"'))
+    fresh = sync(project, tmp_path / "new-venv", tmp_path)  # a new venv: its base interpreter is checked
+    assert fresh.returncode == 1 and "wants requires-python <3, but the interpreter" in fresh.stderr
+    assert "_meta.requires" not in fresh.stderr and not (tmp_path / "new-venv").exists()
     failed = sync(project, venv, tmp_path)
     assert failed.returncode == 1
     assert "requires-python <3" in failed.stderr and "--allow-python-drift" in failed.stderr
