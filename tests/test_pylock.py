@@ -7,6 +7,7 @@ message. (Locks written by the real producers: tests/test_pylock_producers.py.)
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -260,6 +261,11 @@ def test_fetch_and_wheelhouse_from_a_pylock_then_an_offline_sync(world: World, t
     done = run_cli("--project", project, "--venv", venv, "--offline", env=env)
     assert done.returncode == 0, done.stderr
     assert dists(venv) == {"alpha==1.0"} and len(world.index.requests) == before
+    # the store keeps what the project's lock (chosen in its directory: pylock.toml) allows
+    kept = run_cli("cache", "prune", "--keep-lock", project, "--min-age", "0", "--json", env=env)
+    assert kept.returncode == 0, kept.stderr
+    data = json.loads(kept.stdout)
+    assert data["removed"] == [] and data["kept"] == 1
 
 
 def test_the_fast_path_keys_its_stamp_on_the_chosen_lock(world: World, tmp_path: Path) -> None:
