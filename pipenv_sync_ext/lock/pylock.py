@@ -33,6 +33,7 @@ Decisions:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -158,8 +159,6 @@ def _for_selection(read: tuple[Entry, str | None, str], section: str, groups: fr
 
 
 def _with(entry: Entry, *, category: str, markers: str | None) -> Entry:
-    import dataclasses
-
     return dataclasses.replace(entry, category=category, markers=markers)
 
 
@@ -186,7 +185,7 @@ def _read_package(t: Table, base: Path, sources: dict[str, Source], places: _Pla
     if index is not None:
         _url(index, f"{where}: index")
         sources.setdefault(index, Source(name=index, url=index))
-    placeholder = "default"
+    placeholder = "default"  # the section is set per selection by _for_selection
     if kinds and kinds[0] != "wheels/sdist":
         return _direct(t, name, version, kinds[0], base), marker, where
     hashes: set[str] = set()
