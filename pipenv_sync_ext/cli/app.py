@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] in (["fetch"], ["cache"]):  # subcommands: fill / inspect / prune the store
+    if argv[:1] in (["fetch"], ["cache"], ["export"]):  # subcommands: the store, and export --pylock
         from pipenv_sync_ext.cli.commands import main as command_main
 
         return command_main(argv)
