@@ -29,6 +29,7 @@ from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.fresh import build_fresh
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
 from pipenv_sync_ext.pipeline.options import Options, Result
+from pipenv_sync_ext.redact import redact
 from pipenv_sync_ext.store.cas import default_cache_dir
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.interpreter import probe, venv_python
@@ -41,7 +42,7 @@ def run_pipeline(
     warnings: list[str] = []
 
     def _warn(message: str) -> None:
-        warnings.append(message)
+        warnings.append(redact(message))  # kept in the stamp: a later process has not registered its secrets
         warn(message)
 
     lock = load_lock(project.lockfile, warn=_warn)
