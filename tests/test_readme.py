@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from .realtools import tool_env
+from .support import installed
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.rst"
@@ -106,10 +107,15 @@ def test_every_readme_example_runs(tmp_path: Path) -> None:
         [bindir / "pipenv", "--venv"], cwd=hello, env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     check = subprocess.run(
-        [bindir / "pipenv-sync", "--prune", "--check", "--offline"], cwd=hello, env=env, capture_output=True, text=True
+        [bindir / "pipenv-sync", "--lockfile", "pylock.dev.toml", "--prune", "--check", "--offline"],
+        cwd=hello,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert venv in check.stdout
+    assert set(installed(hello / "other")) == {"six", "idna", "attrs", "iniconfig"}  # pip, from the exported pylock
 
 
 def _run(script: str, *, cwd: Path, env: dict[str, str], where: str, hello: Path) -> None:

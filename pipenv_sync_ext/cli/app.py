@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from pipenv_sync_ext import __version__
 from pipenv_sync_ext.cli.arguments import add_sync_arguments, options_from_args
-from pipenv_sync_ext.cli.output import guarded, printers
+from pipenv_sync_ext.cli.output import emit, guarded, printers
 from pipenv_sync_ext.cli.streams import pipe_safe
 from pipenv_sync_ext.errors import EXIT_OK, EXIT_OUT_OF_SYNC
 
@@ -77,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise (watch.refused(exc) or exc) from None
         if args.json:
-            print(to_json(result))
+            emit(to_json(result))
         elif not args.quiet or result.out_of_sync:
-            print(to_text(result, verbose=args.verbose))
+            emit(to_text(result, verbose=args.verbose))
         return EXIT_OUT_OF_SYNC if result.out_of_sync else EXIT_OK
 
     return pipe_safe(lambda: guarded(args, body))

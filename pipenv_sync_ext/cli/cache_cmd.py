@@ -16,9 +16,10 @@ from typing import Any
 
 from pipenv_sync_ext.cli.output import run_command
 from pipenv_sync_ext.errors import SyncError, UsageError
+from pipenv_sync_ext.fastpath.lockchoice import choose_lockfile
 from pipenv_sync_ext.feedback import human_size
+from pipenv_sync_ext.lock.choose import load_lock
 from pipenv_sync_ext.lock.model import LockedPackage
-from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.store import layout
 from pipenv_sync_ext.store.cas import Store, default_cache_dir
 
@@ -83,7 +84,8 @@ def run_cache_info(args: argparse.Namespace) -> int:
 
 def _kept_locks(args: argparse.Namespace) -> list[Path]:
     if args.keep_lock:
-        return [given / "Pipfile.lock" if given.is_dir() else given for given in args.keep_lock]
+        # a directory: its lock as a sync there would choose it (Pipfile.lock, else pylock.toml)
+        return [Path(choose_lockfile(str(given))[0]) if given.is_dir() else given for given in args.keep_lock]
     from pipenv_sync_ext.target.project import find_project
 
     project = find_project(args.project)
