@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipenv_sync_ext.cli.output import run_command
+from pipenv_sync_ext.cli.output import emit, run_command
 from pipenv_sync_ext.errors import SyncError, UsageError
 from pipenv_sync_ext.fastpath.lockchoice import choose_lockfile
 from pipenv_sync_ext.feedback import human_size
 from pipenv_sync_ext.lock.choose import load_lock
 from pipenv_sync_ext.lock.model import LockedPackage
+from pipenv_sync_ext.redact import redact
 from pipenv_sync_ext.store import layout
 from pipenv_sync_ext.store.cas import Store, default_cache_dir
 
@@ -31,7 +32,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def run_cache_dir(args: argparse.Namespace) -> int:
-    print(_root(args))
+    emit(str(_root(args)))
     return 0
 
 
@@ -163,7 +164,7 @@ def _confirm(root: Path) -> None:
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise UsageError(f"cache clean: would remove everything in {root}; hint: add --yes to confirm")
     size = human_size(layout.usage(root).total_bytes)
-    sys.stderr.write(f"Remove everything in {root} ({size})? [y/N] ")
+    sys.stderr.write(redact(f"Remove everything in {root} ({size})? [y/N] "))
     sys.stderr.flush()
     if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         raise SyncError("cache clean: not confirmed; nothing removed")

@@ -31,6 +31,7 @@ from pipenv_sync_ext.cli.cache_cmd import (
 )
 from pipenv_sync_ext.cli.export_cmd import add_export_parser
 from pipenv_sync_ext.cli.fetch_cmd import run_fetch
+from pipenv_sync_ext.cli.output import emit
 from pipenv_sync_ext.errors import EXIT_USAGE
 
 
@@ -152,7 +153,7 @@ def _add_output(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if getattr(args, "jobs", 1) < 1:
-        print("pipenv-sync: error: --jobs must be at least 1", file=sys.stderr)
+        emit("pipenv-sync: error: --jobs must be at least 1", stream=sys.stderr)
         return EXIT_USAGE
     code: int = args.func(args)
     return code

@@ -40,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from pipenv_sync_ext.cli.output import emit
 from pipenv_sync_ext.errors import EXIT_INTERRUPTED, SyncError, TargetError
+from pipenv_sync_ext.redact import redact
 
 JOURNAL = ".pipenv-sync-journal.json"  # install/journal.py's name; not imported: the CLI reads, never writes it
 STAMP = ".pipenv-sync-stamp.json"
@@ -131,7 +133,7 @@ class Watch:
         return TargetError(f"{self.venv}: cannot be written ({exc.strerror}); {hint}")
 
     def interrupted(self) -> int:
-        print(self.message(), file=sys.stderr)
+        emit(self.message(), stream=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -147,7 +149,7 @@ def _last_words(message: str) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        os.write(own, (message + "\n").encode(errors="replace"))
+        os.write(own, (redact(message) + "\n").encode(errors="replace"))
     os._exit(EXIT_INTERRUPTED)
 
 
@@ -166,7 +168,7 @@ def interruptible(command: Callable[[], int]) -> int:
         if said:  # the second Ctrl-C: do not wait for the cleanup
             os._exit(EXIT_INTERRUPTED)
         said.append(True)
-        print(SUBCOMMAND_INTERRUPTED, file=sys.stderr)
+        emit(SUBCOMMAND_INTERRUPTED, stream=sys.stderr)
         sys.stderr.flush()
         raise Interrupted
 
@@ -178,7 +180,7 @@ def interruptible(command: Callable[[], int]) -> int:
         return command()
     except (Interrupted, KeyboardInterrupt):
         if not said:
-            print(SUBCOMMAND_INTERRUPTED, file=sys.stderr)
+            emit(SUBCOMMAND_INTERRUPTED, stream=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGINT, previous)
