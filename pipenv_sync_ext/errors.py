@@ -10,6 +10,7 @@ Exit codes (documented in README.rst):
 4     artifacts are missing: not in the store, not in ``--find-links``
       and (under ``--offline``) not fetched
 5     ``--check``: the venv does not match the lock (nothing was changed)
+130   interrupted (Ctrl-C); one line says whether the venv was changed
 ====  ==========================================================
 """
 
@@ -21,6 +22,7 @@ EXIT_USAGE = 2
 EXIT_STALE_LOCK = 3
 EXIT_MISSING_ARTIFACTS = 4
 EXIT_OUT_OF_SYNC = 5
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process killed by Ctrl-C
 
 
 class SyncError(Exception):
@@ -68,3 +70,9 @@ class UnsafePathError(SyncError):
 
 class OfflineViolation(SyncError):
     """Raised by the offline guard when anything tries to open a connection."""
+
+
+class UsageError(SyncError):
+    """The command line cannot work in this situation (a missing ``--yes``, a needed option absent)."""
+
+    exit_code = EXIT_USAGE

@@ -225,7 +225,7 @@ def test_plain_sync_is_pipenv_s_own(hooked: Hooked, world: World) -> None:
 def test_pipenv_options_reach_the_engine_or_are_refused(hooked: Hooked, world: World) -> None:
     proc = pipenv(hooked, world, "sync", "--prune", "--clean")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("pipenv sync: error: --clean is pipenv's own removal")
+    assert proc.stderr.strip().splitlines()[-1].startswith("pipenv-sync: error: --clean is pipenv's own removal")
     # pipenv's --python reaches the engine (which creates the venv with it)
     proc = pipenv(hooked, world, "sync", "--offline", "--python", "9.9")
     assert proc.returncode == 1
@@ -269,7 +269,7 @@ def test_extra_pip_args_are_refused_whatever_their_value(hooked: Hooked, world: 
         )
         assert proc.returncode == 2, (args, env, proc.stderr)
         last = proc.stderr.strip().splitlines()[-1]
-        assert last.startswith("pipenv sync: error: --extra-pip-args (PIPENV_EXTRA_PIP_ARGS): pipenv-sync-ext")
+        assert last.startswith("pipenv-sync: error: --extra-pip-args (PIPENV_EXTRA_PIP_ARGS): pipenv-sync-ext")
         assert not world.venv.exists()
 
 

@@ -22,16 +22,23 @@ from pathlib import Path
 
 from pipenv_sync_ext import __version__
 from pipenv_sync_ext.cli.arguments import add_lockfile_argument, add_source_arguments
-from pipenv_sync_ext.cli.cache_cmd import DEFAULT_MIN_AGE, run_cache_info, run_cache_prune
+from pipenv_sync_ext.cli.cache_cmd import (
+    DEFAULT_MIN_AGE,
+    run_cache_clean,
+    run_cache_dir,
+    run_cache_info,
+    run_cache_prune,
+)
 from pipenv_sync_ext.cli.export_cmd import add_export_parser
 from pipenv_sync_ext.cli.fetch_cmd import run_fetch
+from pipenv_sync_ext.cli.output import emit
 from pipenv_sync_ext.errors import EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pipenv-sync", description="Fill, inspect and prune pipenv-sync's store.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,cache,export}")
+    sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser(
         "fetch",
@@ -71,18 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_parser(sub)
 
-    c = sub.add_parser("cache", help="inspect or prune the store", description="Inspect or prune the store.")
-    csub = c.add_subparsers(dest="cache_command", required=True, metavar="{info,prune}")
-    info = csub.add_parser("info", help="where the store is, its size and artifact count")
-    info.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
+    c = sub.add_parser(
+        "cache", help="inspect, prune or clean the store", description="Inspect, prune or clean the store."
+    )
+    csub = c.add_subparsers(dest="cache_command", required=True)
+    info = csub.add_parser("info", help="where the store is, its size by kind and its artifact count")
+    _add_cache_dir(info)
     _add_output(info)
     info.set_defaults(func=run_cache_info)
+    where = csub.add_parser("dir", help="print the store's path")
+    _add_cache_dir(where)
+    where.set_defaults(func=run_cache_dir)
+    clean = csub.add_parser(
+        "clean",
+        help="delete everything in the store",
+        description="Delete everything in the store (the venvs' lock files stay). Asks on a terminal; "
+        "elsewhere --yes is required. Unlike prune, not safe while syncs run.",
+    )
+    clean.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    _add_cache_dir(clean)
+    _add_output(clean)
+    clean.set_defaults(func=run_cache_clean)
     prune = csub.add_parser(
         "prune",
-        help="delete artifacts no given lock allows",
+        help="delete what no kept lock needs (artifacts, their unpacked trees and built wheels)",
         description=(
-            "Delete the store's artifacts that none of the given locks allows (every section of each lock "
-            "counts) and that no sync used in the last --min-age seconds. Safe while other syncs run."
+            "Delete the store's artifacts that none of the kept locks allows (every section of each lock "
+            "counts) and that no sync used in the last --min-age seconds, with their unpacked trees and the "
+            "wheels built from them. Kept: the current project's Pipfile.lock, or each --keep-lock. "
+            "Safe while other syncs run."
         ),
     )
     prune.add_argument(
@@ -90,10 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=Path,
-        required=True,
         metavar="LOCK",
-        help="a Pipfile.lock (or a directory holding one) whose artifacts stay (repeatable)",
+        help="a Pipfile.lock or pylock.toml (or a directory holding one) whose artifacts stay (repeatable; "
+        "default: the current project's)",
     )
+    prune.add_argument("--project", type=Path, help="the project whose lock stays (default: pipenv's search)")
     prune.add_argument(
         "--min-age",
         type=float,
@@ -102,14 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"spare artifacts used more recently than this (default {DEFAULT_MIN_AGE:.0f})",
     )
     prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
-    prune.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
+    _add_cache_dir(prune)
     _add_output(prune)
     prune.set_defaults(func=run_cache_prune)
+    for group in (sub, csub):  # named by their choices in errors, whatever is added above
+        group.metavar = "{" + ",".join(group.choices) + "}"
     return p
 
 
 def _add_sources(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
+    p.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
+
+
+def _add_cache_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", type=Path, help="the store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/...)")
 
 
@@ -122,7 +153,7 @@ def _add_output(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if getattr(args, "jobs", 1) < 1:
-        print("pipenv-sync: error: --jobs must be at least 1", file=sys.stderr)
+        emit("pipenv-sync: error: --jobs must be at least 1", stream=sys.stderr)
         return EXIT_USAGE
     code: int = args.func(args)
     return code

@@ -66,16 +66,16 @@ _ORIGIN_TEXT = {
 
 def _fetch_text(f: Fetched, verbose: bool) -> str:
     counts: dict[str, int] = {}
-    size = 0
+    sizes: dict[str, int] = {}  # bytes by origin: "4 downloaded (2.1 MB)" counts what was downloaded only
     for _p, a in f.chosen:
         origin = f.origins.get(a.artifact.sha256, "store")
         counts[origin] = counts.get(origin, 0) + 1
-        size += _size(a)
-    parts = [f"{counts[o]} {text}" for o, text in _ORIGIN_TEXT.items() if o in counts]
+        sizes[origin] = sizes.get(origin, 0) + _size(a)
+    parts = [f"{counts[o]} {text} ({human_size(sizes[o])})" for o, text in _ORIGIN_TEXT.items() if o in counts]
     names = {p.name for p, _a in f.chosen}
     lines = [
         f"Fetched {len(f.chosen)} artifact(s) for {len(names)} package(s) of [{', '.join(f.sections)}], "
-        f"for {f.target}: {', '.join(parts) or 'nothing to do'} ({human_size(size)})",
+        f"for {f.target}: {', '.join(parts) or 'nothing to do'}; {human_size(sum(sizes.values()))} in all",
         f"Store: {f.store.root}",
     ]
     if f.build_requirements:

@@ -77,7 +77,7 @@ def to_text(result: Result, verbose: bool = False) -> str:
     if result.dry_run:
         lines.append(f"Plan for {result.venv} ({', '.join(result.sections)}), nothing changed:")
     if result.rebuilt:
-        lines.append(f"Rebuilt {result.venv}: " + "; ".join(p.message for p in result.problems or ()) or "--rebuild")
+        lines.append(f"Rebuilt {result.venv}: " + ("; ".join(p.message for p in result.problems) or "--rebuild"))
     lines += _steps(plan)
     lines += [f"  + {name} (through pip: {_kind(plan, name)})" for name in result.direct]
     if verbose:
@@ -94,6 +94,8 @@ def _steps(plan: Plan) -> list[str]:
         lines.append(f"  - {r.dist.name} {r.dist.version} ({r.reason})")
     for s in plan.install:
         was = f" (was {', '.join(d.version for d in s.replaces)})" if s.replaces else ""
+        if s.replaces and all(d.version == s.package.version for d in s.replaces):
+            was = " (reinstalled)"  # --repair: the same version again
         lines.append(f"  {'~' if s.replaces else '+'} {s.package.name} {s.package.version}{was}")
     return lines
 

@@ -59,7 +59,9 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     prepared = preflight(run, plan, interp=base, pending=pending)
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
         shutil.rmtree(old, ignore_errors=True)
-    run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {python}")
+    # The interpreter itself, not the pyenv/asdf shim or symlink that found it.
+    real = os.path.realpath(base.base_executable or python)
+    run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {real} (Python {base.version})")
     # A venv reached through a symlink is rebuilt where it really is; the link stays.
     final = Path(os.path.realpath(run.venv))
     staging = create_beside(final, python, seed=options.seed)

@@ -237,7 +237,7 @@ def run_engine(args: argparse.Namespace, given: dict[str, Any], owned: dict[str,
     try:
         engine_args = engine_namespace(args, given, owned)
     except UsageError as exc:
-        print(f"pipenv sync: error: {exc}", file=sys.stderr)
+        print(f"pipenv-sync: error: {exc}", file=sys.stderr)  # one prefix for every error of the engine
         return EXIT_USAGE
     except SyncError as exc:  # --system --python X: no such interpreter
         print(f"pipenv-sync: error: {exc}", file=sys.stderr)
