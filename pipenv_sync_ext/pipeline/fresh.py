@@ -24,7 +24,7 @@ from pipenv_sync_ext.pipeline.steps import (
     preflight,
     write_stamp,
 )
-from pipenv_sync_ext.target import drift
+from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.discovery import find_python
 from pipenv_sync_ext.target.interpreter import probe, venv_python
 from pipenv_sync_ext.target.venv import create_beside, leftovers, retarget, swap_in
@@ -77,6 +77,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
         )
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
+        venvlock.adopt(staging)  # held once it is the venv: a waiting sync must not slip in before the stamp
         swap_in(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -68,9 +68,9 @@ def run_pipeline(
         warnings=warnings,
         started=started,
     )
-    if options.check or options.dry_run:
-        return _run(run)
-    with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log):
+    # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.
+    reading = options.check or options.dry_run
+    with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log, shared=reading):
         return _run(run)
 
 
