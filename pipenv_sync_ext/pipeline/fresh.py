@@ -27,7 +27,7 @@ from pipenv_sync_ext.pipeline.steps import (
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.discovery import find_python
 from pipenv_sync_ext.target.interpreter import probe, venv_python
-from pipenv_sync_ext.target.venv import create_beside, leftovers, retarget, swap_in
+from pipenv_sync_ext.target.venv import create_beside, interrupted_swap, leftovers, retarget, swap_in
 
 
 def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
@@ -55,6 +55,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
         return run.result(plan, problems, direct=names(pending))
 
     prepared = preflight(run, plan, interp=base, pending=pending)
+    resuming = interrupted_swap(Path(os.path.realpath(run.venv)))
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
         shutil.rmtree(old, ignore_errors=True)
     run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {python}")
@@ -78,7 +79,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
         venvlock.adopt(staging)  # held once it is the venv: a waiting sync must not slip in before the stamp
-        swap_in(staging, final)
+        swap_in(staging, final, resuming=resuming)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

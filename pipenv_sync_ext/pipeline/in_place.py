@@ -64,7 +64,7 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
                 link_mode=options.link_mode,
                 repair=options.repair,  # also hashes the unpacked trees it links from
             )
-        except SyncError:
+        except (SyncError, OSError):
             # A clean failure (a full disk, a wheel refused) left every install undone or whole:
             # no journal, unless a removal was cut short, so --check does not report an interruption.
             journal.settle(run.venv, site_dirs=interp.site_dirs)
