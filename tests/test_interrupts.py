@@ -8,6 +8,7 @@ importing what was installed. ``install/failpoints.py`` interrupts or holds a sy
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -248,3 +249,75 @@ def test_check_waits_for_a_running_sync_instead_of_reporting_its_half_done_state
     assert first.returncode == 0
     assert check.returncode == 0, out + err  # in sync: no half-done differences, no "interrupted"
     assert "interrupted" not in out + err
+
+
+def _forged_partial(tmp: Path, site: Path, targets: list[Path]) -> Path:
+    """A wheel shipping a ``*.pipenv-sync-partial`` directory whose write-ahead lists name ``targets``."""
+    lines = "".join(f"N\t{t}\n" for t in targets)  # the old line format
+    lines += json.dumps({"format": 1, "token": "0" * 32}) + "\n"  # a guessed token
+    lines += "".join(json.dumps({"path": str(t), "existed": False}) + "\n" for t in targets)
+    files = {
+        "evil/__init__.py": b"",
+        "victim-1.0.dist-info.pipenv-sync-partial/.pipenv-sync-written": lines.encode(),
+        "victim-1.0.dist-info.pipenv-sync-partial/METADATA": b"Metadata-Version: 2.1\nName: victim\nVersion: 1.0\n",
+    }
+    return build_wheel(tmp / "evil-wheels", "evil", "1.0", files=files)
+
+
+def test_a_partial_directory_shipped_inside_a_wheel_is_never_acted_on(world: World) -> None:
+    venv = world.fresh_venv()
+    site = _site(venv)
+    sibling = world.tmp / "sibling"
+    sibling.mkdir(exist_ok=True)
+    (sibling / "precious.txt").write_text("keep me")
+    kept = site / "small" / "__init__.py"
+    evil = _forged_partial(world.tmp, site, [sibling / "precious.txt", kept])
+    shutil.copy(evil, world.wheels / evil.name)
+    small = next(world.wheels.glob("small-*.whl"))
+    other = next(world.wheels.glob("other-*.whl"))
+    entries = {"small": lock_entry([small], "1.0"), "evil": lock_entry([evil], "1.0")}
+    with_evil = write_project(world.tmp / "with-evil", {"default": entries})
+    plus_other = write_project(world.tmp / "plus-other", {"default": {**entries, "other": lock_entry([other], "1.0")}})
+    try:
+        first = world.sync(with_evil, venv)
+        if first.returncode != 0:  # refused in preflight (a member named like our staging): that is safe too
+            assert "evil" in first.stderr and (sibling / "precious.txt").read_text() == "keep me"
+            return
+        before = tree(sibling)
+        kept_bytes = kept.read_bytes()
+        # A sync cut short while installing "other": the next run recovers, and sees the forged directory.
+        cut = world.sync(plus_other, venv, PIPENV_SYNC_TEST_CRASH_AFTER="3")
+        assert cut.returncode == -9
+        for project, expected in ((plus_other, {"evil", "small", "other"}), (with_evil, {"evil", "small"})):
+            done = world.sync(project, venv)
+            assert done.returncode == 0, done.stderr
+            assert set(installed(venv)) == expected
+            assert tree(sibling) == before and kept.read_bytes() == kept_bytes
+            assert (site / "victim-1.0.dist-info.pipenv-sync-partial" / ".pipenv-sync-written").exists()  # evil's
+            assert world.sync(project, venv, "--verify").returncode == 0
+    finally:
+        (world.wheels / evil.name).unlink()
+
+
+def test_a_clean_failure_leaves_no_journal_and_check_does_not_say_interrupted(world: World) -> None:
+    venv = world.fresh_venv()
+    site = _site(venv)
+    (site / "other" / "f3.py").mkdir(parents=True)  # a directory where "other" installs a file
+    (site / "other" / "f3.py" / "someone-elses.txt").write_text("x")
+    sibling = world.tmp / "sibling-clean"
+    sibling.mkdir(exist_ok=True)
+    (sibling / "file.txt").write_text("x")
+    before_sibling = tree(sibling)
+    failed = world.sync(world.without_big, venv)
+    assert failed.returncode != 0
+    assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert "other" in failed.stderr
+    assert not (venv / JOURNAL).exists()
+    assert not list(site.glob("*.pipenv-sync-partial"))
+    check = world.sync(world.without_big, venv, "--check")
+    assert check.returncode == 5 and "interrupted" not in check.stdout + check.stderr
+    assert tree(sibling) == before_sibling
+    shutil.rmtree(site / "other" / "f3.py")
+    fixed = world.sync(world.without_big, venv)
+    assert fixed.returncode == 0, fixed.stderr
+    _assert_clean(world, world.without_big, venv, WITHOUT_BIG, ("small", "other"))
