@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from pipenv_sync_ext.store.index import _parse_listing
 
@@ -194,3 +197,96 @@ def test_pruning_the_venv_the_tool_runs_in_keeps_the_tool(tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"pipenv-sync-ext": "0.1.0", "helperlib": "1.0"}
+
+
+def test_a_write_ahead_record_is_never_split_and_acts_only_with_the_journals_token(tmp_path: Path) -> None:
+    from pipenv_sync_ext.install import writeahead
+
+    venv = tmp_path / "venv"
+    bin_dir, site = venv / "bin", venv / "lib" / "site-packages"
+    bin_dir.mkdir(parents=True)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    # An entry-point name that, split at U+2028, would read back as the old format's "N<TAB>/outside" row.
+    forged = f"{bin_dir}/tool\u2028N\t{outside}"
+    written = bin_dir / "written"
+    staged = site / "x-1.0.dist-info.pipenv-sync-partial"
+    staged.mkdir(parents=True)
+    writeahead.append(staged, [(False, forged), (False, str(written)), (False, str(outside))])
+    raw = (staged / writeahead.MANIFEST).read_bytes()
+    assert "\u2028".encode() not in raw and len(raw.split(b"\n")) == 5  # header, 3 entries, final newline
+    token, entries = writeahead.read(staged)
+    assert token == writeahead.current_token() and [p for _e, p in entries] == [forged, str(written), str(outside)]
+    written.write_text("")
+    # Another token (a list shipped in a wheel, or a stale one): not acted on at all.
+    assert not writeahead.undo_partial(staged, {bin_dir, site}, root=venv, token="f" * 32)
+    assert written.exists() and staged.exists()
+    # Its own: the venv's file goes, the path outside and the forged name are refused by confine.
+    assert writeahead.undo_partial(staged, {bin_dir, site}, root=venv)
+    assert not written.exists() and not staged.exists() and outside.read_text() == "keep"
+
+
+def _mount(kind: str, where: Path, backing: Path) -> bool:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    command = ["mount", "--bind", str(backing), str(where)] if kind == "bind" else None
+    if kind == "tmpfs":
+        command = ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)]
+    assert command is not None
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["bind", "tmpfs"])
+def test_a_venv_that_is_a_mount_point_is_created_and_rebuilt_in_place(tmp_path: Path, kind: str) -> None:
+    wheel = build_wheel(tmp_path / "w", "small", "1.0", files={"small/__init__.py": b"S = 1\n"})
+    project = write_project(tmp_path / "p", {"default": {"small": lock_entry([wheel], "1.0")}})
+    parent = tmp_path / "parent"
+    venv = parent / "venv"
+    venv.mkdir(parents=True)
+    backing = tmp_path / "volume"
+    backing.mkdir()
+    if not _mount(kind, venv, backing):
+        pytest.skip(f"cannot make a {kind} mount here (needs root)")
+    try:
+        env = cli_env(tmp_path)
+        args = ("--project", project, "--venv", venv, "--offline", "--find-links", tmp_path / "w")
+        for extra in ((), ("--rebuild",)):
+            proc = run_cli(*args, *extra, env=env)
+            assert proc.returncode == 0, proc.stderr
+            assert installed(venv) == {"small": "1.0"}
+            assert os.listdir(parent) == ["venv"]  # nothing beside it
+            assert not [n for n in os.listdir(venv) if n.startswith((".pipenv-sync-new-", ".pipenv-sync-old-"))]
+            assert subprocess.run([venv / "bin" / "python", "-c", "import small"]).returncode == 0
+            assert run_cli(*args, "--verify", env=env).returncode == 0
+        assert str(venv) in Path("/proc/self/mountinfo").read_text()  # still the mount point
+        if kind == "bind":
+            assert (backing / "pyvenv.cfg").exists()  # built on the volume, not shadowed beside it
+    finally:
+        subprocess.run(["umount", str(venv)], check=True)
+
+
+def test_a_full_disk_is_not_retried_and_says_what_to_free(tmp_path: Path, index: Index) -> None:
+    payload = os.urandom(3 << 20)  # incompressible: the wheel stays 3 MiB
+    wheel = build_wheel(tmp_path / "w", "heavy", "1.0", files={"heavy/__init__.py": b"", "heavy/blob.bin": payload})
+    index.add(wheel)
+    project = write_project(tmp_path / "p", {"default": {"heavy": lock_entry([wheel], "1.0")}}, index_url=index.url)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(cache)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        venv = make_venv(tmp_path / "venv")
+        before = snapshot(venv)
+        proc = run_cli("--project", project, "--venv", venv, env=cli_env(tmp_path, PIPENV_SYNC_CACHE_DIR=str(cache)))
+        assert proc.returncode != 0
+        assert "No space left on device" in proc.stderr and "free space" in proc.stderr, proc.stderr
+        assert "retrying" not in proc.stderr and "Traceback" not in proc.stderr
+        assert sum(1 for r in index.requests if r.startswith("/files/")) == 1  # one attempt, not three
+        assert snapshot(venv) == before
+    finally:
+        subprocess.run(["umount", str(cache)], check=True)
