@@ -124,11 +124,15 @@ WITHOUT_BIG = {"small": "1.0", "other": "1.0"}
 
 
 # Points in a --prune from with-big to without-big: its first deletion, mid-way through big's 2,000 files,
-# among its last files and its metadata, and in the install of "other" that follows.
+# among its last files and its metadata, and in the install of "other" that follows (2030, 2040).
 @pytest.mark.parametrize("signal_name", ["INT", "KILL"])
-@pytest.mark.parametrize("point", [1, 900, 2001, 2012, 2030])
+@pytest.mark.parametrize("point", [1, 900, 2001, 2012, 2030, 2040])
 def test_an_interrupted_prune_then_another_selection_ends_clean(world: World, signal_name: str, point: int) -> None:
     venv = world.fresh_venv()
+    sibling = world.tmp / "sibling-prune"
+    sibling.mkdir(exist_ok=True)
+    (sibling / "notes.txt").write_text("mine")
+    before_sibling, before_cache = tree(sibling), tree(world.tmp / "cache")
     cut = world.sync(world.without_big, venv, PIPENV_SYNC_TEST_CRASH_AFTER=str(point), **_signal(signal_name))
     if signal_name == "KILL":
         assert cut.returncode == -9, cut.stderr
@@ -151,6 +155,9 @@ def test_an_interrupted_prune_then_another_selection_ends_clean(world: World, si
     assert final.returncode == 0, final.stderr
     _assert_clean(world, world.without_big, venv, WITHOUT_BIG, ("small", "other"))
     assert not (_site(venv) / "big").exists() and not (venv / "bin" / "big-tool").exists()
+    assert tree(sibling) == before_sibling
+    after_cache = tree(world.tmp / "cache")
+    assert {k: v for k, v in after_cache.items() if k in before_cache} == before_cache  # the store only grew
 
 
 def _signal(name: str) -> dict[str, str]:

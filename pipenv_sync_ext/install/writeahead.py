@@ -22,6 +22,7 @@ and may even ship a ``*.pipenv-sync-partial`` directory of their own:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -128,6 +129,8 @@ def undo_partial(staged: Path, stop_at: set[Path], *, root: Path | None = None, 
     """
     found, entries = read(staged)
     if found is None or found != (token if token is not None else current_token()):
+        with contextlib.suppress(OSError):
+            staged.rmdir()  # an install that failed before its first record: empty, nothing to trust
         return False
     if root is None:
         root = Path(os.path.commonpath([os.path.abspath(p) for p in stop_at])) if stop_at else staged.parent
