@@ -27,7 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipenv_sync_ext.confine import is_within
+from pipenv_sync_ext.confine import confine, is_within
+from pipenv_sync_ext.errors import UnsafePathError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import is_inside
 from pipenv_sync_ext.install import failpoints
@@ -89,6 +90,18 @@ def plan_removal(dist: InstalledDist, *, venv: Path, keep: Claims, warn: Say) ->
     return RemovalPlan(dist.name, str(dist.metadata_dir), str(dist.site_dir), tuple(files), tuple(metadata_files))
 
 
+def confined(path: str, root: Path, *, what: str = "recovery record") -> Path | None:
+    """``path`` when it lies under ``root`` (as written or after resolving ``root``), checked by confine; else None."""
+    for base in (os.path.abspath(root), os.path.realpath(root)):
+        if os.path.isabs(path) and is_inside(Path(path), Path(base)) and os.path.normpath(path) != base:
+            relative = os.path.relpath(os.path.normpath(path), base).replace(os.sep, "/")
+            try:
+                return confine(base, relative, what=what)
+            except UnsafePathError:
+                return None
+    return None
+
+
 def _removable(path: Path, venv: Path, real_venv: Path) -> bool:
     # The lexical check catches "..", the real-path check a symlinked directory on the way.
     return (
@@ -107,8 +120,9 @@ def carry_out(plan: RemovalPlan, *, venv: Path, keep: Claims | None = None) -> N
     real_venv = Path(os.path.realpath(venv))
     touched: set[Path] = set()
     for name in plan.files:
-        path = Path(name)
-        if not _removable(path, venv, real_venv) or (keep is not None and path in keep):
+        # A journal read back is data like any other: each path confined to the venv again.
+        path = confined(name, venv, what=f"removal of {plan.name}")
+        if path is None or not _removable(path, venv, real_venv) or (keep is not None and path in keep):
             continue
         _unlink(path, touched)
         if path.suffix == ".py":
@@ -125,8 +139,8 @@ def carry_out(plan: RemovalPlan, *, venv: Path, keep: Claims | None = None) -> N
     if not _removable(metadata_dir, venv, real_venv):
         return
     for name in plan.metadata_files:
-        path = Path(name)
-        if is_inside(path, metadata_dir) and _removable(path, venv, real_venv):
+        path = confined(name, venv, what=f"removal of {plan.name}")
+        if path is not None and is_inside(path, metadata_dir) and _removable(path, venv, real_venv):
             _unlink(path, meta_dirs)
     if metadata_dir.is_dir():
         meta_dirs.add(metadata_dir)

@@ -31,10 +31,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipenv_sync_ext.confine import confine
-from pipenv_sync_ext.errors import UnsafePathError
 from pipenv_sync_ext.fsutil import is_inside
-from pipenv_sync_ext.install.removal import prune_empty_dirs
+from pipenv_sync_ext.install.removal import confined, prune_empty_dirs
 
 PARTIAL_SUFFIX = ".pipenv-sync-partial"
 MANIFEST = ".pipenv-sync-written"  # inside the partial dist-info: every path written, before it is written
@@ -105,18 +103,6 @@ def partial_installs(site_dirs: Iterable[Path]) -> list[Path]:
         except OSError:
             continue
     return found
-
-
-def confined(path: str, root: Path) -> Path | None:
-    """``path`` when it lies under ``root`` (as written or after resolving ``root``), checked by confine; else None."""
-    for base in (os.path.abspath(root), os.path.realpath(root)):
-        if os.path.isabs(path) and is_inside(Path(path), Path(base)) and os.path.normpath(path) != base:
-            relative = os.path.relpath(os.path.normpath(path), base).replace(os.sep, "/")
-            try:
-                return confine(base, relative, what="write-ahead record")
-            except UnsafePathError:
-                return None
-    return None
 
 
 def undo_partial(staged: Path, stop_at: set[Path], *, root: Path | None = None, token: str | None = None) -> bool:
