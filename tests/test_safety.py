@@ -259,6 +259,16 @@ def test_a_venv_that_is_a_mount_point_is_created_and_rebuilt_in_place(tmp_path: 
             assert subprocess.run([venv / "bin" / "python", "-c", "import small"]).returncode == 0
             assert run_cli(*args, "--verify", env=env).returncode == 0
         assert str(venv) in Path("/proc/self/mountinfo").read_text()  # still the mount point
+        # A swap of contents cut short: the old entries half moved into our trash, no pyvenv.cfg.
+        trash = venv / ".pipenv-sync-old-cut"
+        trash.mkdir()
+        for name in ("pyvenv.cfg", "lib"):
+            (venv / name).rename(trash / name)
+        resumed = run_cli(*args, env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "interrupted while its contents were swapped" in resumed.stderr
+        assert installed(venv) == {"small": "1.0"} and not trash.exists()
+        assert run_cli(*args, "--verify", env=env).returncode == 0
         if kind == "bind":
             assert (backing / "pyvenv.cfg").exists()  # built on the volume, not shadowed beside it
     finally:
