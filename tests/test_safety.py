@@ -229,10 +229,11 @@ def test_a_write_ahead_record_is_never_split_and_acts_only_with_the_journals_tok
 def _mount(kind: str, where: Path, backing: Path) -> bool:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
-    command = ["mount", "--bind", str(backing), str(where)] if kind == "bind" else None
-    if kind == "tmpfs":
-        command = ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)]
-    assert command is not None
+    if kind == "bind":
+        command = ["mount", "--bind", str(backing), str(where)]
+    else:  # "tmpfs" or "tmpfs-<size>"
+        size = kind.partition("-")[2] or "64m"
+        command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)]
     return subprocess.run(command, capture_output=True).returncode == 0
 
 
@@ -282,12 +283,7 @@ def test_a_full_disk_is_not_retried_and_says_what_to_free(tmp_path: Path, index:
     project = write_project(tmp_path / "p", {"default": {"heavy": lock_entry([wheel], "1.0")}}, index_url=index.url)
     cache = tmp_path / "cache"
     cache.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(cache)], capture_output=True
-        ).returncode
-    ):
+    if not _mount("tmpfs-1m", cache, cache):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         venv = make_venv(tmp_path / "venv")
@@ -300,3 +296,31 @@ def test_a_full_disk_is_not_retried_and_says_what_to_free(tmp_path: Path, index:
         assert snapshot(venv) == before
     finally:
         subprocess.run(["umount", str(cache)], check=True)
+
+
+def test_a_full_venv_disk_is_a_clean_failure_that_leaves_no_journal(tmp_path: Path) -> None:
+    small = build_wheel(tmp_path / "w", "small", "1.0")
+    heavy = build_wheel(tmp_path / "w", "heavy", "1.0", files={"heavy/blob.bin": os.urandom(3 << 20)})
+    entries = {"small": lock_entry([small], "1.0")}
+    before_project = write_project(tmp_path / "p1", {"default": entries})
+    project = write_project(tmp_path / "p2", {"default": {**entries, "heavy": lock_entry([heavy], "1.0")}})
+    parent = tmp_path / "volume"
+    parent.mkdir()
+    if not _mount("tmpfs-1m", parent, parent):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        venv = make_venv(parent / "venv")
+        env = cli_env(tmp_path)
+        common = ("--venv", venv, "--offline", "--find-links", tmp_path / "w")
+        assert run_cli("--project", before_project, *common, env=env).returncode == 0
+        failed = run_cli("--project", project, *common, env=env)
+        assert failed.returncode != 0
+        assert "No space left on device" in failed.stderr and "Traceback" not in failed.stderr, failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+        assert not (venv / ".pipenv-sync-journal.json").exists()
+        assert not list(_site(venv).glob("*.pipenv-sync-partial")) and not (_site(venv) / "heavy").exists()
+        check = run_cli("--project", project, *common, "--check", env=env)
+        assert check.returncode == 5 and "interrupted" not in check.stdout + check.stderr
+        assert installed(venv) == {"small": "1.0"}
+    finally:
+        subprocess.run(["umount", str(parent)], check=True)
