@@ -324,3 +324,28 @@ def test_a_full_venv_disk_is_a_clean_failure_that_leaves_no_journal(tmp_path: Pa
         assert installed(venv) == {"small": "1.0"}
     finally:
         subprocess.run(["umount", str(parent)], check=True)
+
+
+def test_a_directory_rename_refused_with_ebusy_falls_back_to_moving_the_contents(tmp_path: Path) -> None:
+    from pipenv_sync_ext.target.venv import swap_in
+
+    parent = tmp_path / "parent"
+    final = parent / "venv"
+    final.mkdir(parents=True)
+    backing = tmp_path / "volume"
+    backing.mkdir()
+    if not _mount("bind", final, backing):
+        pytest.skip("cannot make a bind mount here (needs root)")
+    try:
+        (final / "pyvenv.cfg").write_text("old")
+        (final / "old.txt").write_text("old")
+        staging = parent / ".venv.pipenv-sync-new-test"  # beside, as if the mount had not been detected
+        (staging / "lib").mkdir(parents=True)
+        (staging / "lib" / "f.py").write_text("new")
+        (staging / "pyvenv.cfg").write_text("new")
+        swap_in(staging, final)  # renaming a mount point fails with EBUSY: its contents are moved instead
+        assert (final / "pyvenv.cfg").read_text() == "new" and (final / "lib" / "f.py").read_text() == "new"
+        assert sorted(os.listdir(final)) == ["lib", "pyvenv.cfg"] and os.listdir(parent) == ["venv"]
+        assert (backing / "lib" / "f.py").exists()  # on the volume itself
+    finally:
+        subprocess.run(["umount", str(final)], check=True)
