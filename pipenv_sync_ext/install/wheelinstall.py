@@ -211,7 +211,7 @@ def _staged_destination(
             target = staged + path[len(dist_info) :] if path.startswith(dist_info + "/") else path
             full = Path(os.path.abspath(Path(self.scheme_dict[scheme]) / target))
             # Write-ahead: the next run can undo a killed install from this list. A file that
-            # existed before ("E") belongs to someone else too and is never removed by an undo.
+            # existed before belongs to someone else too and is never removed by an undo.
             existed = os.path.lexists(full)
             write_ahead(site / staged, [(existed, str(full))])
             failpoints.step()

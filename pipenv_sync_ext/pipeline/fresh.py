@@ -1,7 +1,9 @@
 """Bootstrap or rebuild: plan against the base interpreter, fetch, then build beside the target and swap in.
 
 A new venv is never built in place: a failed or interrupted build leaves the
-old venv exactly as it was (:mod:`pipenv_sync_ext.target.venv`).
+old venv exactly as it was (:mod:`pipenv_sync_ext.target.venv`). A venv that is
+a mount point is built inside itself and swapped in by contents; the lock
+passes to the new directory before it is swapped in (:func:`~pipenv_sync_ext.target.venvlock.adopt`).
 """
 
 from __future__ import annotations
