@@ -2,9 +2,14 @@
 
 ``<venv>/.pipenv-sync-journal.json`` is written (atomically) before the first
 change. It is JSON: a random token of its own (``secrets.token_hex``), the
-removals still to do, each with every file it will delete (planned before the
-first one goes), and the wheels to install. It is rewritten after each removal
-completes, and removed once the changes are done, or after a clean failure
+removals to do, each with every file it will delete (planned before the
+first one goes), and the wheels to install. Each removal that completes is
+then appended as one more JSON line (``{"removed": <metadata dir>}``, flushed
+to disk before anything else changes): appending keeps a prune of many large
+packages linear, where rewriting the whole list after each would not. A torn
+last line only means that removal is completed again, which is harmless: its
+files are gone and nothing was installed after it yet. The journal is removed
+once the changes are done, or after a clean failure
 (a :class:`~pipenv_sync_ext.errors.SyncError`, a full disk) that left no
 removal half-done, so ``--check`` only reports a sync that really was cut short.
 
@@ -63,9 +68,11 @@ def begin(venv: Path, removing: Sequence[RemovalPlan], installing: Sequence[str]
 
 def removed(venv: Path, journal: Journal, plan: RemovalPlan) -> Journal:
     """Record that ``plan`` is complete: recovery must not delete its paths again (an install may reuse them)."""
-    journal = dataclasses.replace(journal, removing=tuple(r for r in journal.removing if r is not plan))
-    _write(venv, journal)
-    return journal
+    with (venv / JOURNAL).open("ab") as f:
+        f.write(json.dumps({"removed": plan.metadata_dir}).encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return dataclasses.replace(journal, removing=tuple(r for r in journal.removing if r is not plan))
 
 
 def end(venv: Path) -> None:
@@ -85,21 +92,27 @@ def settle(venv: Path, *, site_dirs: Iterable[Path]) -> None:
 
 def _write(venv: Path, journal: Journal) -> None:
     data = {"format": _FORMAT, "pid": os.getpid(), **dataclasses.asdict(journal)}
-    atomic_write(venv / JOURNAL, json.dumps(data).encode())
+    atomic_write(venv / JOURNAL, json.dumps(data).encode() + b"\n")
 
 
 def read(venv: Path) -> Journal | None:
     """The journal, None when there is none; a journal that is not ours (unreadable, malformed) has no token."""
     try:
-        data = json.loads((venv / JOURNAL).read_bytes())
+        first, *rest = (venv / JOURNAL).read_bytes().split(b"\n")
+        journal = _parse(json.loads(first))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError, RecursionError, TypeError, KeyError):
         return Journal("", 0.0, (), ())
-    try:
-        return _parse(data)
-    except (TypeError, ValueError, KeyError):
-        return Journal("", 0.0, (), ())
+    done = set()
+    for line in rest:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the torn last line of a kill mid-append: that removal is simply completed again
+        if isinstance(record, dict) and isinstance(record.get("removed"), str):
+            done.add(record["removed"])
+    return dataclasses.replace(journal, removing=tuple(r for r in journal.removing if r.metadata_dir not in done))
 
 
 def _parse(data: Any) -> Journal:
