@@ -328,3 +328,36 @@ def test_a_clean_failure_leaves_no_journal_and_check_does_not_say_interrupted(wo
     fixed = world.sync(world.without_big, venv)
     assert fixed.returncode == 0, fixed.stderr
     _assert_clean(world, world.without_big, venv, WITHOUT_BIG, ("small", "other"))
+
+
+def test_a_forged_journal_cannot_lead_recovery_outside_the_venv(world: World) -> None:
+    venv = world.fresh_venv()
+    site = _site(venv)
+    sibling = world.tmp / "sibling-journal"
+    sibling.mkdir(exist_ok=True)
+    (sibling / "precious.txt").write_text("keep")
+    (sibling / "meta").mkdir(exist_ok=True)
+    escape = f"{site}/../../../../{sibling.name}/precious.txt"
+    forged = {
+        "format": 1,
+        "token": "1" * 32,
+        "started": 0,
+        "pid": 1,
+        "installing": [],
+        "removing": [
+            {
+                "name": "x",
+                "metadata_dir": str(sibling / "meta"),
+                "site_dir": str(sibling),
+                "files": [str(sibling / "precious.txt"), escape, "relative/path.py", f"{site}/small/\u2028x"],
+                "metadata_files": [str(sibling / "precious.txt")],
+            }
+        ],
+    }
+    (venv / JOURNAL).write_text(json.dumps(forged) + "\n")
+    (venv / ".pipenv-sync-stamp.json").unlink()  # as a sync cut short leaves it: no stamp
+    before = tree(sibling)
+    done = world.sync(world.with_big, venv)
+    assert done.returncode == 0, done.stderr
+    assert tree(sibling) == before
+    _assert_clean(world, world.with_big, venv, WITH_BIG, ("big", "small"))
