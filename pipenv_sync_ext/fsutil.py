@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -42,3 +43,35 @@ def sha256_stream(f: BinaryIO) -> str:
     while chunk := f.read(1 << 20):
         h.update(chunk)
     return h.hexdigest()
+
+
+# Errors of this machine, not of the network: a full disk, a read-only or foreign-owned
+# directory, too many open files. Retrying them only fills the disk again.
+_LOCAL_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EMFILE", "ENFILE", "ENAMETOOLONG", "EFBIG", "EIO")
+    if hasattr(errno, name)
+)
+
+
+def local_failure(exc: BaseException, *, what: str, where: str = "the cache directory (--cache-dir)") -> str | None:
+    """A one-line message for a local OSError (naming the path, the errno's text and what to do), else None.
+
+    Network errors are OSErrors too (``URLError``, resets, timeouts, TLS): those are not local.
+    """
+    import ssl
+    import urllib.error
+
+    if not isinstance(exc, OSError) or exc.errno not in _LOCAL_ERRNOS:
+        return None
+    if isinstance(exc, (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError)):
+        return None
+    place = exc.filename or where
+    text = exc.strerror or os.strerror(exc.errno or 0)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = f"free space on the filesystem holding {place} and run again"
+    elif exc.errno in (errno.EMFILE, errno.ENFILE):
+        hint = "close other programs' files or raise the open-file limit (ulimit -n), then run again"
+    else:
+        hint = f"make {place} writable and run again"
+    return f"{what}: {text} ({place}); {hint}"

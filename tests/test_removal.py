@@ -53,3 +53,50 @@ def test_prune_removes_egg_info_installs(tmp_path: Path) -> None:
     assert [(r["name"], r["version"]) for r in json.loads(proc.stdout)["remove"]] == [("old-thing", "0.5")]
     assert installed(venv) == {}
     assert not (site / "old_thing.py").exists() and not egg.exists()
+
+
+def _synced_keeper(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, str]]:
+    keep = build_wheel(tmp_path / "w", "keeper", "1.0", files={"keeper/__init__.py": b"K = 1\n", "keeper/x.py": b""})
+    project = write_project(tmp_path / "p", {"default": {"keeper": lock_entry([keep], "1.0")}})
+    venv = make_venv(tmp_path / "venv")
+    env = cli_env(tmp_path)
+    args = ("--project", project, "--venv", venv, "--find-links", tmp_path / "w", "--offline")
+    assert run_cli(*args, env=env).returncode == 0
+    return project, venv, next((venv / "lib").glob("python*/site-packages")), env
+
+
+def test_a_record_row_through_the_venvs_lib64_link_never_deletes_a_kept_file(tmp_path: Path) -> None:
+    project, venv, site, env = _synced_keeper(tmp_path)
+    lib64 = venv / "lib64"
+    if not lib64.is_symlink():
+        lib64.symlink_to("lib")
+    via_lib64 = f"../../../lib64/{site.parent.name}/site-packages"
+    # "twin" claims keeper's files, spelled through lib64 -> lib, and one file of its own
+    fake_dist(
+        site, "twin", "1.0", {f"{via_lib64}/keeper/__init__.py": "", f"{via_lib64}/keeper/x.py": "", "twin.py": ""}
+    )
+    proc = run_cli("--project", project, "--venv", venv, "--prune", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert installed(venv) == {"keeper": "1.0"}
+    assert (site / "keeper" / "__init__.py").read_text() == "K = 1\n" and (site / "keeper" / "x.py").exists()
+    assert not (site / "twin.py").exists() and not (site / "twin-1.0.dist-info").exists()
+    assert run_cli("--project", project, "--venv", venv, "--verify", env=env).returncode == 0
+
+
+def test_a_dist_info_symlinked_to_a_kept_one_is_unlinked_not_emptied(tmp_path: Path) -> None:
+    project, venv, site, env = _synced_keeper(tmp_path)
+    real = site / "keeper-1.0.dist-info"
+    (site / "alias-2.0.dist-info").symlink_to(real.name)  # another name for keeper's metadata
+    outside = tmp_path / "outside-meta"
+    outside.mkdir()
+    (outside / "METADATA").write_text("Metadata-Version: 2.1\nName: far\nVersion: 1\n")
+    (outside / "RECORD").write_text("far-1.dist-info/METADATA,,\nfar-1.dist-info/RECORD,,\n")
+    (site / "far-1.dist-info").symlink_to(outside)  # metadata that leads out of the venv
+    before = sorted(p.name for p in real.iterdir())
+    proc = run_cli("--project", project, "--venv", venv, "--prune", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert not (site / "alias-2.0.dist-info").is_symlink() and not (site / "far-1.dist-info").is_symlink()
+    assert sorted(p.name for p in real.iterdir()) == before  # nothing deleted through the links
+    assert sorted(p.name for p in outside.iterdir()) == ["METADATA", "RECORD"]
+    assert installed(venv) == {"keeper": "1.0"}
+    assert run_cli("--project", project, "--venv", venv, "--verify", env=env).returncode == 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from pipenv_sync_ext.store.index import _parse_listing
 
@@ -194,3 +197,155 @@ def test_pruning_the_venv_the_tool_runs_in_keeps_the_tool(tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr
     assert installed(venv) == {"pipenv-sync-ext": "0.1.0", "helperlib": "1.0"}
+
+
+def test_a_write_ahead_record_is_never_split_and_acts_only_with_the_journals_token(tmp_path: Path) -> None:
+    from pipenv_sync_ext.install import writeahead
+
+    venv = tmp_path / "venv"
+    bin_dir, site = venv / "bin", venv / "lib" / "site-packages"
+    bin_dir.mkdir(parents=True)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    # An entry-point name that, split at U+2028, would read back as the old format's "N<TAB>/outside" row.
+    forged = f"{bin_dir}/tool\u2028N\t{outside}"
+    written = bin_dir / "written"
+    staged = site / "x-1.0.dist-info.pipenv-sync-partial"
+    staged.mkdir(parents=True)
+    writeahead.append(staged, [(False, forged), (False, str(written)), (False, str(outside))])
+    raw = (staged / writeahead.MANIFEST).read_bytes()
+    assert "\u2028".encode() not in raw and len(raw.split(b"\n")) == 5  # header, 3 entries, final newline
+    token, entries = writeahead.read(staged)
+    assert token == writeahead.current_token() and [p for _e, p in entries] == [forged, str(written), str(outside)]
+    written.write_text("")
+    # Another token (a list shipped in a wheel, or a stale one): not acted on at all.
+    assert not writeahead.undo_partial(staged, {bin_dir, site}, root=venv, token="f" * 32)
+    assert written.exists() and staged.exists()
+    # Its own: the venv's file goes, the path outside and the forged name are refused by confine.
+    assert writeahead.undo_partial(staged, {bin_dir, site}, root=venv)
+    assert not written.exists() and not staged.exists() and outside.read_text() == "keep"
+
+
+def _mount(kind: str, where: Path, backing: Path) -> bool:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    if kind == "bind":
+        command = ["mount", "--bind", str(backing), str(where)]
+    else:  # "tmpfs" or "tmpfs-<size>"
+        size = kind.partition("-")[2] or "64m"
+        command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)]
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["bind", "tmpfs"])
+def test_a_venv_that_is_a_mount_point_is_created_and_rebuilt_in_place(tmp_path: Path, kind: str) -> None:
+    wheel = build_wheel(tmp_path / "w", "small", "1.0", files={"small/__init__.py": b"S = 1\n"})
+    project = write_project(tmp_path / "p", {"default": {"small": lock_entry([wheel], "1.0")}})
+    parent = tmp_path / "parent"
+    venv = parent / "venv"
+    venv.mkdir(parents=True)
+    backing = tmp_path / "volume"
+    backing.mkdir()
+    if not _mount(kind, venv, backing):
+        pytest.skip(f"cannot make a {kind} mount here (needs root)")
+    try:
+        env = cli_env(tmp_path)
+        args = ("--project", project, "--venv", venv, "--offline", "--find-links", tmp_path / "w")
+        for extra in ((), ("--rebuild",)):
+            proc = run_cli(*args, *extra, env=env)
+            assert proc.returncode == 0, proc.stderr
+            assert installed(venv) == {"small": "1.0"}
+            assert os.listdir(parent) == ["venv"]  # nothing beside it
+            assert not [n for n in os.listdir(venv) if n.startswith((".pipenv-sync-new-", ".pipenv-sync-old-"))]
+            assert subprocess.run([venv / "bin" / "python", "-c", "import small"]).returncode == 0
+            assert run_cli(*args, "--verify", env=env).returncode == 0
+        assert str(venv) in Path("/proc/self/mountinfo").read_text()  # still the mount point
+        # A swap of contents cut short: the old entries half moved into our trash, no pyvenv.cfg.
+        trash = venv / ".pipenv-sync-old-cut"
+        trash.mkdir()
+        for name in ("pyvenv.cfg", "lib"):
+            (venv / name).rename(trash / name)
+        resumed = run_cli(*args, env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "interrupted while its contents were swapped" in resumed.stderr
+        assert installed(venv) == {"small": "1.0"} and not trash.exists()
+        assert run_cli(*args, "--verify", env=env).returncode == 0
+        if kind == "bind":
+            assert (backing / "pyvenv.cfg").exists()  # built on the volume, not shadowed beside it
+    finally:
+        subprocess.run(["umount", str(venv)], check=True)
+
+
+def test_a_full_disk_is_not_retried_and_says_what_to_free(tmp_path: Path, index: Index) -> None:
+    payload = os.urandom(3 << 20)  # incompressible: the wheel stays 3 MiB
+    wheel = build_wheel(tmp_path / "w", "heavy", "1.0", files={"heavy/__init__.py": b"", "heavy/blob.bin": payload})
+    index.add(wheel)
+    project = write_project(tmp_path / "p", {"default": {"heavy": lock_entry([wheel], "1.0")}}, index_url=index.url)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if not _mount("tmpfs-1m", cache, cache):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        venv = make_venv(tmp_path / "venv")
+        before = snapshot(venv)
+        proc = run_cli("--project", project, "--venv", venv, env=cli_env(tmp_path, PIPENV_SYNC_CACHE_DIR=str(cache)))
+        assert proc.returncode != 0
+        assert "No space left on device" in proc.stderr and "free space" in proc.stderr, proc.stderr
+        assert "retrying" not in proc.stderr and "Traceback" not in proc.stderr
+        assert sum(1 for r in index.requests if r.startswith("/files/")) == 1  # one attempt, not three
+        assert snapshot(venv) == before
+    finally:
+        subprocess.run(["umount", str(cache)], check=True)
+
+
+def test_a_full_venv_disk_is_a_clean_failure_that_leaves_no_journal(tmp_path: Path) -> None:
+    small = build_wheel(tmp_path / "w", "small", "1.0")
+    heavy = build_wheel(tmp_path / "w", "heavy", "1.0", files={"heavy/blob.bin": os.urandom(3 << 20)})
+    entries = {"small": lock_entry([small], "1.0")}
+    before_project = write_project(tmp_path / "p1", {"default": entries})
+    project = write_project(tmp_path / "p2", {"default": {**entries, "heavy": lock_entry([heavy], "1.0")}})
+    parent = tmp_path / "volume"
+    parent.mkdir()
+    if not _mount("tmpfs-1m", parent, parent):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        venv = make_venv(parent / "venv")
+        env = cli_env(tmp_path)
+        common = ("--venv", venv, "--offline", "--find-links", tmp_path / "w")
+        assert run_cli("--project", before_project, *common, env=env).returncode == 0
+        failed = run_cli("--project", project, *common, env=env)
+        assert failed.returncode != 0
+        assert "No space left on device" in failed.stderr and "Traceback" not in failed.stderr, failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+        assert not (venv / ".pipenv-sync-journal.json").exists()
+        assert not list(_site(venv).glob("*.pipenv-sync-partial")) and not (_site(venv) / "heavy").exists()
+        check = run_cli("--project", project, *common, "--check", env=env)
+        assert check.returncode == 5 and "interrupted" not in check.stdout + check.stderr
+        assert installed(venv) == {"small": "1.0"}
+    finally:
+        subprocess.run(["umount", str(parent)], check=True)
+
+
+def test_a_directory_rename_refused_with_ebusy_falls_back_to_moving_the_contents(tmp_path: Path) -> None:
+    from pipenv_sync_ext.target.venv import swap_in
+
+    parent = tmp_path / "parent"
+    final = parent / "venv"
+    final.mkdir(parents=True)
+    backing = tmp_path / "volume"
+    backing.mkdir()
+    if not _mount("bind", final, backing):
+        pytest.skip("cannot make a bind mount here (needs root)")
+    try:
+        (final / "pyvenv.cfg").write_text("old")
+        (final / "old.txt").write_text("old")
+        staging = parent / ".venv.pipenv-sync-new-test"  # beside, as if the mount had not been detected
+        (staging / "lib").mkdir(parents=True)
+        (staging / "lib" / "f.py").write_text("new")
+        (staging / "pyvenv.cfg").write_text("new")
+        swap_in(staging, final)  # renaming a mount point fails with EBUSY: its contents are moved instead
+        assert (final / "pyvenv.cfg").read_text() == "new" and (final / "lib" / "f.py").read_text() == "new"
+        assert sorted(os.listdir(final)) == ["lib", "pyvenv.cfg"] and os.listdir(parent) == ["venv"]
+        assert (backing / "lib" / "f.py").exists()  # on the volume itself
+    finally:
+        subprocess.run(["umount", str(final)], check=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipenv_sync_ext.errors import InstallError
 from pipenv_sync_ext.install import journal, linkinstall
-from pipenv_sync_ext.install.removal import claimed_files, remove_dist
+from pipenv_sync_ext.install.removal import Claims, carry_out, claimed_files, plan_removal
 from pipenv_sync_ext.install.wheelinstall import check_wheel as full_check
 from pipenv_sync_ext.install.wheelinstall import install_wheel
 from pipenv_sync_ext.store import unpacked
@@ -78,11 +78,13 @@ def apply(
         import installer.records
         import installer.sources
         import installer.utils  # noqa: F401
-    journal.begin(venv, [d.metadata_dir.name for d in removals], [a.artifact.filename for a in installs])
-    if removals:
-        keep = claimed_files(kept)
-        for dist in removals:
-            remove_dist(dist, venv=venv, keep=keep, warn=warn)
+    # Each removal planned (and journaled with the files it deletes) before the first goes.
+    keep = claimed_files(kept) if removals else Claims()
+    plans = [plan_removal(d, venv=venv, keep=keep, warn=warn) for d in removals]
+    record = journal.begin(venv, plans, [a.artifact.filename for a in installs])
+    for plan in plans:
+        carry_out(plan, venv=venv)
+        record = journal.removed(venv, record, plan)
 
     def with_installer(local: LocalArtifact) -> None:
         install_wheel(local, interpreter)

@@ -1,33 +1,78 @@
 """The journal: a sync that changes a venv says so first, so that a killed one is noticed and repaired.
 
 ``<venv>/.pipenv-sync-journal.json`` is written (atomically) before the first
-change and removed after the last. Finding it means an earlier sync was cut
-short. Recovery is then simple, because every step is made to be safe to
-interrupt: a removal deletes the metadata last (the distribution still shows
-as installed and is planned again), and an install registers its metadata last
-and keeps a write-ahead list of the files it wrote (:mod:`~pipenv_sync_ext.install.wheelinstall`), so
-its partial files can be undone. After recovery the normal plan finishes the
-job: whatever is missing is installed, whatever is extra is removed.
+change. It is JSON: a random token of its own (``secrets.token_hex``), the
+removals to do, each with every file it will delete (planned before the
+first one goes), and the wheels to install. Each removal that completes is
+then appended as one more JSON line (``{"removed": <metadata dir>}``, flushed
+to disk before anything else changes): appending keeps a prune of many large
+packages linear, where rewriting the whole list after each would not. A torn
+last line only means that removal is completed again, which is harmless: its
+files are gone and nothing was installed after it yet. The journal is removed
+once the changes are done, or after a clean failure
+(a :class:`~pipenv_sync_ext.errors.SyncError`, a full disk) that left no
+removal half-done, so ``--check`` only reports a sync that really was cut short.
+
+Recovery trusts nothing but the journal:
+
+* an interrupted removal is *completed*, from the journal's own list (each path
+  confined to the venv, and skipped when a distribution still registered
+  claims it). Completing is the simple safe choice: the package was leaving the
+  target set or about to be replaced, and the plan that follows reinstalls
+  whatever the lock wants;
+* an interrupted install is undone from its write-ahead list
+  (:mod:`~pipenv_sync_ext.install.writeahead`) only when that list carries the
+  journal's token. A ``*.pipenv-sync-partial`` directory the journal did not
+  create (shipped inside a wheel, left by another tool) is never acted on.
+
+After recovery the normal plan finishes the job: whatever is missing is
+installed, whatever is extra is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pipenv_sync_ext.fsutil import atomic_write
-from pipenv_sync_ext.install.wheelinstall import partial_installs, undo_partial
+from pipenv_sync_ext.install import writeahead
+from pipenv_sync_ext.install.removal import RemovalPlan, carry_out, claimed_files
+from pipenv_sync_ext.target.inventory import scan
 
 JOURNAL = ".pipenv-sync-journal.json"
+_FORMAT = 1
 
 
-def begin(venv: Path, removing: Sequence[str], installing: Sequence[str]) -> None:
-    data = {"pid": os.getpid(), "started": time.time(), "removing": list(removing), "installing": list(installing)}
-    atomic_write(venv / JOURNAL, json.dumps(data).encode())
+@dataclasses.dataclass(frozen=True)
+class Journal:
+    token: str
+    started: float
+    removing: tuple[RemovalPlan, ...]
+    installing: tuple[str, ...]
+
+
+def begin(venv: Path, removing: Sequence[RemovalPlan], installing: Sequence[str]) -> Journal:
+    """Write the journal before the first change; installs from now on carry its token."""
+    journal = Journal(secrets.token_hex(16), time.time(), tuple(removing), tuple(installing))
+    writeahead.use_token(journal.token)
+    _write(venv, journal)
+    return journal
+
+
+def removed(venv: Path, journal: Journal, plan: RemovalPlan) -> Journal:
+    """Record that ``plan`` is complete: recovery must not delete its paths again (an install may reuse them)."""
+    with (venv / JOURNAL).open("ab") as f:
+        f.write(json.dumps({"removed": plan.metadata_dir}).encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return dataclasses.replace(journal, removing=tuple(r for r in journal.removing if r is not plan))
 
 
 def end(venv: Path) -> None:
@@ -35,27 +80,89 @@ def end(venv: Path) -> None:
         (venv / JOURNAL).unlink()
 
 
-def interrupted(venv: Path) -> str | None:
-    """A description of an interrupted sync, if the journal says there was one."""
+def settle(venv: Path, *, site_dirs: Iterable[Path]) -> None:
+    """After a clean failure: drop the journal unless a removal or an install of ours is half-done."""
+    journal = read(venv)
+    if journal is None or journal.removing:
+        return
+    if any(writeahead.read(p)[0] == journal.token for p in writeahead.partial_installs(site_dirs)):
+        return
+    end(venv)
+
+
+def _write(venv: Path, journal: Journal) -> None:
+    data = {"format": _FORMAT, "pid": os.getpid(), **dataclasses.asdict(journal)}
+    atomic_write(venv / JOURNAL, json.dumps(data).encode() + b"\n")
+
+
+def read(venv: Path) -> Journal | None:
+    """The journal, None when there is none; a journal that is not ours (unreadable, malformed) has no token."""
     try:
-        data = json.loads((venv / JOURNAL).read_bytes())
+        first, *rest = (venv / JOURNAL).read_bytes().split(b"\n")
+        journal = _parse(json.loads(first))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        return f"{venv}: an earlier sync was interrupted (its journal is unreadable)"
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(data.get("started", 0))))
-    todo = len(data.get("removing", [])) + len(data.get("installing", []))
+    except (OSError, ValueError, RecursionError, TypeError, KeyError):
+        return Journal("", 0.0, (), ())
+    done = set()
+    for line in rest:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the torn last line of a kill mid-append: that removal is simply completed again
+        if isinstance(record, dict) and isinstance(record.get("removed"), str):
+            done.add(record["removed"])
+    return dataclasses.replace(journal, removing=tuple(r for r in journal.removing if r.metadata_dir not in done))
+
+
+def _parse(data: Any) -> Journal:
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("token"), str):
+        raise ValueError("not a journal")
+    plans = []
+    for item in data["removing"]:
+        fields = {f.name: item[f.name] for f in dataclasses.fields(RemovalPlan)}
+        for key in ("files", "metadata_files"):
+            if not all(isinstance(p, str) for p in fields[key]):
+                raise ValueError(key)
+            fields[key] = tuple(fields[key])
+        if not all(isinstance(fields[k], str) for k in ("name", "metadata_dir", "site_dir")):
+            raise ValueError("removal")
+        plans.append(RemovalPlan(**fields))
+    installing = tuple(str(i) for i in data["installing"])
+    return Journal(data["token"], float(data["started"]), tuple(plans), installing)
+
+
+def interrupted(venv: Path) -> str | None:
+    """A description of an interrupted sync, if the journal says there was one."""
+    journal = read(venv)
+    if journal is None:
+        return None
+    if not journal.token:
+        return f"{venv}: an earlier sync was interrupted (its journal {JOURNAL} is unreadable)"
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(journal.started))
+    todo = len(journal.removing) + len(journal.installing)
     return f"{venv}: an earlier sync (started {started}, {todo} changes) was interrupted"
 
 
 def recover(venv: Path, *, site_dirs: Iterable[Path], scheme_dirs: Iterable[Path], log: Callable[[str], None]) -> bool:
-    """Undo unfinished installs; True when there was anything to recover."""
-    note = interrupted(venv)
-    partial = partial_installs(site_dirs)
-    if note is None and not partial:
+    """Complete interrupted removals and undo unfinished installs; True when there was anything to recover."""
+    journal = read(venv)
+    if journal is None:
         return False
-    log(f"{note or venv}: repairing it ({len(partial)} unfinished install(s) undone), then syncing")
+    site_dirs = list(site_dirs)
     stop = set(scheme_dirs)
-    for staged in partial:
-        undo_partial(staged, stop)
+    undone = 0
+    if journal.token:
+        leaving = {r.metadata_dir for r in journal.removing}
+        # Whatever is still registered and not leaving keeps its files, however the journal spells them.
+        keep = claimed_files(d for d in scan(site_dirs) if str(d.metadata_dir) not in leaving)
+        for plan in journal.removing:
+            carry_out(plan, venv=venv, keep=keep)
+        for staged in writeahead.partial_installs(site_dirs):
+            undone += writeahead.undo_partial(staged, stop, root=venv, token=journal.token)
+    log(
+        f"{interrupted(venv)}: repairing it ({len(journal.removing)} unfinished removal(s) completed, "
+        f"{undone} unfinished install(s) undone), then syncing"
+    )
+    end(venv)
     return True

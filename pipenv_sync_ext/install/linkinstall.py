@@ -56,7 +56,8 @@ from pipenv_sync_ext.install import failpoints
 from pipenv_sync_ext.install.linker import MODES, NEW_SUFFIX, Linker
 from pipenv_sync_ext.install.record import INSTALLER_NAME, REQUESTED, dist_scheme, prefixes, record_bytes
 from pipenv_sync_ext.install.scripts import fix_shebang, launcher, replaced_by_launcher, script_names
-from pipenv_sync_ext.install.wheelinstall import MANIFEST, PARTIAL_SUFFIX, undo_partial
+from pipenv_sync_ext.install.writeahead import MANIFEST, PARTIAL_SUFFIX, undo_partial
+from pipenv_sync_ext.install.writeahead import append as write_ahead
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.store.extract import record_hash
 from pipenv_sync_ext.store.unpacked import WORKERS, Member, Unpacked, damaged, forget, prepare, unpacked_root
@@ -140,13 +141,12 @@ def _install(tree: Unpacked, interpreter: Interpreter, staged: str, linker: Link
     dirs = {dst.rpartition("/")[0] for dst in dsts}
     existing_dirs = {d for d in dirs if os.path.isdir(d)}
     existed = [dst.rpartition("/")[0] in existing_dirs and os.path.lexists(dst) for dst in dsts]
-    lines = []
+    entries = []
     for dst, was in zip(dsts, existed, strict=True):
-        lines.append(f"{'E' if was else 'N'}\t{dst}\n")
+        entries.append((was, dst))
         if was:
-            lines.append(f"N\t{dst}{NEW_SUFFIX}\n")
-    with open(f"{staged}/{MANIFEST}", "a", encoding="utf-8") as manifest:
-        manifest.write("".join(lines))
+            entries.append((False, f"{dst}{NEW_SUFFIX}"))
+    write_ahead(staged, entries)
     for d in sorted(dirs - existing_dirs, key=len):
         os.makedirs(d, exist_ok=True)  # race-free: another wheel may be making the same directory
 

@@ -1,71 +1,157 @@
 """Removing an installed distribution: only its own files, only inside the venv.
 
-RECORD (or ``installed-files.txt``) says what a distribution owns. A listed
-path is deleted only when it lies inside the venv both lexically and after
-resolving the symlinks of its directory (a symlinked directory cannot lead a
-removal outside), when it is not a symlink leading outside, and when no
+RECORD (or ``installed-files.txt``) says what a distribution owns. A removal is
+planned first (:func:`plan_removal`, so the journal can list what it will
+delete before the first file goes) and carried out by :func:`carry_out`, which
+the next run's recovery also uses to complete one that was cut short.
+
+A listed path is deleted only when it lies inside the venv both lexically and
+after resolving the symlinks of its directory (a symlinked directory cannot
+lead a removal outside), when it is not a symlink leading outside, and when no
 distribution being kept or installed also claims it (shared namespace files,
-drop-in replacements). Directories it emptied go too. The metadata directory is
-removed last: a removal cut short still shows the distribution as installed,
-so the next sync sees it and finishes the job.
+drop-in replacements). Claims are compared by identity, not spelling: a path
+is keyed by the real path of its directory plus its name (:class:`Claims`),
+so a RECORD row through the venv's own ``lib64 -> lib`` link is the same file
+as the kept package's ``lib/...`` row. A metadata directory that is itself a
+symlink (to another distribution's, or anywhere) is never deleted through: the
+link is removed, nothing behind it.
+
+Directories it emptied go too. The metadata directory is removed last: a
+removal cut short still shows the distribution as installed.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from pipenv_sync_ext.confine import confine, is_within
+from pipenv_sync_ext.errors import UnsafePathError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import is_inside
 from pipenv_sync_ext.install import failpoints
 from pipenv_sync_ext.target.inventory import InstalledDist, record_paths
 
 
-def claimed_files(dists: Iterable[InstalledDist]) -> set[Path]:
-    claimed: set[Path] = set()
+class Claims:
+    """Files that must stay, compared by the real path of their directory and their name."""
+
+    def __init__(self, paths: Iterable[Path] = ()) -> None:
+        self._dirs: dict[str, str] = {}
+        self._keys = {self.key(p) for p in paths}
+
+    def key(self, path: Path | str) -> str:
+        parent, name = os.path.split(os.path.abspath(path))
+        real = self._dirs.get(parent)
+        if real is None:
+            real = self._dirs[parent] = os.path.realpath(parent)
+        return os.path.join(real, name)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, (str, Path)) and self.key(path) in self._keys
+
+
+def claimed_files(dists: Iterable[InstalledDist]) -> Claims:
+    paths: list[Path] = []
     for dist in dists:
-        claimed.update(record_paths(dist))
-    return claimed
+        paths += record_paths(dist)
+    return Claims(paths)
 
 
-def remove_dist(dist: InstalledDist, *, venv: Path, keep: set[Path], warn: Say) -> None:
-    """Delete a distribution's files (RECORD order is irrelevant), then its metadata."""
-    touched_dirs: set[Path] = set()
-    metadata_files: list[Path] = []
+@dataclass(frozen=True)
+class RemovalPlan:
+    """What removing one distribution deletes, in order: its files, then its metadata (its file list last)."""
+
+    name: str
+    metadata_dir: str
+    site_dir: str
+    files: tuple[str, ...]
+    metadata_files: tuple[str, ...]
+
+
+def plan_removal(dist: InstalledDist, *, venv: Path, keep: Claims, warn: Say) -> RemovalPlan:
+    files: list[str] = []
+    metadata_files: list[str] = []
     real_venv = Path(os.path.realpath(venv))
+    linked_metadata = dist.metadata_dir.is_symlink()
     for path in record_paths(dist):
-        # The lexical check catches "..", the real-path check a symlinked directory on the way.
-        if (
-            not is_inside(path, venv)
-            or not is_inside(Path(os.path.realpath(path.parent)), real_venv)
-            or (path.is_symlink() and not is_inside(Path(os.path.realpath(path)), real_venv))
-        ):
+        if linked_metadata and is_inside(path, dist.metadata_dir):
+            continue  # behind the link: someone else's, or outside; only the link itself goes
+        if not _removable(path, venv, real_venv):
             warn(f"{dist.name}: RECORD lists {path}, outside the venv; not removed")
             continue
         if path in keep:
             continue
-        if is_inside(path, dist.metadata_dir):
-            metadata_files.append(path)
-            continue
-        _unlink(path, touched_dirs)
-        if path.suffix == ".py":
-            _drop_bytecode(path, touched_dirs)
-    # The metadata goes last, and its file list (RECORD, installed-files.txt) last of
-    # all, after the emptied directories: a removal cut short at any point still
-    # shows the dist as installed with its full list, so the next sync finishes it.
-    stop_at = {dist.site_dir, venv}
-    prune_empty_dirs(touched_dirs, stop_at)
-    listing = {dist.metadata_dir / "RECORD", dist.metadata_dir / "installed-files.txt"}
+        (metadata_files if is_inside(path, dist.metadata_dir) else files).append(str(path))
+    listing = {str(dist.metadata_dir / "RECORD"), str(dist.metadata_dir / "installed-files.txt")}
     metadata_files.sort(key=lambda p: p in listing)
+    return RemovalPlan(dist.name, str(dist.metadata_dir), str(dist.site_dir), tuple(files), tuple(metadata_files))
+
+
+def confined(path: str, root: Path, *, what: str = "recovery record") -> Path | None:
+    """``path`` when it lies under ``root`` (as written or after resolving ``root``), checked by confine; else None."""
+    for base in (os.path.abspath(root), os.path.realpath(root)):
+        if os.path.isabs(path) and is_inside(Path(path), Path(base)) and os.path.normpath(path) != base:
+            relative = os.path.relpath(os.path.normpath(path), base).replace(os.sep, "/")
+            try:
+                return confine(base, relative, what=what)
+            except UnsafePathError:
+                return None
+    return None
+
+
+def _removable(path: Path, venv: Path, real_venv: Path) -> bool:
+    # The lexical check catches "..", the real-path check a symlinked directory on the way.
+    return (
+        is_inside(path, venv)
+        and is_inside(Path(os.path.realpath(path.parent)), real_venv)
+        and (not path.is_symlink() or is_within(path, real_venv))
+    )
+
+
+def carry_out(plan: RemovalPlan, *, venv: Path, keep: Claims | None = None) -> None:
+    """Delete what ``plan`` lists (skipping anything ``keep`` claims now), then the metadata directory.
+
+    Safe to repeat: what is already gone is skipped, so recovery calls it again
+    for a removal that was cut short. Every path is checked against the venv again.
+    """
+    real_venv = Path(os.path.realpath(venv))
+    touched: set[Path] = set()
+    for name in plan.files:
+        # A journal read back is data like any other: each path confined to the venv again.
+        path = confined(name, venv, what=f"removal of {plan.name}")
+        if path is None or not _removable(path, venv, real_venv) or (keep is not None and path in keep):
+            continue
+        _unlink(path, touched)
+        if path.suffix == ".py":
+            _drop_bytecode(path, touched)
+    metadata_dir, site_dir = Path(plan.metadata_dir), Path(plan.site_dir)
+    stop_at = {site_dir, venv}
+    prune_empty_dirs(touched, stop_at)
     meta_dirs: set[Path] = set()
-    for path in metadata_files:
-        _unlink(path, meta_dirs)
-    if dist.metadata_dir.is_dir():
-        meta_dirs.add(dist.metadata_dir)
-    elif dist.metadata_dir.exists():
-        _unlink(dist.metadata_dir, meta_dirs)
+    if metadata_dir.is_symlink():
+        # Only the link goes (wherever it points), so the distribution no longer shows as installed.
+        if is_inside(metadata_dir, venv) and is_within(metadata_dir.parent, real_venv):
+            _unlink(metadata_dir, meta_dirs)
+        return
+    if not _removable(metadata_dir, venv, real_venv):
+        return
+    for name in plan.metadata_files:
+        path = confined(name, venv, what=f"removal of {plan.name}")
+        if path is not None and is_inside(path, metadata_dir) and _removable(path, venv, real_venv):
+            _unlink(path, meta_dirs)
+    if metadata_dir.is_dir():
+        meta_dirs.add(metadata_dir)
+    elif metadata_dir.exists():
+        _unlink(metadata_dir, meta_dirs)  # an egg-info file
     prune_empty_dirs(meta_dirs, stop_at)
+
+
+def remove_dist(dist: InstalledDist, *, venv: Path, keep: Claims, warn: Say) -> None:
+    """Delete a distribution's files (RECORD order is irrelevant), then its metadata."""
+    carry_out(plan_removal(dist, venv=venv, keep=keep, warn=warn), venv=venv)
 
 
 def _unlink(path: Path, touched: set[Path]) -> None:
@@ -74,7 +160,9 @@ def _unlink(path: Path, touched: set[Path]) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
-    except IsADirectoryError:
+    except (IsADirectoryError, PermissionError):
+        # A directory where RECORD says a file is, or one we may not delete: left, and
+        # the plan after recovery sees whatever remains.
         return
     touched.add(path.parent)
 

@@ -43,18 +43,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pipenv_sync_ext.errors import InstallError
-from pipenv_sync_ext.fsutil import is_inside, sha256_stream
+from pipenv_sync_ext.fsutil import sha256_stream
 from pipenv_sync_ext.install import failpoints
 from pipenv_sync_ext.install.record import INSTALLER_NAME, REQUESTED, dist_scheme, prefixes, record_bytes
-from pipenv_sync_ext.install.removal import prune_empty_dirs
 from pipenv_sync_ext.install.scripts import fix_shebang, launcher, replaced_by_launcher, script_names
+from pipenv_sync_ext.install.writeahead import MANIFEST, PARTIAL_SUFFIX, undo_partial
+from pipenv_sync_ext.install.writeahead import append as write_ahead
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.store.extract import check_script_names
 from pipenv_sync_ext.target.interpreter import Interpreter
 
-PARTIAL_SUFFIX = ".pipenv-sync-partial"
 CONTENTS_VERIFIED = ".contents-verified"  # beside a stored wheel whose members matched its RECORD
-MANIFEST = ".pipenv-sync-written"  # inside the partial dist-info: every path written, before it is written
 # Zip bombs: a wheel declaring more than this in total, or a member inflating more
 # than _MAX_RATIO times its compressed size beyond _RATIO_FLOOR, is refused. Real
 # wheels (even 2,000-file ones, or large native libraries) stay far below.
@@ -203,7 +202,6 @@ def _staged_destination(
 
     staged = dist_info + PARTIAL_SUFFIX
     (site / staged).mkdir(parents=True, exist_ok=True)
-    manifest = (site / staged / MANIFEST).open("a", encoding="utf-8")
     made: set[Path] = set()  # directories known to exist
     launchers = script_names(entry_points, interpreter.version)
     replaced = RecordEntry("", None, None)  # a data script a launcher replaces: neither written nor recorded
@@ -213,10 +211,9 @@ def _staged_destination(
             target = staged + path[len(dist_info) :] if path.startswith(dist_info + "/") else path
             full = Path(os.path.abspath(Path(self.scheme_dict[scheme]) / target))
             # Write-ahead: the next run can undo a killed install from this list. A file that
-            # existed before ("E") belongs to someone else too and is never removed by an undo.
+            # existed before belongs to someone else too and is never removed by an undo.
             existed = os.path.lexists(full)
-            manifest.write(f"{'E' if existed else 'N'}\t{full}\n")
-            manifest.flush()
+            write_ahead(site / staged, [(existed, str(full))])
             failpoints.step()
             if existed:
                 # Never written into: it may be a hard link into the unpacked store (another link mode).
@@ -252,7 +249,7 @@ def _staged_destination(
             self.write_to_fs(scheme, record_file_path, io.BytesIO(record_bytes(rows, record_file_path)), False)
 
         def close(self) -> None:
-            manifest.close()
+            pass  # each write-ahead record is appended and flushed on its own
 
     return StagedDestination(
         scheme_dict=dist_scheme(interpreter.scheme, name),
@@ -308,39 +305,3 @@ def install_wheel(local: LocalArtifact, interpreter: Interpreter) -> None:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise InstallError(f"{label}: cannot be installed: {first}") from None
         raise
-
-
-def partial_installs(site_dirs: Iterable[Path]) -> list[Path]:
-    """Metadata directories of installs that never finished (a killed sync)."""
-    found = []
-    for site in site_dirs:
-        try:
-            found += [site / n for n in os.listdir(site) if n.endswith(".dist-info" + PARTIAL_SUFFIX)]
-        except OSError:
-            continue
-    return found
-
-
-def undo_partial(staged: Path, stop_at: set[Path]) -> None:
-    """Remove the files an unfinished install wrote (per its write-ahead manifest), then its metadata."""
-    try:
-        lines = (staged / MANIFEST).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    dirs: set[Path] = set()
-    for line in lines:
-        flag, _, path = line.partition("\t")
-        if flag != "N" or not path:
-            continue
-        target = Path(path)
-        if is_inside(target, staged):
-            continue
-        try:
-            target.unlink()
-        except FileNotFoundError:
-            pass  # not written yet; its directory may have been made already
-        except OSError:
-            continue
-        dirs.add(target.parent)
-    shutil.rmtree(staged, ignore_errors=True)
-    prune_empty_dirs(dirs, stop_at)

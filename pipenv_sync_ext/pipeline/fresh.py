@@ -1,7 +1,9 @@
 """Bootstrap or rebuild: plan against the base interpreter, fetch, then build beside the target and swap in.
 
 A new venv is never built in place: a failed or interrupted build leaves the
-old venv exactly as it was (:mod:`pipenv_sync_ext.target.venv`).
+old venv exactly as it was (:mod:`pipenv_sync_ext.target.venv`). A venv that is
+a mount point is built inside itself and swapped in by contents; the lock
+passes to the new directory before it is swapped in (:func:`~pipenv_sync_ext.target.venvlock.adopt`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from pipenv_sync_ext.pipeline.steps import (
     preflight,
     write_stamp,
 )
-from pipenv_sync_ext.target import drift
+from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.discovery import find_python
 from pipenv_sync_ext.target.interpreter import probe, venv_python
-from pipenv_sync_ext.target.venv import create_beside, leftovers, retarget, swap_in
+from pipenv_sync_ext.target.venv import create_beside, interrupted_swap, leftovers, retarget, swap_in
 
 
 def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
@@ -57,6 +59,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
         return run.result(plan, problems, direct=names(pending))
 
     prepared = preflight(run, plan, interp=base, pending=pending)
+    resuming = interrupted_swap(Path(os.path.realpath(run.venv)))
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
         shutil.rmtree(old, ignore_errors=True)
     # The interpreter itself, not the pyenv/asdf shim or symlink that found it.
@@ -81,7 +84,8 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
         )
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
-        swap_in(staging, final)
+        venvlock.adopt(staging)  # held once it is the venv: a waiting sync must not slip in before the stamp
+        swap_in(staging, final, resuming=resuming)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

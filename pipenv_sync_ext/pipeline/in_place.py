@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipenv_sync_ext.errors import SyncError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.install import direct, execute, journal, verify
 from pipenv_sync_ext.pipeline.context import Run
@@ -51,17 +52,23 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
         stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
-        execute.apply(
-            removals=removals,
-            installs=prepared.artifacts,
-            kept=kept,
-            interpreter=interp,
-            venv=run.venv,
-            warn=run.warn,
-            cache_dir=run.cache_dir,
-            link_mode=options.link_mode,
-            repair=options.repair,  # also hashes the unpacked trees it links from
-        )
+        try:
+            execute.apply(
+                removals=removals,
+                installs=prepared.artifacts,
+                kept=kept,
+                interpreter=interp,
+                venv=run.venv,
+                warn=run.warn,
+                cache_dir=run.cache_dir,
+                link_mode=options.link_mode,
+                repair=options.repair,  # also hashes the unpacked trees it links from
+            )
+        except (SyncError, OSError):
+            # A clean failure (a full disk, a wheel refused) left every install undone or whole:
+            # no journal, unless a removal was cut short, so --check does not report an interruption.
+            journal.settle(run.venv, site_dirs=interp.site_dirs)
+            raise
         install_direct(run, pending, prepared=prepared, interp=interp, venv=run.venv)
     # Checked after every change, and always under --deploy, whose promise it is.
     if (options.deploy or not plan.changes_nothing or pending) and not conflicts_ok(run, plan, interp):

@@ -34,6 +34,7 @@ from pipenv_sync_ext.store.cas import default_cache_dir
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.interpreter import probe, venv_python
 from pipenv_sync_ext.target.project import Project
+from pipenv_sync_ext.target.venv import interrupted_swap
 
 
 def run_pipeline(
@@ -69,9 +70,9 @@ def run_pipeline(
         warnings=warnings,
         started=started,
     )
-    if options.check or options.dry_run:
-        return _run(run)
-    with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log):
+    # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.
+    reading = options.check or options.dry_run
+    with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log, shared=reading):
         return _run(run)
 
 
@@ -81,6 +82,9 @@ def _run(run: Run) -> Result:
     if venv.exists() and not venv.is_dir():
         raise TargetError(f"{venv}: is not a directory; not a virtualenv")
     if not venv.exists() or not any(venv.iterdir()):
+        return build_fresh(run, ())
+    if not (options.check or options.dry_run) and interrupted_swap(Path(os.path.realpath(venv))):
+        log(f"{venv}: an earlier rebuild was interrupted while its contents were swapped; rebuilding it")
         return build_fresh(run, ())
     problems = list(drift.inspect_venv(venv, prune=options.prune))
     if any(p.code == drift.NO_PYVENV_CFG for p in problems):

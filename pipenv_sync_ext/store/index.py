@@ -48,6 +48,7 @@ from typing import Any, TypeVar
 
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer, locked
+from pipenv_sync_ext.fsutil import local_failure
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact
@@ -275,6 +276,7 @@ class IndexClient:
             raise FetchError(f"{redact(remote.url)}: {_reason(exc)}") from None
 
     def _retrying(self, action: Callable[[], T], what: str) -> T:
+        """``action``, again after a transient (network) failure; a local OSError fails at once, saying what to free."""
         for attempt in range(_ATTEMPTS):
             try:
                 return action()
@@ -285,6 +287,9 @@ class IndexClient:
             except _HashMismatch:
                 raise
             except _TRANSIENT as exc:
+                if (local := local_failure(exc, what=what)) is not None:
+                    # A full disk or a read-only store is not a network error: retrying only fills it again.
+                    raise FetchError(local) from None
                 if attempt == _ATTEMPTS - 1:
                     raise
                 reason = _reason(exc)

@@ -11,6 +11,19 @@ with the final interpreter path. Scripts that pip wrote in the staging venv
 the files rewritten get their new hash and size, so ``--verify`` finds the
 venv as installed.
 
+A venv directory that is a mount point (a Docker volume, a bind mount) cannot
+be renamed (``EBUSY``), and its contents live on another filesystem than its
+parent. It is built *inside* itself instead (``<venv>/.pipenv-sync-new-*``, on
+the same filesystem as its contents) and swapped in by contents: the old
+entries are moved into ``<venv>/.pipenv-sync-old-*``, the new ones up into
+the venv, and both directories removed, so nothing is ever left beside it.
+Unlike the rename of a directory, swapping contents is a few renames, not
+one: a sync killed in that window leaves a venv without ``pyvenv.cfg`` but
+with our directories in it, which the next run recognises
+(:func:`interrupted_swap`) and rebuilds. Should the rename of a directory not
+detected as a mount point fail with ``EBUSY`` or ``EXDEV`` all the same, the
+contents are moved (copied across filesystems) the same way.
+
 Creation uses the interpreter's own ``venv`` module without pip: the sync
 installs everything itself, and seeding pip costs seconds (``--seed`` asks for it).
 """
@@ -18,7 +31,9 @@ installs everything itself, and seeding pip costs seconds (``--seed`` asks for i
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
+import errno
 import glob
 import hashlib
 import io
@@ -49,9 +64,31 @@ def create(venv: Path, python: str, *, seed: bool = False) -> None:
 
 
 def staging_dir(final: Path) -> Path:
-    """An empty directory next to ``final`` (same filesystem, so the swap is a rename)."""
+    """An empty directory next to ``final`` (same filesystem, so the swap is a rename), or inside a mount point."""
+    if is_mount_point(final):
+        return Path(tempfile.mkdtemp(dir=final, prefix=_STAGING))
     final.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}{_STAGING}"))
+
+
+def is_mount_point(path: Path) -> bool:
+    """True for a directory that is a mount point, bind mounts of the same filesystem included."""
+    if not path.is_dir():
+        return False
+    if os.path.ismount(path):
+        return True
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            # Field 5 is the mount point, with space, tab, newline and backslash as octal escapes.
+            points = {_unescape(line.split(" ")[4]) for line in f if line.count(" ") >= 4}
+    except OSError:
+        return False
+    return real in points
+
+
+def _unescape(field: str) -> str:
+    return field.encode("latin-1", "replace").decode("unicode_escape", "replace")
 
 
 def create_beside(final: Path, python: str, *, seed: bool = False) -> Path:
@@ -105,20 +142,31 @@ def _rehash_records(venv: Path, rewritten: set[str]) -> None:
             atomic_write(record, out.getvalue().encode("utf-8"))
 
 
-def swap_in(staging: Path, final: Path) -> None:
+def swap_in(staging: Path, final: Path, *, resuming: bool = False) -> None:
     """Put the finished venv in place; the old one (if any) is renamed aside, then deleted.
 
     Refuses to displace a directory that is not a virtualenv (no ``pyvenv.cfg``),
-    unless it is empty.
+    unless it is empty or ``resuming`` an interrupted swap of contents (:func:`interrupted_swap`).
     """
     trash = None
     if final.is_symlink() or final.is_file():
         raise TargetError(f"{final}: is not a directory; not replacing it")
     if final.exists():
-        if not (final / "pyvenv.cfg").is_file() and any(final.iterdir()):
+        ours = {staging.name} if staging.parent == final else set()
+        if not (final / "pyvenv.cfg").is_file() and _entries(final, ours) and not resuming:
             raise TargetError(f"{final}: holds files but no pyvenv.cfg, so it is not a virtualenv; not replacing it")
+        if ours:
+            swap_contents(staging, final)
+            return
         trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}{_TRASH}"))
-        os.replace(final, trash / "venv")
+        try:
+            os.replace(final, trash / "venv")
+        except OSError as exc:
+            trash.rmdir()
+            if exc.errno not in (errno.EBUSY, errno.EXDEV):
+                raise
+            swap_contents(staging, final)  # a mount point after all
+            return
     try:
         os.rename(staging, final)
     except OSError:
@@ -129,7 +177,42 @@ def swap_in(staging: Path, final: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+def _entries(directory: Path, skip: set[str]) -> list[str]:
+    return sorted(n for n in os.listdir(directory) if n not in skip)
+
+
+def swap_contents(staging: Path, final: Path) -> None:
+    """Replace ``final``'s entries with ``staging``'s, keeping ``final`` itself (a mount point).
+
+    The old entries go into a trash directory inside ``final`` first, ``pyvenv.cfg`` last;
+    then the new ones come in, ``pyvenv.cfg`` last, so a venv with ``pyvenv.cfg`` is
+    always whole. Entries move by rename, or by copy when ``staging`` is on another filesystem.
+    """
+    trash = Path(tempfile.mkdtemp(dir=final, prefix=_TRASH))
+    last = "pyvenv.cfg"
+    skip = {staging.name, trash.name} if staging.parent == final else {trash.name}
+    for name in sorted(_entries(final, skip), key=lambda n: n == last):
+        os.rename(final / name, trash / name)
+    for name in sorted(_entries(staging, set()), key=lambda n: n == last):
+        shutil.move(staging / name, final / name)
+    with contextlib.suppress(OSError):
+        staging.rmdir()
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def interrupted_swap(final: Path) -> bool:
+    """True when ``final`` lacks ``pyvenv.cfg`` because a swap of contents into it was cut short."""
+    return not (final / "pyvenv.cfg").exists() and bool(_inside_leftovers(final))
+
+
+def _inside_leftovers(final: Path) -> list[Path]:
+    try:
+        return [final / n for n in os.listdir(final) if n.startswith((_STAGING, _TRASH))]
+    except OSError:
+        return []
+
+
 def leftovers(final: Path) -> list[Path]:
-    """Staging and trash directories that an interrupted build left next to ``final``."""
+    """Staging and trash directories that an interrupted build left next to ``final`` (or inside it)."""
     pattern = os.path.join(glob.escape(str(final.parent)), f".{glob.escape(final.name)}.pipenv-sync-*")
-    return [Path(p) for p in glob.glob(pattern)]
+    return [Path(p) for p in glob.glob(pattern)] + _inside_leftovers(final)
