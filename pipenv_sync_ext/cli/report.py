@@ -28,9 +28,39 @@ def to_json(result: Result) -> str:
         "pip_installed": list(result.direct),
         **_plan_json(result),
         "warnings": list(result.warnings),
+        **_status_json(result),
         "elapsed_seconds": round(result.elapsed, 4),
     }
     return json.dumps(data, indent=2)
+
+
+def _status_json(result: Result) -> dict[str, Any]:
+    """``withdrawn``: locked files the index yanked or projects it marked; ``status``: how old that knowledge is."""
+    s = result.status
+    if s is None:
+        return {"withdrawn": [], "status": None}
+    return {
+        "withdrawn": [
+            {
+                "name": w.name,
+                "version": w.version,
+                "kind": w.kind,
+                "reason": w.reason,
+                "index": w.index,
+                "sha256": list(w.sha256),
+                "severity": w.severity,
+            }
+            for w in s.withdrawn
+        ],
+        "status": {
+            "checked": s.checked,
+            "online": s.online,
+            "age_seconds": None if s.age_seconds is None else round(s.age_seconds, 1),
+            "missing": list(s.missing),
+            "problems": list(s.problems),
+            "disagreements": list(s.disagreements),
+        },
+    }
 
 
 def _plan_json(result: Result) -> dict[str, Any]:

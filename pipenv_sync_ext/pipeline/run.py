@@ -25,6 +25,7 @@ from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
 from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.lock.selection import select
+from pipenv_sync_ext.pipeline import withdrawn
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.fresh import build_fresh
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
@@ -68,10 +69,11 @@ def run_pipeline(
         warnings=warnings,
         started=started,
     )
+    run.gate = gate = withdrawn.start_gate(run)
     if options.check or options.dry_run:
-        return _run(run)
+        return withdrawn.judged(gate, run, _run)
     with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log):
-        return _run(run)
+        return withdrawn.judged(gate, run, _run)
 
 
 def _run(run: Run) -> Result:

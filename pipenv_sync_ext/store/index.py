@@ -154,9 +154,11 @@ class IndexClient:
             return [s for s in self._sources if s.name == package.index]
         return list(self._sources)
 
-    def _open(self, url: str, source: ResolvedSource, accept: str | None = None) -> Any:
+    def _open(self, url: str, source: ResolvedSource, accept: str | None = None, headers: Any = None) -> Any:
         request = urllib.request.Request(url)
         request.add_header("User-Agent", "pipenv-sync")
+        for name, value in (headers or {}).items():  # validators of a conditional request (store/status_fetch.py)
+            request.add_header(name, value)
         if accept:
             request.add_header("Accept", accept)
         auth = source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
@@ -241,6 +243,11 @@ class IndexClient:
         if not found and unreachable is not None:
             raise unreachable
         return found
+
+    def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Any:
+        """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
+        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
+        return self._open(url, source, _ACCEPT, validators)
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
         with self._open(url, source, _ACCEPT) as response:
