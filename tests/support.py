@@ -92,6 +92,9 @@ class Index:
     yanked: dict[str, str] = field(default_factory=dict)
     # project -> (PEP 792 status, reason or None), as "project-status" / pypi:project-status meta tags
     project_status: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # listing pages carry an ETag and answer a matching If-None-Match with 304 (off: pip's HTTP
+    # cache would keep the pages too, which tests of that cache do not expect)
+    etags: bool = False
     # listing bodies sent (bytes) and 304 answers given: a conditional request costs no body
     page_bytes: int = 0
     not_modified: int = 0
@@ -183,7 +186,7 @@ class Index:
                     body = f"<html><head>{meta}</head><body>{links}</body></html>".encode()
                     ctype = "text/html"
                 etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                if self.headers.get("If-None-Match") == etag:
+                if index.etags and self.headers.get("If-None-Match") == etag:
                     index.not_modified += 1
                     self.send_response(304)
                     self.send_header("ETag", etag)
@@ -193,7 +196,8 @@ class Index:
                 self.send_response(200)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
-                self.send_header("ETag", etag)
+                if index.etags:
+                    self.send_header("ETag", etag)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -36,6 +36,7 @@ class World:
 @pytest.fixture(params=["json", "html"])
 def world(request: pytest.FixtureRequest, tmp_path: Path, index: Index) -> World:
     index.json_api = request.param == "json"
+    index.etags = True
     wh = tmp_path / "wheels"
     w = {"alpha": build_wheel(wh, "alpha", "1.0"), "beta": build_wheel(wh, "beta", "2.0")}
     for path in w.values():
