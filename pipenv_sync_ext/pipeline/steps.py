@@ -145,7 +145,6 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
     )
     for package in packages:
         execute.check_wheel(artifacts[package.name], package.name, run.cache_dir)
-    run.gate(plan)  # withdrawn files: decided after the downloads it overlapped, before any change
     return Prepared([artifacts[p.name] for p in packages], build_requirements)
 
 

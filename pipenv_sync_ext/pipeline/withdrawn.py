@@ -1,9 +1,11 @@
 """Refuse what the index has withdrawn, even when the store has the bytes: the policy on yanked and quarantined files.
 
 :class:`Gate` starts the background status check (:mod:`pipenv_sync_ext.store.status_fetch`)
-when the lock is read and decides, once, before the first change to the venv
-(the end of preflight, or the stamp of a sync with nothing to change).
-Decisions:
+when the lock is read and decides, once, before the first change to the venv:
+after preflight for a sync in place; just before the swap for a new or rebuilt
+venv (built beside the target, so the whole build overlaps the requests and a
+refusal only discards the staging copy); before the stamp of a sync with
+nothing to change. Decisions:
 
 * **What is judged**: the packages of the plan (to install and unchanged),
   from the lock alone: the same verdict whether the bytes come from the store, a
@@ -199,11 +201,11 @@ def _verdicts(package: LockedPackage, lookup: Lookup) -> tuple[list[Withdrawn], 
     if len({s.status for s in statuses.values()}) > 1:
         said = ", ".join(f"{i} says {s.status}" for i, s in statuses.items())
         disagree.append(f"the sources disagree on the status of {package.name}: {said}")
-    if yanked and len(yanked) < sum(1 for s in statuses.values() if any(h in s.files for h in package.hashes)):
+    if yanked and len(yanked) < len(statuses):
         disagree.append(
             f"the sources disagree on whether {package.name}=={package.version} is yanked: "
             + ", ".join(f"{s.index} yanks it" for s, _h in yanked)
-            + ", others list it as available"
+            + ", the others do not"
         )
     return found, disagree
 

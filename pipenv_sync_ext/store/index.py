@@ -165,12 +165,7 @@ class IndexClient:
         if auth:
             # Unredirected: a redirect to another host (a CDN) must not carry the credentials.
             request.add_unredirected_header("Authorization", auth)
-        context = None
-        if url.startswith("https:"):
-            context = ssl.create_default_context()
-            if not source.verify_ssl:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+        context = _ssl_context(source.verify_ssl) if url.startswith("https:") else None
         host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
         with self._dead_lock:
             dead = self._dead.get(host)
@@ -323,6 +318,17 @@ class _HashMismatch(Exception):
 
 class _Truncated(OSError):
     pass
+
+
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One per run and setting: loading the CA store costs ~50-200 ms of CPU (under the GIL), which per
+    request made a status check of 46 projects take seconds; a context is safe to share between threads."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _content_length(response: Any) -> int | None:

@@ -9,10 +9,11 @@ the index has since withdrawn them. This module holds the answer as values
 
 Decisions:
 
-* **Every file the page lists is kept** (sha256 -> yanked reason), not only the
+* **Every yanked file the page lists is kept** (sha256 -> reason), not only the
   locked ones: a later lock pinning another version gets its answer from a
-  ``304 Not Modified`` too.
-* **A yanked file with no reason** is the empty string; not yanked is ``None``.
+  ``304 Not Modified`` too. Files that are not yanked are not kept: a big
+  project lists thousands, and the answer for them is the same ("not yanked").
+* **A yanked file with no reason** is the empty string.
 * **No status on the page** means ``active`` (PEP 792's default).
 * **A cache file that cannot be read** is no status at all (as if never
   fetched): it is only a cache, and a status check must not fail a sync that
@@ -44,13 +45,13 @@ class ProjectStatus:
     index: str  # the source's URL, without credentials
     status: str = ACTIVE
     reason: str | None = None
-    files: Mapping[str, str | None] = field(default_factory=dict)  # sha256 -> yanked reason, None if not yanked
+    files: Mapping[str, str] = field(default_factory=dict)  # sha256 of each yanked file -> its reason
     fetched_at: float = 0.0  # time.time() of the last answer from the index (200 or 304)
     etag: str | None = None
     last_modified: str | None = None
 
     def yanked(self, sha256: str) -> str | None:
-        """The reason ``sha256`` was yanked ("" when none was given), or None if it is not (or not listed)."""
+        """The reason ``sha256`` was yanked ("" when none was given), or None if it is not."""
         return self.files.get(sha256)
 
     def to_json(self) -> dict[str, Any]:
@@ -82,7 +83,7 @@ class ProjectStatus:
             index=data["index"],
             status=data["status"],
             reason=_str_or_none(data.get("reason")),
-            files={str(k): _str_or_none(v) for k, v in files.items()},
+            files={str(k): v for k, v in files.items() if isinstance(v, str)},
             fetched_at=float(data["fetched_at"]),
             etag=_str_or_none(data.get("etag")),
             last_modified=_str_or_none(data.get("last_modified")),
@@ -97,11 +98,12 @@ def parse_page(body: bytes, content_type: str, *, project: str, index: str) -> P
     """The status a simple-API page states (``fetched_at`` and validators are the caller's)."""
     if "json" in content_type:
         data = json.loads(body)
-        files: dict[str, str | None] = {}
+        files: dict[str, str] = {}
         for f in data.get("files", []):
             digest = (f.get("hashes") or {}).get("sha256")
-            if digest:
-                files[str(digest).lower()] = _yank_reason(f.get("yanked", False))
+            reason = _yank_reason(f.get("yanked", False))
+            if digest and reason is not None:
+                files[str(digest).lower()] = reason
         status, reason = ACTIVE, None
         marker = data.get("project-status")
         if isinstance(marker, dict):
@@ -126,7 +128,7 @@ def _yank_reason(value: Any) -> str | None:
 class _StatusParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.files: dict[str, str | None] = {}
+        self.files: dict[str, str] = {}
         self.status = ACTIVE
         self.reason: str | None = None
 
@@ -139,10 +141,9 @@ class _StatusParser(HTMLParser):
         elif tag == "a" and values.get("href"):
             fragment = urllib.parse.urlsplit(values["href"] or "").fragment
             digest = dict(urllib.parse.parse_qsl(fragment)).get("sha256")
-            if digest:
+            if digest and "data-yanked" in values:
                 # PEP 592: the attribute's presence yanks the file; its value, if any, is the reason
-                yanked = "data-yanked" in values
-                self.files[digest.lower()] = (values.get("data-yanked") or "") if yanked else None
+                self.files[digest.lower()] = values.get("data-yanked") or ""
 
 
 class StatusCache:
