@@ -202,6 +202,8 @@ def test_check_reports_withdrawn_files_and_the_status_age_without_a_request(worl
     data = json.loads(out[out.index("{") :])
     assert {(w["name"], w["kind"]) for w in data["withdrawn"]} == {("alpha", "yanked"), ("beta", "archived")}
     assert data["status"]["online"] is False and 0 <= data["status"]["age_seconds"] < DAY
+    code, out, _venv = world.sync(make_venv(world.tmp / "empty"), "--check")
+    assert code == 5 and "Withdrawn at the index (checked " in out and "alpha 1.0 (yanked), beta 2.0 (archived)" in out
     assert world.index.requests == []
 
 

@@ -63,6 +63,18 @@ def _status_json(result: Result) -> dict[str, Any]:
     }
 
 
+def _withdrawn_text(result: Result) -> list[str]:
+    """``--check``/``--dry-run``: what the index withdrew, and how old that knowledge is (a sync said it already)."""
+    s = result.status
+    if not result.dry_run or s is None or not s.withdrawn:
+        return []
+    from pipenv_sync_ext.pipeline.withdrawn import describe_age
+
+    age = f"checked {describe_age(s.age_seconds)} ago" if s.age_seconds is not None else "age unknown"
+    items = ", ".join(f"{w.name} {w.version} ({w.kind})" for w in s.withdrawn)
+    return [f"Withdrawn at the index ({age}): {items}"]
+
+
 def _plan_json(result: Result) -> dict[str, Any]:
     plan = result.plan
     if plan is None:  # --check of a venv too broken to plan against: its problems say it all
@@ -98,7 +110,7 @@ def to_text(result: Result, verbose: bool = False) -> str:
     took = f"{result.elapsed:.2f}s"
     if result.out_of_sync:
         reasons = [f"  ! {reason}" for reason in result.out_of_sync]
-        return "\n".join([f"Out of sync with {result.lock.name}: {result.venv}", *reasons])
+        return "\n".join([f"Out of sync with {result.lock.name}: {result.venv}", *reasons, *_withdrawn_text(result)])
     if plan is None:
         return _hit(result, as_json=False)
     lines: list[str] = []
@@ -113,7 +125,7 @@ def to_text(result: Result, verbose: bool = False) -> str:
     if plan.extraneous and not result.dry_run and verbose:
         lines.append("  kept, not in the lock: " + ", ".join(f"{d.name} {d.version}" for d in plan.extraneous))
     lines.append(_summary(result, plan, took))
-    return "\n".join(lines)
+    return "\n".join(lines + _withdrawn_text(result))
 
 
 def _steps(plan: Plan) -> list[str]:
