@@ -95,6 +95,8 @@ class Index:
     # listing pages carry an ETag and answer a matching If-None-Match with 304 (off: pip's HTTP
     # cache would keep the pages too, which tests of that cache do not expect)
     etags: bool = False
+    # extra headers on listing responses (e.g. PyPI's Cache-Control: max-age=600)
+    page_headers: dict[str, str] = field(default_factory=dict)
     # listing bodies sent (bytes) and 304 answers given: a conditional request costs no body
     page_bytes: int = 0
     not_modified: int = 0
@@ -198,6 +200,8 @@ class Index:
                 self.send_header("Content-Length", str(len(body)))
                 if index.etags:
                     self.send_header("ETag", etag)
+                for name, value in index.page_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -118,6 +118,17 @@ def test_a_status_change_is_seen_next_sync_and_a_repeat_check_costs_no_body(worl
     assert len(index.downloads) == 2  # still from the store
 
 
+def test_a_page_the_index_declares_fresh_is_not_asked_again_until_it_expires(world: World) -> None:
+    world.index.page_headers["Cache-Control"] = "max-age=600, public"  # what PyPI says of its pages
+    world.index.yanked[world.wheels["alpha"].name] = "regression"
+    code, out, _ = world.sync("v1")
+    assert code == 0 and "alpha==1.0 is yanked" in out
+    world.index.requests.clear()
+    code, out, _ = world.sync("v2")
+    assert code == 0 and "alpha==1.0 is yanked" in out and "regression" in out
+    assert world.index.requests == []  # both answers still fresh: no request at all
+
+
 def _age_cache(world: World, days: float) -> None:
     """As if the last online check had been ``days`` ago."""
     files = list((world.tmp / "cache" / "v1" / "status").glob("*.json"))

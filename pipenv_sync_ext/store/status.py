@@ -49,6 +49,7 @@ class ProjectStatus:
     fetched_at: float = 0.0  # time.time() of the last answer from the index (200 or 304)
     etag: str | None = None
     last_modified: str | None = None
+    fresh_for: float = 0.0  # seconds after fetched_at the index said the page stays fresh (Cache-Control max-age)
 
     def yanked(self, sha256: str) -> str | None:
         """The reason ``sha256`` was yanked ("" when none was given), or None if it is not."""
@@ -64,6 +65,7 @@ class ProjectStatus:
             "fetched_at": self.fetched_at,
             "etag": self.etag,
             "last_modified": self.last_modified,
+            "fresh_for": self.fresh_for,
             "files": dict(self.files),
         }
 
@@ -87,7 +89,23 @@ class ProjectStatus:
             fetched_at=float(data["fetched_at"]),
             etag=_str_or_none(data.get("etag")),
             last_modified=_str_or_none(data.get("last_modified")),
+            fresh_for=float(data["fresh_for"]) if isinstance(data.get("fresh_for"), (int, float)) else 0.0,
         )
+
+
+def max_age(cache_control: str | None) -> float:
+    """How long a response stays fresh by its ``Cache-Control`` (0 for ``no-cache``/``no-store`` or none)."""
+    directives = [d.strip().lower() for d in (cache_control or "").split(",")]
+    if "no-cache" in directives or "no-store" in directives:
+        return 0.0
+    for d in directives:
+        name, _, value = d.partition("=")
+        if name == "max-age":
+            try:
+                return max(0.0, min(float(value.strip('"')), 86400.0))  # a day at most, whatever a server says
+            except ValueError:
+                return 0.0
+    return 0.0
 
 
 def _str_or_none(value: Any) -> str | None:

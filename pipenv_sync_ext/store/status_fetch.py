@@ -10,7 +10,9 @@ preflight and downloads. Decisions:
   policy's to report (:mod:`pipenv_sync_ext.pipeline.withdrawn`).
 * **Conditional**: the cached ``ETag`` and ``Last-Modified`` go out as
   ``If-None-Match`` and ``If-Modified-Since``; a ``304`` costs no body and only
-  refreshes the cached answer's time.
+  refreshes the cached answer's time. An answer the index declared fresh
+  (``Cache-Control: max-age``, as PyPI's pages say for 10 minutes; capped at a
+  day) is used without a request until then, as pip's HTTP cache would.
 * **Never retried, never fatal**: a failed request (unreachable host, HTTP
   error, a page that does not parse) falls back to the cached answer, whose age
   then says how old the knowledge is; a ``404`` means this source does not carry
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.lock.model import LockedPackage, Source
-from pipenv_sync_ext.store.status import ProjectStatus, StatusCache, parse_page, read_recorded
+from pipenv_sync_ext.store.status import ProjectStatus, StatusCache, max_age, parse_page, read_recorded
 
 if TYPE_CHECKING:  # http, ssl and email: imported only when the index may be asked
     from pipenv_sync_ext.store.index import IndexClient, ResolvedSource
@@ -125,6 +127,9 @@ class StatusCheck:
         sources = client.sources_for(package) if client is not None else [resolve_source(s) for s in allowed]
         for source in sources:
             cached = self._cache.get(source.display, project)
+            if client is not None and cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
+                answers.append(Answer(cached, CACHE))  # the index said this answer is still fresh
+                continue
             if client is not None:
                 try:
                     fresh = self._ask(client, source, project, cached)
@@ -165,7 +170,8 @@ class StatusCheck:
             if exc.code == 304 and cached is not None:
                 etag = exc.headers.get("ETag") or cached.etag
                 modified = exc.headers.get("Last-Modified") or cached.last_modified
-                return replace(cached, fetched_at=now, etag=etag, last_modified=modified)
+                fresh = max_age(exc.headers.get("Cache-Control"))
+                return replace(cached, fetched_at=now, etag=etag, last_modified=modified, fresh_for=fresh)
             if exc.code == 404:
                 raise _NotCarried() from None
             raise _Failed(f"HTTP {exc.code}") from None
@@ -177,7 +183,13 @@ class StatusCheck:
             parsed = parse_page(body, headers.get("Content-Type", ""), project=project, index=source.display)
         except (ValueError, TypeError, AttributeError) as exc:
             raise _Failed(f"not a valid simple-API page ({type(exc).__name__})") from None
-        return replace(parsed, fetched_at=now, etag=headers.get("ETag"), last_modified=headers.get("Last-Modified"))
+        return replace(
+            parsed,
+            fetched_at=now,
+            etag=headers.get("ETag"),
+            last_modified=headers.get("Last-Modified"),
+            fresh_for=max_age(headers.get("Cache-Control")),
+        )
 
 
 class _NotCarried(Exception):
