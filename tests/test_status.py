@@ -221,3 +221,28 @@ def test_check_reports_withdrawn_files_and_the_status_age_without_a_request(worl
 def test_an_unparseable_max_age_is_a_usage_error(world: World) -> None:
     code, out, venv = world.sync("v", "--status-max-age", "soon")
     assert code == 2 and "not an age" in out and not venv.exists()
+
+
+def test_every_source_of_the_lock_is_asked_and_a_disagreement_is_said(world: World) -> None:
+    mirror = Index(json_api=not world.index.json_api, etags=True)  # the other format, too
+    for w in world.wheels.values():
+        mirror.add(w)
+    mirror.start()
+    try:
+        lock_path = world.project / "Pipfile.lock"
+        lock = json.loads(lock_path.read_text())
+        lock["_meta"]["sources"].append({"name": "mirror", "url": mirror.url, "verify_ssl": False})
+        lock_path.write_text(json.dumps(lock))
+        mirror.yanked[world.wheels["alpha"].name] = "withdrawn on the mirror"
+        code, out, _ = world.sync("v1")
+        assert code == 0, out
+        assert "alpha==1.0 is yanked by " + mirror.url in out and "withdrawn on the mirror" in out
+        assert "the sources disagree on whether alpha==1.0 is yanked" in out
+        assert "/simple/alpha/" in mirror.requests and "/simple/beta/" in mirror.requests
+
+        mirror.project_status["beta"] = ("quarantined", None)
+        code, out, venv = world.sync("v2")
+        assert code == 1 and f"beta==2.0: the project is quarantined by {mirror.url}" in out and not venv.exists()
+        assert "the sources disagree on the status of beta" in out and "says quarantined" in out
+    finally:
+        mirror.stop()
