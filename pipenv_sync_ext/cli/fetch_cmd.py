@@ -41,6 +41,7 @@ def fetch_options(args: argparse.Namespace) -> FetchOptions:
         jobs=args.jobs,
         deploy=bool(args.deploy),
         pypi_mirror=pypi_mirror(args),
+        lockfile=args.lockfile,
     )
 
 
@@ -60,7 +61,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 def _record_status(f: Fetched, *, online: bool, log: Any) -> None:
     """``status.json`` beside the wheelhouse: the index status of what it holds, for hosts that are offline.
 
-    Fetched (conditionally) while the wheelhouse is written; offline, what the cache knows is recorded.
+    Asked (conditionally) once the wheelhouse is written; offline, what the cache knows is recorded.
     """
     from pipenv_sync_ext.store.status import write_recorded
     from pipenv_sync_ext.store.status_fetch import WHEELHOUSE_STATUS, StatusCheck

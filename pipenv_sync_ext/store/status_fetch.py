@@ -152,7 +152,7 @@ class StatusCheck:
     def _ask(
         self, client: IndexClient, source: ResolvedSource, project: str, cached: ProjectStatus | None
     ) -> ProjectStatus:
-        from pipenv_sync_ext.store.index import redact
+        from pipenv_sync_ext.redact import redact
         from pipenv_sync_ext.store.reach import HostUnreachable
 
         url = source.url.rstrip("/") + f"/{project}/"
