@@ -24,6 +24,14 @@ The rule, for a relative path from outside under a trusted ``root``:
 What passes is returned as the lexical path ``root / relative`` (not the
 resolved one: a venv reached through a symlink keeps its name). Standard
 library only.
+
+:func:`relative` is the lexical half alone, for names checked before their
+root is known (archive members in preflight, manifest entries read back);
+:class:`Confiner` is :func:`confine` for the thousands of paths of one
+install under one root: it resolves each directory prefix once (an
+``lstat`` per new prefix, a ``realpath`` only where a prefix is a symlink),
+so confining every file of a 3,000-directory wheel costs milliseconds, and it
+gives the same answer as :func:`confine` for every path (property-tested).
 """
 
 from __future__ import annotations
@@ -88,6 +96,49 @@ def component(name: str, *, what: str) -> str:
     if problem is not None:
         raise UnsafePathError(f"{what}: {name!r} {problem}; refused")
     return name
+
+
+def relative(path: str, *, what: str) -> str:
+    """``path`` when it is an acceptable relative POSIX path (the lexical rule only); else :class:`UnsafePathError`."""
+    if not isinstance(path, str):
+        raise UnsafePathError(f"{what}: {path!r} is not a path; refused")
+    problem = _problem(path)
+    if problem is not None:
+        raise UnsafePathError(f"{what}: {path!r} {problem}; refused")
+    return path
+
+
+class Confiner:
+    """:func:`confine` under one ``root`` for many paths, each directory prefix resolved once.
+
+    Not thread-safe by itself: one per install (a dict update races harmlessly, at
+    worst a prefix is resolved twice).
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = os.path.abspath(root)
+        self._real_root = os.path.realpath(self.root)
+        self._checked: set[str] = {self.root}  # prefixes known to resolve under the root (or not to exist)
+
+    def __call__(self, path: str, *, what: str) -> Path:
+        relative(path, what=what)
+        joined = os.path.join(self.root, *path.split("/"))
+        self._check_prefixes(joined, path, what)
+        return Path(joined)
+
+    def _check_prefixes(self, joined: str, path: str, what: str) -> None:
+        parent = os.path.dirname(joined)
+        if parent in self._checked:
+            self._check_leaf(joined, path, what)
+            return
+        self._check_prefixes(parent, path, what)  # depth is bounded by the component count
+        self._check_leaf(parent, path, what)
+        self._checked.add(parent)
+        self._check_leaf(joined, path, what)
+
+    def _check_leaf(self, full: str, path: str, what: str) -> None:
+        if os.path.islink(full) and not _real_under(full, self._real_root):
+            raise UnsafePathError(f"{what}: {path!r} leads outside {self.root} (through a symlink); refused")
 
 
 def is_within(path: Path | str, root: Path | str) -> bool:

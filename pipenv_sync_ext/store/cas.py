@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,6 +59,9 @@ def default_cache_dir() -> Path:
 class LocalArtifact:
     artifact: Artifact
     path: Path
+    # (canonical name, pinned version) of the lock entry this file was chosen for, set by gather:
+    # preflight compares the wheel's own name and version with it. Not part of the file's identity.
+    locked: tuple[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,225 @@
+"""Every check of a wheel, before the first change: a wheel that would fail, fails here.
+
+:func:`check_wheel` runs for every wheel of a sync before anything is removed
+or written (``pipeline.steps`` calls it per package, and :func:`check_all`,
+from :func:`~pipenv_sync_ext.install.execute.apply`, makes sure of it for
+every install and every link mode). A failure is one line naming the wheel,
+the package and the problem; the venv is unchanged.
+
+What is checked, from the zip's central directory and three small members
+(nothing is unpacked):
+
+* sizes: :func:`pipenv_sync_ext.store.extract.check_sizes` (zip bombs:
+  per member, in total, by ratio, by count);
+* members: each a safe relative path (:func:`pipenv_sync_ext.confine.relative`),
+  none twice, no file where another member needs a directory, no two members
+  installed at one place (``.data/purelib/x`` and ``x``);
+* exactly one top-level ``.dist-info``; ``.data/<scheme>/...`` only for the
+  known schemes (purelib, platlib, headers, scripts, data), never a file at
+  ``.data/<scheme>`` itself;
+* identity: the ``.dist-info`` directory's name and version, and METADATA's
+  ``Name`` and ``Version``, equal the lock's name (normalized) and pin
+  (compared as versions): a file the lock allows for A holding B's dist-info,
+  or another version of A, is refused;
+* ``WHEEL`` says ``Wheel-Version: 1.x``; ``entry_points.txt`` parses, strictly
+  (:func:`pipenv_sync_ext.store.extract.parse_entry_points`: launcher names
+  are single file names);
+* ``RECORD`` is present, parses, and lists every member with a hash
+  (``installer``'s check); the members' bytes against it once per stored
+  artifact (the store re-hashes the file on every use).
+
+A wheel already unpacked in the store passed all of this when its tree was
+made (the tree's manifest records what was found); only its identity is
+compared with the lock entry, which may name the same bytes differently.
+
+Decided here: the lock's pin is the authority on the version, so a wheel whose
+file name says one version and whose METADATA another is refused even when
+the lock's hash allows it; a dist-info directory named with a non-normalized
+version (``Foo-1.0.0``) passes when it equals the pin as a version.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipenv_sync_ext.confine import relative
+from pipenv_sync_ext.errors import InstallError, SyncError
+from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED
+from pipenv_sync_ext.store import unpacked
+from pipenv_sync_ext.store.cas import LocalArtifact
+from pipenv_sync_ext.store.extract import SCHEMES, check_sizes, parse_entry_points
+
+__all__ = ["check_all", "check_wheel"]
+
+# (sha256, name, version) checked by this process: apply's check_all does not do it twice.
+_checked: set[tuple[str, str, str | None]] = set()
+_checked_lock = threading.Lock()
+
+
+def check_wheel(local: LocalArtifact, *, name: str, version: str | None, cache_dir: Path | None) -> None:
+    """Refuse a wheel that is not, completely, the lock entry ``name`` (``==version``); see the module."""
+    key = (local.artifact.sha256, name, version)
+    with _checked_lock:
+        if key in _checked:
+            return
+    label = local.artifact.filename
+    where = f"{label} (locked as {name}{'==' + version if version else ''})"
+    tree = unpacked.load(cache_dir, local.artifact.sha256) if cache_dir is not None else None
+    if tree is not None:
+        _identity(tree.dist_info, tree.metadata_name, tree.version, name=name, version=version, where=where)
+    else:
+        try:
+            _check_archive(local, name=name, version=version, where=where)
+        except SyncError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError, OSError, EOFError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise InstallError(f"{where}: not a valid wheel: {first}; not installed") from None
+    with _checked_lock:
+        _checked.add(key)
+
+
+def check_all(installs: Sequence[LocalArtifact], *, cache_dir: Path | None) -> None:
+    """:func:`check_wheel` for every wheel about to be installed, with the lock entry gather chose it for."""
+    for local in installs:
+        name, version = local.locked if local.locked is not None else (_name_of(local), None)
+        check_wheel(local, name=name, version=version, cache_dir=cache_dir)
+
+
+def _name_of(local: LocalArtifact) -> str:
+    from pipenv_sync_ext.store.artifact import project_of
+
+    parsed = project_of(local.artifact.filename)
+    if parsed is None:
+        raise InstallError(f"{local.artifact.filename}: not a wheel file name; not installed")
+    return parsed[0]
+
+
+def _check_archive(local: LocalArtifact, *, name: str, version: str | None, where: str) -> None:
+    from installer.exceptions import InstallerError
+    from installer.records import InvalidRecordEntry
+    from installer.sources import WheelFile
+    from installer.utils import parse_metadata_file
+
+    with local.path.open("rb") as f, zipfile.ZipFile(f) as archive:
+        check_sizes(archive, local.path.stat().st_size, where)
+        dist_info = _check_members(archive, where)
+        metadata = parse_metadata_file(archive.read(f"{dist_info}/METADATA").decode("utf-8", "replace"))
+        _identity(dist_info, metadata["Name"] or "", metadata["Version"] or "", name=name, version=version, where=where)
+        wheel = parse_metadata_file(archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace"))
+        wheel_version = wheel["Wheel-Version"] or ""
+        if not wheel_version.startswith("1."):
+            raise InstallError(f"{where}: unsupported Wheel-Version {wheel_version!r}; not installed")
+        if f"{dist_info}/entry_points.txt" in archive.NameToInfo:
+            try:
+                text = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
+            except UnicodeDecodeError:
+                raise InstallError(f"{where}: entry_points.txt is not UTF-8; not installed") from None
+            parse_entry_points(text, where)
+        _check_record(archive, dist_info, where)
+        try:
+            source = WheelFile(archive)
+            # Every member against RECORD, once per artifact: the store re-hashes the file on each
+            # use, so a wheel whose contents checked out once still does.
+            verified = local.path.parent / CONTENTS_VERIFIED
+            source.validate_record(validate_contents=not verified.exists())
+        except (InstallerError, InvalidRecordEntry) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise InstallError(f"{where}: not a valid wheel: {first}; not installed") from None
+        if not verified.exists():
+            verified.touch()
+
+
+def _check_members(archive: zipfile.ZipFile, where: str) -> str:
+    """The one ``.dist-info`` directory, once every member's path and place is checked."""
+    names = archive.namelist()
+    files: set[str] = set()
+    dirs: set[str] = set()
+    for item in names:
+        path = item[:-1] if item.endswith("/") else item
+        relative(path, what=f"{where}: archive member")
+        parts = path.split("/")
+        if item.endswith("/"):
+            dirs.add(path)
+        elif path in files:
+            raise InstallError(f"{where}: archive member {path!r} appears twice; not installed")
+        else:
+            files.add(path)
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    if clash := sorted(files & dirs):
+        raise InstallError(f"{where}: archive member {clash[0]!r} is both a file and a directory; not installed")
+    tops = {n.split("/", 1)[0] for n in files}
+    dist_infos = sorted(t for t in tops if t.endswith(".dist-info") and t in dirs)
+    if len(dist_infos) != 1:
+        found = ", ".join(dist_infos) or "none"
+        raise InstallError(f"{where}: holds {len(dist_infos)} .dist-info directories ({found}), not 1; not installed")
+    dist_info = dist_infos[0]
+    for required in ("METADATA", "WHEEL", "RECORD"):
+        if f"{dist_info}/{required}" not in files:
+            raise InstallError(f"{where}: {dist_info}/{required} is missing; not installed")
+    data_dir = dist_info[: -len(".dist-info")] + ".data"
+    # Where each file lands, schemes resolved: purelib and platlib are one directory in a venv.
+    placed: dict[tuple[str, str], str] = {}
+    placed_dirs: set[tuple[str, str]] = set()
+    for path in sorted(files):
+        parts = path.split("/")
+        if parts[0] == data_dir:
+            if len(parts) < 3 or parts[1] not in SCHEMES:
+                raise InstallError(
+                    f"{where}: {path} is not in a valid .data subdirectory ({data_dir}/<scheme>/..., "
+                    f"schemes {', '.join(SCHEMES)}); not installed"
+                )
+            scheme, dest = parts[1], parts[2:]
+        else:
+            scheme, dest = "purelib", parts
+        scheme = "purelib" if scheme == "platlib" else scheme
+        target = (scheme, "/".join(dest))
+        if target in placed and "__pycache__" not in dest[:-1]:
+            raise InstallError(f"{where}: {placed[target]} and {path} would be installed at one place; not installed")
+        placed[target] = path
+        placed_dirs.update((scheme, "/".join(dest[:i])) for i in range(1, len(dest)))
+    if clash2 := sorted(set(placed) & placed_dirs):
+        raise InstallError(
+            f"{where}: {placed[clash2[0]]} would be installed where another member needs a directory; not installed"
+        )
+    return dist_info
+
+
+def _check_record(archive: zipfile.ZipFile, dist_info: str, where: str) -> None:
+    try:
+        text = archive.read(f"{dist_info}/RECORD").decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text)))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InstallError(f"{where}: {dist_info}/RECORD cannot be read ({exc}); not installed") from None
+    for number, row in enumerate(rows, 1):
+        if row and len(row) != 3:
+            raise InstallError(f"{where}: {dist_info}/RECORD line {number} has {len(row)} fields, not 3; not installed")
+
+
+def _identity(dist_info: str, meta_name: str, meta_version: str, *, name: str, version: str | None, where: str) -> None:
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    stem = dist_info[: -len(".dist-info")]
+    dir_name, _, dir_version = stem.rpartition("-")
+    if canonicalize_name(dir_name) != name or canonicalize_name(meta_name) != name:
+        other = meta_name if canonicalize_name(meta_name) != name else dir_name
+        raise InstallError(f"{where}: is a wheel of {other!r}, not of {name!r} ({dist_info}); not installed")
+    if version is None:
+        return
+    try:
+        pin = Version(version)
+        found = [(what, Version(v)) for what, v in ((dist_info, dir_version), ("METADATA", meta_version))]
+    except InvalidVersion:
+        raise InstallError(
+            f"{where}: {dist_info} / METADATA give version {dir_version!r} / {meta_version!r}, "
+            f"not the lock's {version}; not installed"
+        ) from None
+    for what, v in found:
+        if v != pin:
+            raise InstallError(f"{where}: {what} says version {v}, the lock pins {version}; not installed")
