@@ -64,6 +64,7 @@ def apply(
     if linking and installs:
         assert cache_dir is not None
         trees = unpacked.prepare_all(installs, cache_dir, deep=repair, warn=warn)
+    preflight.check_targets(installs, interpreter=interpreter)
     if any(t is None for t in trees):
         # Loaded before anything is removed: a prune of the venv this tool runs in
         # must not pull the installer out from under the installs that follow.

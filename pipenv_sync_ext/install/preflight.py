@@ -46,18 +46,33 @@ import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
-from pipenv_sync_ext.confine import relative
+from pipenv_sync_ext.confine import Confiner, relative
 from pipenv_sync_ext.errors import InstallError, SyncError
-from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED
+from pipenv_sync_ext.install.record import dist_scheme
+from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED, PARTIAL_SUFFIX
 from pipenv_sync_ext.store import unpacked
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.store.extract import SCHEMES, check_sizes, parse_entry_points
+from pipenv_sync_ext.target.interpreter import Interpreter
 
-__all__ = ["check_all", "check_wheel"]
+__all__ = ["check_all", "check_targets", "check_wheel"]
 
-# (sha256, name, version) checked by this process: apply's check_all does not do it twice.
-_checked: set[tuple[str, str, str | None]] = set()
+
+class _Targets(NamedTuple):
+    """What a checked wheel writes: where each file goes (scheme, path in it) and its launchers' names."""
+
+    name: str  # the lock's (canonical) name: the headers directory's
+    dist_info: str
+    root: str  # the archive root's scheme (purelib or platlib): the .dist-info's
+    placed: tuple[tuple[str, str], ...]
+    scripts: tuple[str, ...]
+
+
+# (sha256, name, version) checked by this process, with what the wheel writes: apply's check_all
+# does not check twice, and check_targets confines those paths.
+_checked: dict[tuple[str, str, str | None], _Targets] = {}
 _checked_lock = threading.Lock()
 
 
@@ -72,16 +87,50 @@ def check_wheel(local: LocalArtifact, *, name: str, version: str | None, cache_d
     tree = unpacked.load(cache_dir, local.artifact.sha256) if cache_dir is not None else None
     if tree is not None:
         _identity(tree.dist_info, tree.metadata_name, tree.version, name=name, version=version, where=where)
+        placed = tuple((m.scheme, m.dest) for m in tree.files)
+        targets = _Targets(name, tree.dist_info, tree.root_scheme, placed, tuple(e[0] for e in tree.entry_points))
     else:
         try:
-            _check_archive(local, name=name, version=version, where=where)
+            targets = _check_archive(local, name=name, version=version, where=where)
         except SyncError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError, OSError, EOFError) as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise InstallError(f"{where}: not a valid wheel: {first}; not installed") from None
     with _checked_lock:
-        _checked.add(key)
+        _checked[key] = targets
+
+
+def check_targets(installs: Sequence[LocalArtifact], *, interpreter: Interpreter) -> None:
+    """Every path installing ``installs`` writes, confined under its scheme directory as the venv is now.
+
+    Run before the first removal, for every link mode: a symlink in the venv
+    (``lib64 -> /``, a package directory linked elsewhere) that would lead a
+    write out of it refuses the sync while nothing is changed. A ``.dist-info``
+    is judged where it is written first (its ``.pipenv-sync-partial`` name).
+    """
+    confiners: dict[str, Confiner] = {}
+
+    def under(directory: str) -> Confiner:
+        if directory not in confiners:
+            confiners[directory] = Confiner(directory)
+        return confiners[directory]
+
+    for local in installs:
+        with _checked_lock:
+            found = [t for (sha, _n, _v), t in _checked.items() if sha == local.artifact.sha256]
+        if not found:
+            raise InstallError(f"{local.artifact.filename}: was not checked before installing; not installed")
+        targets = found[0]
+        scheme = dist_scheme(interpreter.scheme, targets.name)
+        label = local.artifact.filename
+        prefix = targets.dist_info + "/"
+        for key, dest in targets.placed:
+            if key == targets.root and dest.startswith(prefix):
+                dest = targets.dist_info + PARTIAL_SUFFIX + dest[len(targets.dist_info) :]
+            under(scheme[key])(dest, what=f"{label}: a file for the {key} directory")
+        for script in targets.scripts:
+            under(scheme["scripts"])(script, what=f"{label}: an entry point's launcher")
 
 
 def check_all(installs: Sequence[LocalArtifact], *, cache_dir: Path | None) -> None:
@@ -100,7 +149,7 @@ def _name_of(local: LocalArtifact) -> str:
     return parsed[0]
 
 
-def _check_archive(local: LocalArtifact, *, name: str, version: str | None, where: str) -> None:
+def _check_archive(local: LocalArtifact, *, name: str, version: str | None, where: str) -> _Targets:
     from installer.exceptions import InstallerError
     from installer.records import InvalidRecordEntry
     from installer.sources import WheelFile
@@ -108,11 +157,12 @@ def _check_archive(local: LocalArtifact, *, name: str, version: str | None, wher
 
     with local.path.open("rb") as f, zipfile.ZipFile(f) as archive:
         check_sizes(archive, local.path.stat().st_size, where)
-        dist_info = _check_members(archive, where)
+        dist_info, where_to = _check_members(archive, where)
         metadata = parse_metadata_file(archive.read(f"{dist_info}/METADATA").decode("utf-8", "replace"))
         _identity(dist_info, metadata["Name"] or "", metadata["Version"] or "", name=name, version=version, where=where)
         wheel = parse_metadata_file(archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace"))
         wheel_version = wheel["Wheel-Version"] or ""
+        root = "purelib" if wheel["Root-Is-Purelib"] == "true" else "platlib"
         if not wheel_version.startswith("1."):
             raise InstallError(f"{where}: unsupported Wheel-Version {wheel_version!r}; not installed")
         if f"{dist_info}/entry_points.txt" in archive.NameToInfo:
@@ -120,7 +170,9 @@ def _check_archive(local: LocalArtifact, *, name: str, version: str | None, wher
                 text = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
             except UnicodeDecodeError:
                 raise InstallError(f"{where}: entry_points.txt is not UTF-8; not installed") from None
-            parse_entry_points(text, where)
+            scripts = [n for n, _m, _a, _s in parse_entry_points(text, where)]
+        else:
+            scripts = []
         _check_record(archive, dist_info, where)
         try:
             source = WheelFile(archive)
@@ -133,10 +185,11 @@ def _check_archive(local: LocalArtifact, *, name: str, version: str | None, wher
             raise InstallError(f"{where}: not a valid wheel: {first}; not installed") from None
         if not verified.exists():
             verified.touch()
+    return _Targets(name, dist_info, root, tuple((s or root, d) for s, d in where_to), tuple(scripts))
 
 
-def _check_members(archive: zipfile.ZipFile, where: str) -> str:
-    """The one ``.dist-info`` directory, once every member's path and place is checked."""
+def _check_members(archive: zipfile.ZipFile, where: str) -> tuple[str, list[tuple[str, str]]]:
+    """The one ``.dist-info`` directory and where each file goes (scheme, "" for the root's; path in it)."""
     names = archive.namelist()
     files: set[str] = set()
     dirs: set[str] = set()
@@ -166,6 +219,7 @@ def _check_members(archive: zipfile.ZipFile, where: str) -> str:
     # Where each file lands, schemes resolved: purelib and platlib are one directory in a venv.
     placed: dict[tuple[str, str], str] = {}
     placed_dirs: set[tuple[str, str]] = set()
+    where_to: list[tuple[str, str]] = []
     for path in sorted(files):
         parts = path.split("/")
         if parts[0] == data_dir:
@@ -176,8 +230,9 @@ def _check_members(archive: zipfile.ZipFile, where: str) -> str:
                 )
             scheme, dest = parts[1], parts[2:]
         else:
-            scheme, dest = "purelib", parts
-        scheme = "purelib" if scheme == "platlib" else scheme
+            scheme, dest = "", parts
+        where_to.append((scheme, "/".join(dest)))
+        scheme = "purelib" if scheme in ("platlib", "") else scheme
         target = (scheme, "/".join(dest))
         if target in placed and "__pycache__" not in dest[:-1]:
             raise InstallError(f"{where}: {placed[target]} and {path} would be installed at one place; not installed")
@@ -187,7 +242,7 @@ def _check_members(archive: zipfile.ZipFile, where: str) -> str:
         raise InstallError(
             f"{where}: {placed[clash2[0]]} would be installed where another member needs a directory; not installed"
         )
-    return dist_info
+    return dist_info, where_to
 
 
 def _check_record(archive: zipfile.ZipFile, dist_info: str, where: str) -> None:

@@ -36,7 +36,7 @@ from typing import BinaryIO
 
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import sha256_stream
-from pipenv_sync_ext.store.artifact import Artifact
+from pipenv_sync_ext.store.artifact import Artifact, safe_filename
 
 _CHUNK = 1 << 20
 
@@ -127,7 +127,8 @@ class Store:
             os.utime(self._dir(sha256))
 
     def staging_file(self, filename: str) -> tuple[Path, Path]:
-        """A fresh staging directory and the path to write ``filename`` into."""
+        """A fresh staging directory and the path to write ``filename`` into (a safe wheel or sdist name)."""
+        safe_filename(filename, what="file name to store")  # before anything is written
         self._tmp.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix="in-"))
         return staging, staging / filename

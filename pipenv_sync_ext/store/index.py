@@ -50,7 +50,7 @@ from typing import Any, TypeVar
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.lock.model import LockedPackage, Source
-from pipenv_sync_ext.store.artifact import Artifact
+from pipenv_sync_ext.store.artifact import Artifact, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
@@ -233,6 +233,9 @@ class IndexClient:
                 continue
             for filename, url, digest in listing:
                 if digest in package.hashes:
+                    # A page names the file: refused here, before any download, when it is not a plain
+                    # wheel or sdist file name (a percent-encoded "../", an absolute path).
+                    safe_filename(filename, what=f"{redact(page)}: a file the lock allows for {package.name}")
                     found.append(RemoteFile(Artifact(digest, filename), url, source))
             if found:
                 break
