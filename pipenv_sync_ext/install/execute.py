@@ -60,11 +60,11 @@ def apply(
         raise ValueError(f"not a link mode: {link_mode!r}")
     linking = link_mode != "installer" and cache_dir is not None
     preflight.check_all(installs, cache_dir=cache_dir)  # done already by the pipeline: a guarantee, not a cost
+    preflight.check_targets(installs, interpreter=interpreter)
     trees: list[unpacked.Unpacked | None] = [None] * len(installs)
     if linking and installs:
         assert cache_dir is not None
         trees = unpacked.prepare_all(installs, cache_dir, deep=repair, warn=warn)
-    preflight.check_targets(installs, interpreter=interpreter)
     if any(t is None for t in trees):
         # Loaded before anything is removed: a prune of the venv this tool runs in
         # must not pull the installer out from under the installs that follow.
