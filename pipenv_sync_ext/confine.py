@@ -86,13 +86,19 @@ def confine(root: Path | str, relative: str, *, what: str) -> Path:
     return Path(joined)
 
 
-def component(name: str, *, what: str) -> str:
-    """``name`` when it is one safe file name (no ``/``, not ``.`` or ``..``); else :class:`UnsafePathError`."""
+def component_problem(name: str) -> str | None:
+    """Why ``name`` is not one safe file name (``"has a '..' component"``...), or None: for messages of its own."""
     if not isinstance(name, str):
-        raise UnsafePathError(f"{what}: {name!r} is not a file name; refused")
+        return "is not a file name"
     problem = _problem(name)
     if problem is None and "/" in name:
         problem = "is not a single file name"
+    return problem
+
+
+def component(name: str, *, what: str) -> str:
+    """``name`` when it is one safe file name (no ``/``, not ``.`` or ``..``); else :class:`UnsafePathError`."""
+    problem = component_problem(name)
     if problem is not None:
         raise UnsafePathError(f"{what}: {name!r} {problem}; refused")
     return name

@@ -110,12 +110,12 @@ CASES: dict[str, tuple[dict[str, bytes], dict[str, str], str]] = {
     "script name with ../": (
         _entry_points("[console_scripts]\n../../sibling/victim = alpha:main\n"),
         {},
-        "'../../sibling/victim' has a '..' component",
+        "entry point '../../sibling/victim' would be written outside the scripts directory (it has a '..' component)",
     ),
     "absolute gui script name": (
         _entry_points("[gui_scripts]\n/tmp/evil = alpha:main\n"),
         {},
-        "'/tmp/evil' is not a relative POSIX path",
+        "entry point '/tmp/evil' would be written outside the scripts directory (it is not a relative POSIX path)",
     ),
     "script name with U+2028": (
         _entry_points("[console_scripts]\nline\u2028split = alpha:main\n"),

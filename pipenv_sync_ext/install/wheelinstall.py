@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pipenv_sync_ext.confine import Confiner
 from pipenv_sync_ext.errors import InstallError
 from pipenv_sync_ext.fsutil import is_inside, sha256_stream
 from pipenv_sync_ext.install import failpoints
@@ -138,13 +139,16 @@ def _staged_destination(
     (site / staged).mkdir(parents=True, exist_ok=True)
     manifest = (site / staged / MANIFEST).open("a", encoding="utf-8")
     made: set[Path] = set()  # directories known to exist
+    under: dict[str, Confiner] = {}  # per scheme: every path written is confined (preflight did it too)
     launchers = script_names(entry_points, interpreter.version)
     replaced = RecordEntry("", None, None)  # a data script a launcher replaces: neither written nor recorded
 
     class StagedDestination(SchemeDictionaryDestination):
         def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
             target = staged + path[len(dist_info) :] if path.startswith(dist_info + "/") else path
-            full = Path(os.path.abspath(Path(self.scheme_dict[scheme]) / target))
+            if scheme not in under:
+                under[scheme] = Confiner(self.scheme_dict[scheme])
+            full = under[scheme](target, what=f"{dist_info}: a file to install")
             # Write-ahead: the next run can undo a killed install from this list. A file that
             # existed before ("E") belongs to someone else too and is never removed by an undo.
             existed = os.path.lexists(full)

@@ -39,7 +39,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from pipenv_sync_ext.confine import component
+from pipenv_sync_ext.confine import component_problem
 from pipenv_sync_ext.errors import InstallError, UnsafePathError
 
 SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
@@ -108,10 +108,12 @@ def parse_entry_points(text: str, label: str) -> list[list[str]]:
                     f"{label}: entry point {name!r} in entry_points.txt [{section}] is {value!r}, "
                     "not 'module:attr'; not installed"
                 )
-            try:
-                component(name, what=f"{label}: entry point in entry_points.txt [{section}]")
-            except UnsafePathError as exc:
-                raise UnsafePathError(f"{exc} (its launcher would not be a file in the scripts directory)") from None
+            problem = component_problem(name)
+            if problem is not None:
+                raise UnsafePathError(
+                    f"{label}: entry point {name!r} would be written outside the scripts directory "
+                    f"(it {problem}); refused"
+                )
             found.append([name, match["module"], match["attrs"], section[: -len("_scripts")]])
     return found
 

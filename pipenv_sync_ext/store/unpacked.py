@@ -43,10 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from pipenv_sync_ext.errors import InstallError
+from pipenv_sync_ext.confine import component, relative
+from pipenv_sync_ext.errors import InstallError, UnsafePathError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.store.cas import LocalArtifact
-from pipenv_sync_ext.store.extract import extract, record_hash
+from pipenv_sync_ext.store.extract import SCHEMES, extract, record_hash
 
 FORMAT = 3  # 2: entry-point names checked; 3: the version recorded (trees made before are made again)
 # One thread per core: with more, Python threads doing short syscalls contend for the GIL and the filesystem
@@ -114,8 +115,18 @@ def load(cache_dir: Path, sha256: str) -> Unpacked | None:
             files=tuple(Member(p, s, d, h, int(n), bool(x)) for p, s, d, h, n, x in data["files"]),
             entry_points=tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["entry_points"]),
         )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        # The manifest is read back from disk: its paths obey the rule a wheel's members do.
+        what = f"{root / 'manifest.json'}: an entry"
+        for m in tree.files:
+            relative(m.path, what=what)
+            relative(m.dest, what=what)
+            if m.scheme not in SCHEMES:
+                raise ValueError(f"unknown scheme {m.scheme!r}")
+        for name, *_rest in tree.entry_points:
+            component(name, what=what)
+        component(tree.dist_info, what=what)
+    except (OSError, ValueError, KeyError, TypeError, UnsafePathError):
+        return None  # not ours to trust: made again from the zip
     with _loaded_lock:
         _loaded[root] = tree
     return tree
