@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from pipenv_sync_ext.errors import UnsafePathError
@@ -58,7 +59,8 @@ def _problem(relative: str) -> str | None:
     for part in relative.split("/"):
         if part in ("", ".", ".."):
             return f"has a {part!r} component" if part else "has an empty component"
-        if len(part.encode("utf-8", "surrogatepass")) > _MAX_COMPONENT:
+        # (up to 4 bytes a character: only a long part can be over the limit)
+        if len(part) > _MAX_COMPONENT // 4 and len(part.encode("utf-8", "surrogatepass")) > _MAX_COMPONENT:
             return f"has a component longer than {_MAX_COMPONENT} bytes"
     return None
 
@@ -124,27 +126,39 @@ class Confiner:
     def __init__(self, root: Path | str) -> None:
         self.root = os.path.abspath(root)
         self._real_root = os.path.realpath(self.root)
-        self._checked: set[str] = {self.root}  # prefixes known to resolve under the root (or not to exist)
+        self._base = self.root.rstrip("/")  # "" for "/": every prefix below is reached by rpartition
+        # prefix -> whether it exists; each is known to resolve under the root
+        self._checked: dict[str, bool] = {self._base: os.path.isdir(self.root)}
 
     def __call__(self, path: str, *, what: str) -> Path:
+        return Path(self.check(path, what=what))
+
+    def check(self, path: str, *, what: str) -> str:
+        """:meth:`__call__` as a string (what a writer of thousands of files wants)."""
         relative(path, what=what)
-        joined = os.path.join(self.root, *path.split("/"))
-        self._check_prefixes(joined, path, what)
-        return Path(joined)
+        joined = f"{self._base}/{path}"  # the lexical rule holds: a plain join is exact
+        if self._prefix(joined.rpartition("/")[0], path, what):
+            self._leaf(joined, path, what)
+        return joined
 
-    def _check_prefixes(self, joined: str, path: str, what: str) -> None:
-        parent = os.path.dirname(joined)
-        if parent in self._checked:
-            self._check_leaf(joined, path, what)
-            return
-        self._check_prefixes(parent, path, what)  # depth is bounded by the component count
-        self._check_leaf(parent, path, what)
-        self._checked.add(parent)
-        self._check_leaf(joined, path, what)
+    def _prefix(self, directory: str, path: str, what: str) -> bool:
+        """Check ``directory`` and every prefix above it; whether it exists."""
+        known = self._checked.get(directory)
+        if known is not None:
+            return known
+        exists = self._prefix(directory.rpartition("/")[0], path, what) and self._leaf(directory, path, what)
+        self._checked[directory] = exists
+        return exists
 
-    def _check_leaf(self, full: str, path: str, what: str) -> None:
-        if os.path.islink(full) and not _real_under(full, self._real_root):
+    def _leaf(self, full: str, path: str, what: str) -> bool:
+        """Whether ``full`` exists; refused when it is a symlink that resolves outside the root."""
+        try:
+            mode = os.lstat(full).st_mode
+        except OSError:
+            return False
+        if stat.S_ISLNK(mode) and not _real_under(full, self._real_root):
             raise UnsafePathError(f"{what}: {path!r} leads outside {self.root} (through a symlink); refused")
+        return True
 
 
 def is_within(path: Path | str, root: Path | str) -> bool:

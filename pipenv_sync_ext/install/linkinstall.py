@@ -98,11 +98,11 @@ def _plan(tree: Unpacked, interpreter: Interpreter) -> _Plan:
             continue  # the launcher wins, as with pip; nothing written, no RECORD row
         else:
             rel = m.dest
-        dst = str(under[m.scheme](rel, what=what))
+        dst = under[m.scheme].check(rel, what=what)
         kind = _SCRIPT_FILE if m.scheme == "scripts" else _COPY if dst.startswith(scripts) else _LINK
         ops.append(_Op(kind, m, dst))
     launchers = [
-        (str(under["scripts"](name, what=f"{tree.wheel}: a launcher")), module, attr)
+        (under["scripts"].check(name, what=f"{tree.wheel}: a launcher"), module, attr)
         for name, (module, attr, _section) in names.items()
     ]
     return _Plan(scheme, ops, launchers)

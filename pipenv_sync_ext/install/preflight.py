@@ -128,9 +128,9 @@ def check_targets(installs: Sequence[LocalArtifact], *, interpreter: Interpreter
         for key, dest in targets.placed:
             if key == targets.root and dest.startswith(prefix):
                 dest = targets.dist_info + PARTIAL_SUFFIX + dest[len(targets.dist_info) :]
-            under(scheme[key])(dest, what=f"{label}: a file for the {key} directory")
+            under(scheme[key]).check(dest, what=f"{label}: a file for the {key} directory")
         for script in targets.scripts:
-            under(scheme["scripts"])(script, what=f"{label}: an entry point's launcher")
+            under(scheme["scripts"]).check(script, what=f"{label}: an entry point's launcher")
 
 
 def check_all(installs: Sequence[LocalArtifact], *, cache_dir: Path | None) -> None:
