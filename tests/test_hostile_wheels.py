@@ -65,9 +65,9 @@ class Scene:
     def snapshots(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
         return snapshot_tree(self.venv), snapshot_tree(self.cache), snapshot_tree(self.sibling)
 
-    def sync_refused(self, wheel: Path, mode: str, expected: str, *, version: str = "1.0") -> str:
-        """Sync (with --prune) a lock allowing only ``wheel`` as alpha: refused, nothing changed."""
-        project = write_project(self.tmp / f"p-{mode}", {"default": {"alpha": lock_entry([wheel], version)}})
+    def sync_refused(self, wheel: Path, mode: str, expected: str, *, name: str = "alpha", version: str = "1.0") -> str:
+        """Sync (with --prune) a lock allowing only ``wheel`` as ``name``: refused, nothing changed."""
+        project = write_project(self.tmp / f"p-{mode}", {"default": {name: lock_entry([wheel], version)}})
         before = self.snapshots()
         proc = run_cli(
             "--project", project, "--venv", self.venv, "--prune", "--offline", "--find-links", wheel.parent,
@@ -236,3 +236,17 @@ def test_a_symlink_in_the_venv_cannot_lead_an_install_outside(scene: Scene, mode
     # The one change: the stamp, removed before the first change by design (a sync cut short is not "in sync").
     assert venv_after == {p: h for p, h in venv_before.items() if p != STAMP}
     assert installed(scene.venv) == {"keep": "1.0"}
+
+
+def test_a_wheel_already_unpacked_in_the_store_is_judged_against_each_lock_anew(scene: Scene) -> None:
+    """The store's tree of an honest alpha 1.0 skips the zip checks, not the identity: a lock that names
+    the same hash for another version or another package is refused, in both link modes."""
+    wheel = build_wheel(scene.tmp / "honest", "alpha", "1.0")
+    other = make_venv(scene.tmp / "other")
+    project = write_project(scene.tmp / "p-other", {"default": {"alpha": lock_entry([wheel], "1.0")}})
+    proc = run_cli("--project", project, "--venv", other, "--offline", "--find-links", wheel.parent, env=scene.env)
+    assert proc.returncode == 0, proc.stderr
+    assert list((scene.cache / "v1" / "unpacked").iterdir())  # the premise: a tree to skip the zip with
+    for mode in MODES:
+        scene.sync_refused(wheel, mode, "alpha-1.0.dist-info says version 1.0, the lock pins 2.0", version="2.0")
+        scene.sync_refused(wheel, mode, "is a wheel of 'alpha', not of 'beta'", name="beta")
