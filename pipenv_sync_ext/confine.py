@@ -127,38 +127,63 @@ class Confiner:
         self.root = os.path.abspath(root)
         self._real_root = os.path.realpath(self.root)
         self._base = self.root.rstrip("/")  # "" for "/": every prefix below is reached by rpartition
-        # prefix -> whether it exists; each is known to resolve under the root
-        self._checked: dict[str, bool] = {self._base: os.path.isdir(self.root)}
+        # prefix -> its lstat mode (0: it does not exist); each is known to resolve under the root
+        self._modes: dict[str, int] = {self._base: self._mode(self.root)}
 
     def __call__(self, path: str, *, what: str) -> Path:
         return Path(self.check(path, what=what))
 
     def check(self, path: str, *, what: str) -> str:
         """:meth:`__call__` as a string (what a writer of thousands of files wants)."""
+        return self.resolve(path, what=what)[0]
+
+    def resolve(self, path: str, *, what: str) -> tuple[str, int]:
+        """:meth:`check`, and the lstat mode of what is there now (0: nothing)."""
         relative(path, what=what)
         joined = f"{self._base}/{path}"  # the lexical rule holds: a plain join is exact
-        if self._prefix(joined.rpartition("/")[0], path, what):
-            self._leaf(joined, path, what)
-        return joined
+        if self._holds(self._prefix(joined.rpartition("/")[0], path, what)):
+            return joined, self._leaf(joined, path, what)
+        return joined, 0
 
-    def _prefix(self, directory: str, path: str, what: str) -> bool:
-        """Check ``directory`` and every prefix above it; whether it exists."""
-        known = self._checked.get(directory)
+    def blocking_file(self, joined: str) -> str | None:
+        """An existing prefix of ``joined`` (a path :meth:`check` returned) that is not a directory, if any:
+        a file where a directory is needed."""
+        directory = joined.rpartition("/")[0]
+        while directory != self._base and directory in self._modes:
+            mode = self._modes[directory]
+            if mode and not self._holds(mode, directory):
+                return directory
+            directory = directory.rpartition("/")[0]
+        return None
+
+    @staticmethod
+    def _mode(full: str) -> int:
+        try:
+            return os.lstat(full).st_mode
+        except OSError:
+            return 0
+
+    @staticmethod
+    def _holds(mode: int, full: str = "") -> bool:
+        """Whether an entry of this mode may have entries below it (a directory, or a link: followed)."""
+        return stat.S_ISDIR(mode) or (stat.S_ISLNK(mode) and (not full or os.path.isdir(full)))
+
+    def _prefix(self, directory: str, path: str, what: str) -> int:
+        """Check ``directory`` and every prefix above it; its mode (0: it does not exist)."""
+        known = self._modes.get(directory)
         if known is not None:
             return known
-        exists = self._prefix(directory.rpartition("/")[0], path, what) and self._leaf(directory, path, what)
-        self._checked[directory] = exists
-        return exists
+        above = self._prefix(directory.rpartition("/")[0], path, what)
+        mode = self._leaf(directory, path, what) if self._holds(above) else 0
+        self._modes[directory] = mode
+        return mode
 
-    def _leaf(self, full: str, path: str, what: str) -> bool:
-        """Whether ``full`` exists; refused when it is a symlink that resolves outside the root."""
-        try:
-            mode = os.lstat(full).st_mode
-        except OSError:
-            return False
+    def _leaf(self, full: str, path: str, what: str) -> int:
+        """``full``'s lstat mode (0: it does not exist); refused when it is a symlink resolving outside the root."""
+        mode = self._mode(full)
         if stat.S_ISLNK(mode) and not _real_under(full, self._real_root):
             raise UnsafePathError(f"{what}: {path!r} leads outside {self.root} (through a symlink); refused")
-        return True
+        return mode
 
 
 def is_within(path: Path | str, root: Path | str) -> bool:

@@ -250,3 +250,47 @@ def test_a_wheel_already_unpacked_in_the_store_is_judged_against_each_lock_anew(
     for mode in MODES:
         scene.sync_refused(wheel, mode, "alpha-1.0.dist-info says version 1.0, the lock pins 2.0", version="2.0")
         scene.sync_refused(wheel, mode, "is a wheel of 'alpha', not of 'beta'", name="beta")
+
+
+def _site(venv: Path) -> Path:
+    return next((venv / "lib").glob("python*/site-packages"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("obstacle", ["a directory where a file goes", "a file where a directory goes"])
+def test_a_clash_with_what_the_venv_holds_is_refused_before_any_change(scene: Scene, mode: str, obstacle: str) -> None:
+    site = _site(scene.venv)
+    if obstacle == "a directory where a file goes":
+        (site / "alpha" / "x").mkdir(parents=True)  # nobody's: no RECORD names it
+        (site / "alpha" / "x" / "notes.txt").write_text("mine\n")
+        expected = f"{site}/alpha/x cannot be installed: a directory is there"
+    else:
+        (site / "alpha").write_text("a stray file\n")
+        expected = f"{site}/alpha is a file, not a directory"
+    wheel = build_wheel(scene.tmp / "honest", "alpha", "1.0", files={"alpha/__init__.py": b"", "alpha/x": b"data\n"})
+    project = write_project(scene.tmp / "p", {"default": {"alpha": lock_entry([wheel], "1.0")}})
+    before = snapshot_tree(scene.venv)
+    proc = run_cli(
+        "--project", project, "--venv", scene.venv, "--prune", "--offline", "--find-links", wheel.parent,
+        "--link-mode", mode, env=scene.env,
+    )  # fmt: skip
+    assert proc.returncode == 1 and expected in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert snapshot_tree(scene.venv) == {p: h for p, h in before.items() if p != STAMP}  # keep not pruned
+    assert installed(scene.venv) == {"keep": "1.0"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_upgrade_that_turns_a_file_into_a_directory_is_no_clash(scene: Scene, mode: str) -> None:
+    """The file in the way belongs to the version being replaced: it goes first, then the new one installs."""
+    old = build_wheel(scene.tmp / "w1", "alpha", "1.0", files={"alpha/__init__.py": b"", "alpha/x": b"a file\n"})
+    new = build_wheel(scene.tmp / "w2", "alpha", "2.0", files={"alpha/__init__.py": b"", "alpha/x/__init__.py": b""})
+    for wheel, version in ((old, "1.0"), (new, "2.0")):
+        project = write_project(scene.tmp / f"p{version}", {"default": {"alpha": lock_entry([wheel], version)}})
+        proc = run_cli(
+            "--project", project, "--venv", scene.venv, "--offline", "--find-links", wheel.parent,
+            "--link-mode", mode, env=scene.env,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    assert installed(scene.venv) == {"keep": "1.0", "alpha": "2.0"}
+    assert (_site(scene.venv) / "alpha" / "x" / "__init__.py").is_file()

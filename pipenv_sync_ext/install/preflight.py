@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -51,11 +53,13 @@ from typing import NamedTuple
 from pipenv_sync_ext.confine import Confiner, relative
 from pipenv_sync_ext.errors import InstallError, SyncError
 from pipenv_sync_ext.install.record import dist_scheme
+from pipenv_sync_ext.install.removal import claimed_files
 from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED, PARTIAL_SUFFIX
 from pipenv_sync_ext.store import unpacked
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.store.extract import SCHEMES, check_sizes, parse_entry_points
 from pipenv_sync_ext.target.interpreter import Interpreter
+from pipenv_sync_ext.target.inventory import InstalledDist
 
 __all__ = ["check_all", "check_targets", "check_wheel"]
 
@@ -101,14 +105,23 @@ def check_wheel(local: LocalArtifact, *, name: str, version: str | None, cache_d
         _checked[key] = targets
 
 
-def check_targets(installs: Sequence[LocalArtifact], *, interpreter: Interpreter) -> None:
+def check_targets(
+    installs: Sequence[LocalArtifact], *, interpreter: Interpreter, removals: Sequence[InstalledDist] = ()
+) -> None:
     """Every path installing ``installs`` writes, confined under its scheme directory as the venv is now.
 
     Run before the first removal, for every link mode: a symlink in the venv
     (``lib64 -> /``, a package directory linked elsewhere) that would lead a
     write out of it refuses the sync while nothing is changed. A ``.dist-info``
     is judged where it is written first (its ``.pipenv-sync-partial`` name).
+
+    Clashes with what the venv holds are refused too: a file to install where
+    a directory is, or below a file, unless a distribution being removed
+    (``removals``) owns that directory's files or that file (an upgrade that
+    turns ``pkg/x.py`` into ``pkg/x/``). Owners are compared by resolved path,
+    and only for a clash (rare), so the usual sync pays no ``realpath``.
     """
+    clashes = _Clashes(removals)
     confiners: dict[str, Confiner] = {}
 
     def under(directory: str) -> Confiner:
@@ -128,9 +141,44 @@ def check_targets(installs: Sequence[LocalArtifact], *, interpreter: Interpreter
         for key, dest in targets.placed:
             if key == targets.root and dest.startswith(prefix):
                 dest = targets.dist_info + PARTIAL_SUFFIX + dest[len(targets.dist_info) :]
-            under(scheme[key]).check(dest, what=f"{label}: a file for the {key} directory")
+            confiner = under(scheme[key])
+            clashes.check(confiner, *confiner.resolve(dest, what=f"{label}: a file for the {key} directory"), label)
         for script in targets.scripts:
-            under(scheme["scripts"]).check(script, what=f"{label}: an entry point's launcher")
+            confiner = under(scheme["scripts"])
+            clashes.check(confiner, *confiner.resolve(script, what=f"{label}: an entry point's launcher"), label)
+
+
+class _Clashes:
+    def __init__(self, removals: Sequence[InstalledDist]) -> None:
+        self._removals = removals
+        self._owned: tuple[set[str], set[str]] | None = None  # real paths of removed files, their directories
+        self._dirs_ok: set[str] = set()
+
+    def _removed(self) -> tuple[set[str], set[str]]:
+        if self._owned is None:
+            files = {os.path.realpath(p) for p in claimed_files(self._removals)}
+            dirs = {os.path.dirname(f) for f in files}
+            for d in list(dirs):
+                while d not in ("", "/") and (d := os.path.dirname(d)) not in dirs:
+                    dirs.add(d)
+            self._owned = files, dirs
+        return self._owned
+
+    def check(self, confiner: Confiner, path: str, mode: int, label: str) -> None:
+        parent = path.rpartition("/")[0]
+        if parent not in self._dirs_ok:
+            blocker = confiner.blocking_file(path)
+            if blocker is not None and os.path.realpath(blocker) not in self._removed()[0]:
+                raise InstallError(
+                    f"{label}: {path} cannot be installed: {blocker} is a file, not a directory "
+                    "(and no package being removed owns it); not installed"
+                )
+            self._dirs_ok.add(parent)
+        if stat.S_ISDIR(mode) and os.path.realpath(path) not in self._removed()[1]:
+            raise InstallError(
+                f"{label}: {path} cannot be installed: a directory is there "
+                "(and no package being removed owns its files); not installed"
+            )
 
 
 def check_all(installs: Sequence[LocalArtifact], *, cache_dir: Path | None) -> None:
