@@ -106,6 +106,11 @@ def component(name: str, *, what: str) -> str:
     return name
 
 
+def path_problem(path: str) -> str | None:
+    """Why ``path`` is not an acceptable relative POSIX path (the lexical rule), or None: for messages of its own."""
+    return _problem(path) if isinstance(path, str) else "is not a path"
+
+
 def relative(path: str, *, what: str) -> str:
     """``path`` when it is an acceptable relative POSIX path (the lexical rule only); else :class:`UnsafePathError`."""
     if not isinstance(path, str):

@@ -170,7 +170,7 @@ CASES: dict[str, tuple[dict[str, bytes], dict[str, str], str]] = {
     "member with ../": (
         {**OK_FILE, "../sibling/victim": b"owned\n"},
         {},
-        "'../sibling/victim' has a '..' component",
+        "archive member '../sibling/victim' escapes the install location (it has a '..' component)",
     ),
     "member that is a file and a directory": (
         {"alpha/x": b"file", "alpha/x/y": b"below"},

@@ -11,7 +11,7 @@ What is checked, from the zip's central directory and three small members
 
 * sizes: :func:`pipenv_sync_ext.store.extract.check_sizes` (zip bombs:
   per member, in total, by ratio, by count);
-* members: each a safe relative path (:func:`pipenv_sync_ext.confine.relative`),
+* members: each a safe relative path (the lexical rule of :mod:`pipenv_sync_ext.confine`),
   none twice, no file where another member needs a directory, no two members
   installed at one place (``.data/purelib/x`` and ``x``);
 * exactly one top-level ``.dist-info``; ``.data/<scheme>/...`` only for the
@@ -50,8 +50,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pipenv_sync_ext.confine import Confiner, relative
-from pipenv_sync_ext.errors import InstallError, SyncError
+from pipenv_sync_ext.confine import Confiner, path_problem
+from pipenv_sync_ext.errors import InstallError, SyncError, UnsafePathError
 from pipenv_sync_ext.install.record import dist_scheme
 from pipenv_sync_ext.install.removal import claimed_files
 from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED, PARTIAL_SUFFIX
@@ -243,7 +243,11 @@ def _check_members(archive: zipfile.ZipFile, where: str) -> tuple[str, list[tupl
     dirs: set[str] = set()
     for item in names:
         path = item[:-1] if item.endswith("/") else item
-        relative(path, what=f"{where}: archive member")
+        problem = path_problem(path)
+        if problem is not None:
+            raise UnsafePathError(
+                f"{where}: archive member {item!r} escapes the install location (it {problem}); refused"
+            )
         parts = path.split("/")
         if item.endswith("/"):
             dirs.add(path)
