@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from pipenv_sync_ext.confine import component
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import sha256_stream
-from pipenv_sync_ext.store.artifact import Artifact, safe_filename
+from pipenv_sync_ext.store.artifact import Artifact
 
 _CHUNK = 1 << 20
 
@@ -127,8 +128,12 @@ class Store:
             os.utime(self._dir(sha256))
 
     def staging_file(self, filename: str) -> tuple[Path, Path]:
-        """A fresh staging directory and the path to write ``filename`` into (a safe wheel or sdist name)."""
-        safe_filename(filename, what="file name to store")  # before anything is written
+        """A fresh staging directory and the path to write ``filename`` into (one safe file name).
+
+        Callers with a name from outside (an index page) check it is a wheel or sdist name first
+        (:func:`~pipenv_sync_ext.store.artifact.safe_filename`); here, whoever calls, it stays one component.
+        """
+        component(filename, what="file name to store")  # before anything is written
         self._tmp.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix="in-"))
         return staging, staging / filename
