@@ -34,8 +34,8 @@ compared with the lock entry, which may name the same bytes differently.
 
 Decided here: the lock's pin is the authority on the version, so a wheel whose
 file name says one version and whose METADATA another is refused even when
-the lock's hash allows it; a dist-info directory named with a non-normalized
-version (``Foo-1.0.0``) passes when it equals the pin as a version.
+the lock's hash allows it; versions are compared as pip matches ``==pin``
+(``1.0`` is ``1.0.0``; a pin without a local label accepts ``+cpu``).
 """
 
 from __future__ import annotations
@@ -309,6 +309,7 @@ def _check_record(archive: zipfile.ZipFile, dist_info: str, where: str) -> None:
 
 
 def _identity(dist_info: str, meta_name: str, meta_version: str, *, name: str, version: str | None, where: str) -> None:
+    from packaging.specifiers import InvalidSpecifier, Specifier
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
@@ -320,13 +321,14 @@ def _identity(dist_info: str, meta_name: str, meta_version: str, *, name: str, v
     if version is None:
         return
     try:
-        pin = Version(version)
+        # As pip matches a pin: "==2.1.0" accepts 2.1.0+cpu (no local label in the pin), "==2.1.0+cpu" only it.
+        pin = Specifier(f"=={version}")
         found = [(what, Version(v)) for what, v in ((dist_info, dir_version), ("METADATA", meta_version))]
-    except InvalidVersion:
+    except (InvalidVersion, InvalidSpecifier):
         raise InstallError(
             f"{where}: {dist_info} / METADATA give version {dir_version!r} / {meta_version!r}, "
             f"not the lock's {version}; not installed"
         ) from None
     for what, v in found:
-        if v != pin:
+        if not pin.contains(v, prereleases=True):
             raise InstallError(f"{where}: {what} says version {v}, the lock pins {version}; not installed")
