@@ -256,9 +256,12 @@ class IndexClient:
 
         def attempt() -> LocalArtifact:
             staging, dest = store.staging_file(remote.artifact.filename)
+            # Written under a name of our own until its hash is checked; only then does it take the
+            # page's (checked) file name, inside the directory named by its sha256.
+            part = staging / ".download"
             try:
                 h = hashlib.sha256()
-                with self._open(remote.url, remote.source) as response, dest.open("wb") as out:
+                with self._open(remote.url, remote.source) as response, part.open("wb") as out:
                     expected = _content_length(response)
                     if transfer is not None:
                         transfer.start(expected)
@@ -280,6 +283,7 @@ class IndexClient:
                         f"{redact(remote.url)}: downloaded content has sha256 {h.hexdigest()}, "
                         f"the lock allows {remote.artifact.sha256}"
                     )
+                os.rename(part, dest)
                 return store.commit(staging, remote.artifact.sha256)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
