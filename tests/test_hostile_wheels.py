@@ -294,3 +294,31 @@ def test_an_upgrade_that_turns_a_file_into_a_directory_is_no_clash(scene: Scene,
         assert proc.returncode == 0, proc.stderr
     assert installed(scene.venv) == {"keep": "1.0", "alpha": "2.0"}
     assert (_site(scene.venv) / "alpha" / "x" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("mode", ["auto", "copy"])
+def test_a_tampered_unpacked_manifest_is_not_trusted(scene: Scene, mode: str) -> None:
+    """A manifest entry (read back from the cache) naming ``../`` makes the tree untrusted: it is unpacked
+    again from the verified zip, and the install lands where the wheel says."""
+    import json
+
+    wheel = build_wheel(scene.tmp / "honest", "alpha", "1.0")
+    other = make_venv(scene.tmp / "other")
+    project = write_project(scene.tmp / "p", {"default": {"alpha": lock_entry([wheel], "1.0")}})
+    proc = run_cli("--project", project, "--venv", other, "--offline", "--find-links", wheel.parent, env=scene.env)
+    assert proc.returncode == 0, proc.stderr
+    (tree,) = [t for t in (scene.cache / "v1" / "unpacked").iterdir() if "alpha" in (t / "manifest.json").read_text()]
+    manifest = json.loads((tree / "manifest.json").read_text())
+    target = next(f for f in manifest["files"] if f[0] == "alpha/__init__.py")
+    target[2] = "../" * 6 + "sibling/victim"
+    (tree / "manifest.json").write_text(json.dumps(manifest))
+    sibling = snapshot_tree(scene.sibling)
+    proc = run_cli(
+        "--project", project, "--venv", scene.venv, "--offline", "--find-links", wheel.parent, "--link-mode", mode,
+        env=scene.env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot_tree(scene.sibling) == sibling
+    assert installed(scene.venv) == {"keep": "1.0", "alpha": "1.0"}
+    assert (_site(scene.venv) / "alpha" / "__init__.py").read_text() == "VERSION = '1.0'\n"
+    assert "sibling/victim" not in (tree / "manifest.json").read_text()  # made again from the zip
