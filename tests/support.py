@@ -124,6 +124,17 @@ class Index:
                 else:
                     self.send_error(404)
 
+            def do_HEAD(self) -> None:
+                # uv asks HEAD before a range request; without Accept-Ranges it downloads the whole file
+                parts = [p for p in self.path.split("/") if p]
+                found = [w for ws in index.files.values() for w in ws if parts[:1] == ["files"] and w.name == parts[-1]]
+                if not found:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(found[0].stat().st_size))
+                self.end_headers()
+
             def _listing(self, project: str) -> None:
                 if project in index.raw_pages:
                     ctype, raw = index.raw_pages[project]

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
         "pipenv_sync_ext.fsutil",
         "pipenv_sync_ext.feedback",
         "pipenv_sync_ext.confine",
+        "pipenv_sync_ext.redact",
     ),
     ("pipenv_sync_ext.fastpath",),
     ("pipenv_sync_ext.lock",),

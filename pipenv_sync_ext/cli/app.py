@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pipenv_sync_ext import __version__
 from pipenv_sync_ext.cli.arguments import add_sync_arguments, options_from_args
-from pipenv_sync_ext.cli.output import guarded, printers
+from pipenv_sync_ext.cli.output import emit, guarded, printers
 from pipenv_sync_ext.errors import EXIT_OK, EXIT_OUT_OF_SYNC
 
 if TYPE_CHECKING:
@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     def body() -> int:
         result = sync(options_from_args(args), warn, log)
         if args.json:
-            print(to_json(result))
+            emit(to_json(result))
         elif not args.quiet or result.out_of_sync:
-            print(to_text(result, verbose=args.verbose))
+            emit(to_text(result, verbose=args.verbose))
         return EXIT_OUT_OF_SYNC if result.out_of_sync else EXIT_OK
 
     return guarded(args, body)
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] in (["fetch"], ["cache"]):  # subcommands: fill / inspect / prune the store
+    if argv[:1] in (["fetch"], ["cache"], ["export"]):  # subcommands: the store, and export --pylock
         from pipenv_sync_ext.cli.commands import main as command_main
 
         return command_main(argv)

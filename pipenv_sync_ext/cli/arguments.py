@@ -19,6 +19,7 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
         p.add_argument("--all", dest="all_sections", action="store_true", help="sync every Pipfile category")
         p.add_argument("--python", help="interpreter to create the venv with: a path or a version such as 3.11")
     p.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
+    add_lockfile_argument(p)
     p.add_argument("--venv", type=Path, help="the virtualenv to sync (created when missing); default: pipenv's")
     p.add_argument("--prune", action="store_true", help="remove every installed package the lock does not select")
     p.add_argument("--offline", action="store_true", help="never open a network connection")
@@ -69,6 +70,16 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged packages")
+
+
+def add_lockfile_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lockfile",
+        type=Path,
+        metavar="PATH",
+        help="the lock to read: a Pipfile.lock or a PEP 751 pylock[.NAME].toml (default: Pipfile.lock, "
+        "else pylock.toml, else the only pylock.NAME.toml)",
+    )
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
@@ -123,6 +134,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
         pypi_mirror=pypi_mirror(args),
+        lockfile=args.lockfile,
     )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from pipenv_sync_ext.cli.output import run_command
+from pipenv_sync_ext.fastpath.lockchoice import choose_lockfile
 from pipenv_sync_ext.feedback import human_size
+from pipenv_sync_ext.lock.choose import load_lock
 from pipenv_sync_ext.lock.model import LockedPackage
-from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.store.cas import Store, default_cache_dir
 
 DEFAULT_MIN_AGE = 3600.0
@@ -53,7 +55,7 @@ def run_cache_prune(args: argparse.Namespace) -> int:
     def body(warn: Any, log: Any, quiet: bool) -> tuple[str, dict[str, Any]]:
         keep: set[str] = set()
         for given in args.keep_lock:
-            path = given / "Pipfile.lock" if given.is_dir() else given
+            path = Path(choose_lockfile(str(given))[0]) if given.is_dir() else given
             lock = load_lock(path)
             for entries in lock.sections.values():
                 for entry in entries:

@@ -1,6 +1,6 @@
-"""The subcommands' parser: ``pipenv-sync fetch`` and ``pipenv-sync cache``.
+"""The subcommands' parser: ``pipenv-sync fetch``, ``pipenv-sync cache`` and ``pipenv-sync export``.
 
-``cli.main`` hands over here when the first argument is ``fetch`` or ``cache``.
+``cli.main`` hands over here when the first argument is ``fetch``, ``cache`` or ``export``.
 
 ``fetch`` takes the same selection as a sync (``--dev``, ``--categories``,
 ``--all``) and places (``--find-links``, pip's configured find-links, pip's
@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipenv_sync_ext import __version__
-from pipenv_sync_ext.cli.arguments import add_source_arguments
+from pipenv_sync_ext.cli.arguments import add_lockfile_argument, add_source_arguments
 from pipenv_sync_ext.cli.cache_cmd import DEFAULT_MIN_AGE, run_cache_info, run_cache_prune
+from pipenv_sync_ext.cli.export_cmd import add_export_parser
 from pipenv_sync_ext.cli.fetch_cmd import run_fetch
 from pipenv_sync_ext.errors import EXIT_USAGE
 
@@ -30,7 +31,7 @@ from pipenv_sync_ext.errors import EXIT_USAGE
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pipenv-sync", description="Fill, inspect and prune pipenv-sync's store.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,cache}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,cache,export}")
 
     f = sub.add_parser(
         "fetch",
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--categories", help="space/comma separated categories to fetch (instead of default)")
     f.add_argument("--all", dest="all_sections", action="store_true", help="fetch every Pipfile category")
     f.add_argument("--project", type=Path, help="directory holding Pipfile and Pipfile.lock (default: pipenv's search)")
+    add_lockfile_argument(f)
     f.add_argument("--venv", type=Path, help="fetch for this venv's interpreter (default: the project's venv)")
     f.add_argument("--python", help="without a venv: the interpreter a new venv would be made with (path or X.Y)")
     target = f.add_argument_group("explicit target (like pip download)")
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "this tool cannot fetch")  # fmt: skip
     _add_output(f)
     f.set_defaults(func=run_fetch)
+
+    add_export_parser(sub)
 
     c = sub.add_parser("cache", help="inspect or prune the store", description="Inspect or prune the store.")
     csub = c.add_subparsers(dest="cache_command", required=True, metavar="{info,prune}")

@@ -41,6 +41,7 @@ def fetch_options(args: argparse.Namespace) -> FetchOptions:
         jobs=args.jobs,
         deploy=bool(args.deploy),
         pypi_mirror=pypi_mirror(args),
+        lockfile=args.lockfile,
     )
 
 

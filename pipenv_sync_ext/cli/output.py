@@ -2,6 +2,11 @@
 
 A user's mistake or the filesystem's refusal is one line on stderr and an exit
 code from :mod:`pipenv_sync_ext.errors`, never a traceback.
+
+This module is the one writer of the commands' output: :func:`emit` (text)
+and :func:`emit_json` (data) apply :func:`pipenv_sync_ext.redact.redact` to
+everything, so no credential reaches stdout or stderr whichever stage wrote
+the message (a warning, a log line, pip's relayed error, a result).
 """
 
 from __future__ import annotations
@@ -10,9 +15,19 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from pipenv_sync_ext.errors import EXIT_ERROR, EXIT_OK, SyncError
+from pipenv_sync_ext.redact import redact, redact_data
+
+
+def emit(text: str, *, stream: TextIO | None = None) -> None:
+    """Write one message (and a newline) to ``stream`` (stdout by default), redacted."""
+    print(redact(text), file=stream or sys.stdout)
+
+
+def emit_json(data: Any, *, indent: int | None = None) -> None:
+    emit(json.dumps(redact_data(data), indent=indent))
 
 
 def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[[str], None]]:
@@ -21,19 +36,19 @@ def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[
 
     def warn(message: str) -> None:
         if not args.quiet:
-            print(f"warning: {message}", file=sys.stderr)
+            emit(f"warning: {message}", stream=sys.stderr)
 
     def log(message: str) -> None:
         if not quiet:
-            print(message, file=sys.stderr)
+            emit(message, stream=sys.stderr)
 
     return warn, log
 
 
 def failed(args: argparse.Namespace, message: str, code: int) -> int:
-    print(f"pipenv-sync: error: {message}", file=sys.stderr)
+    emit(f"pipenv-sync: error: {message}", stream=sys.stderr)
     if args.json:  # a program reading stdout gets an answer too
-        print(json.dumps({"error": message, "exit_code": code}))
+        emit_json({"error": message, "exit_code": code})
     return code
 
 
@@ -47,7 +62,7 @@ def guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         return failed(args, f"{where}{exc.strerror or exc}", EXIT_ERROR)
     except KeyboardInterrupt:
-        print("pipenv-sync: interrupted", file=sys.stderr)
+        emit("pipenv-sync: interrupted", stream=sys.stderr)
         return EXIT_ERROR
 
 
@@ -59,9 +74,9 @@ def run_command(args: argparse.Namespace, body: Any) -> int:
     def command() -> int:
         text, data = body(warn, log, args.quiet or args.json)
         if args.json:
-            print(json.dumps(data, indent=2))
+            emit_json(data, indent=2)
         elif not args.quiet:
-            print(text)
+            emit(text)
         return EXIT_OK
 
     return guarded(args, command)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from pipenv_sync_ext.redact import redact_data
+
 if TYPE_CHECKING:
     from pipenv_sync_ext.pipeline.options import Result
     from pipenv_sync_ext.plan import Plan
@@ -30,7 +32,7 @@ def to_json(result: Result) -> str:
         "warnings": list(result.warnings),
         "elapsed_seconds": round(result.elapsed, 4),
     }
-    return json.dumps(data, indent=2)
+    return json.dumps(redact_data(data), indent=2)  # redacted before escaping; emit() redacts the text again
 
 
 def _plan_json(result: Result) -> dict[str, Any]:

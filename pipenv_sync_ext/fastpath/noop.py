@@ -11,9 +11,10 @@ here first. The fast path answers only when it can do so exactly:
 * the venv is named (``--venv`` or ``VIRTUAL_ENV``) and the project too
   (``--project`` or ``PIPENV_PIPFILE``): pipenv's discovery rules stay in one
   place, :mod:`~pipenv_sync_ext.target.project`;
-* the stamp records this lock path, these options, and stat identities of
-  Pipfile.lock and Pipfile, the interpreter, ``pyvenv.cfg`` and the installed
-  distributions that all still hold; and it has no local build inputs to
+* the stamp records this lock path (the one
+  :func:`~pipenv_sync_ext.fastpath.lockchoice.choose_lockfile` picks, as the full
+  CLI does), these options, and stat identities of that lock and Pipfile, the
+  interpreter, ``pyvenv.cfg`` and the installed distributions that all still hold; and it has no local build inputs to
   re-hash (editable and path installs go the full way).
 
 Otherwise it returns None and the full CLI runs; :mod:`~pipenv_sync_ext.fastpath.stamp` then checks the
@@ -38,6 +39,7 @@ from pipenv_sync_ext.fastpath.identity import (
     selection_of,
     split_categories,
 )
+from pipenv_sync_ext.fastpath.lockchoice import choose_lockfile
 
 _FLAGS = {
     "-d": "dev",
@@ -67,6 +69,7 @@ _VALUED = {
     "--python": "",
     "--lock-timeout": "",
     "--link-mode": "",
+    "--lockfile": "lockfile",
 }
 
 
@@ -122,7 +125,10 @@ def try_noop(argv: list[str], env: dict[str, str] | os._Environ[str]) -> int | N
     categories = split_categories(opts.get("categories"))  # type: ignore[arg-type]
     if not categories and not opts.get("dev"):
         categories = split_categories(env.get("PIPENV_DEFAULT_CATEGORIES"))
-    lock = os.path.join(project, "Pipfile.lock")
+    explicit = opts.get("lockfile")
+    lock, ambiguous = choose_lockfile(project, explicit if isinstance(explicit, str) else None)
+    if ambiguous is not None:
+        return None  # the full CLI says so
     try:
         key = stamp["key"]
         if (

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.errors import LockError, StaleLockError
+from pipenv_sync_ext.lock.schema import check_pipfile, parse_toml_bytes, read_capped
 
 # Pipfile tables that are not package categories (plette's PIPFILE_SECTIONS).
 _NOT_CATEGORIES = frozenset(
@@ -31,15 +31,17 @@ def pipfile_hash(pipfile: Path) -> str:
     """The sha256 that ``pipenv lock`` writes to ``_meta.hash.sha256``."""
     import plette
 
+    # The bounded, typed read first (:mod:`.schema`): tomlkit and plette then see only a valid Pipfile.
+    pipfile_bytes = read_capped(pipfile)
+    checked = parse_toml_bytes(pipfile_bytes, pipfile, what="Pipfile")
+    check_pipfile(checked, pipfile)
+    text = pipfile_bytes.decode("utf-8")  # the very bytes checked: valid UTF-8
+    if "source" not in checked:
+        # plette prepends a default [[source]]; pipenv builds that default from
+        # pip's configuration (index-url, extra-index-url, PIPENV_TEST_INDEX).
+        text = _pipenv_default_sources() + ("" if text.startswith("\n") else "\n") + text
     try:
-        text = pipfile.read_text(encoding="utf-8")
-        if "source" not in _tables(text):
-            # plette prepends a default [[source]]; pipenv builds that default from
-            # pip's configuration (index-url, extra-index-url, PIPENV_TEST_INDEX).
-            text = _pipenv_default_sources() + ("" if text.startswith("\n") else "\n") + text
         parsed = plette.Pipfile(tomlkit_loads(text))
-    except OSError as exc:
-        raise LockError(f"{pipfile}: cannot read: {exc.strerror}") from None
     except Exception as exc:  # tomlkit parse errors and plette validation errors
         raise LockError(f"{pipfile}: invalid Pipfile: {exc}") from None
     raw = parsed._data
@@ -55,8 +57,15 @@ def pipfile_hash(pipfile: Path) -> str:
     for category, values in raw.items():
         if category not in _NOT_CATEGORIES:
             data[category] = canonical(values)
-    content = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    content = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_unwrap)
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _unwrap(value: Any) -> Any:
+    """A tomlkit item json cannot write (a boolean inside an array): its plain value (the fuzzer's find)."""
+    if hasattr(value, "unwrap"):
+        return value.unwrap()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def is_stale(pipfile: Path, locked_hash: str | None) -> bool:
@@ -67,14 +76,6 @@ def tomlkit_loads(text: str) -> Any:
     import tomlkit
 
     return tomlkit.loads(text)
-
-
-def _tables(text: str) -> set[str]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    return set(tomllib.loads(text))
 
 
 def _pipenv_default_sources() -> str:

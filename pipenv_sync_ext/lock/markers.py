@@ -28,6 +28,7 @@ from typing import Any
 from packaging.markers import Marker
 
 from pipenv_sync_ext.errors import LockError
+from pipenv_sync_ext.lock.schema import shown
 
 # What the names PEP 751 adds stand for in a sync of a Pipfile.lock (see the module docstring).
 _NO_EXTRAS: frozenset[str] = frozenset()
@@ -107,5 +108,8 @@ def markers_true(markers: str | None, environment: Mapping[str, str], where: str
         values: dict[str, str | frozenset[str]] = {**environment, "extra": "", "extras": _NO_EXTRAS}
         return _marker(effective).evaluate(values)
     except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise LockError(f"{where}: markers {markers!r} cannot be evaluated for this interpreter: {first}") from None
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        what = f"markers {shown(markers)}"
+        raise LockError(f"{where}: {what} cannot be evaluated for this interpreter: {first}") from None
+    except RecursionError:  # packaging recurses once per parenthesis; lock/schema.py bounds the length
+        raise LockError(f"{where}: markers nested too deeply to evaluate") from None

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pipenv_sync_ext.errors import EXIT_USAGE, SyncError
 from pipenv_sync_ext.lock.model import Source
+from pipenv_sync_ext.redact import register_url
 
 #: pipenv's ``is_pypi_url``, character for character.
 PYPI_URL = re.compile(r"^http[s]?:\/\/pypi(?:\.python)?\.org\/simple[\/]?$")
@@ -36,7 +37,11 @@ def is_pypi_url(url: str) -> bool:
 
 
 def check_mirror(url: str) -> str:
-    """The mirror URL when pipenv would accept it (``is_valid_url``), else a one-line error."""
+    """The mirror URL when pipenv would accept it (``is_valid_url``), else a one-line error.
+
+    Its password is registered for redaction first: the mirror names itself in messages.
+    """
+    register_url(url)
     parts = urlsplit(url)
     valid = bool(parts.path) if parts.scheme == "file" else bool(parts.scheme and parts.netloc)
     if not valid:

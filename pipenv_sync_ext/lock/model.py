@@ -69,6 +69,12 @@ class Lock:
     requires: Mapping[str, str]
     sources: tuple[Source, ...]
     sections: Mapping[str, tuple[Entry, ...]] = field(repr=False)
+    # Directories the lock itself names artifacts in (pylock.toml's wheel and sdist ``path``s):
+    # read-only places to look, matched by sha256 like --find-links, after the store.
+    find_links: tuple[Path, ...] = ()
+    # sha256 -> (file name, URL) of the files the lock names by URL (pylock.toml): fetched from
+    # there only when no source lists them; the content is checked against the sha256 as always.
+    urls: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

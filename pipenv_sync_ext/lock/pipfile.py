@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from packaging.utils import canonicalize_name
 from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.lock.model import Entry, Lock, OtherEntry
 from pipenv_sync_ext.lock.pipfile_lock import entry_markers
+from pipenv_sync_ext.lock.schema import check_pipfile, load_toml
 
 # pipenv's NON_CATEGORY_SECTIONS (pipenv/utils/pipfile.py): top-level tables that are not package categories.
 NON_CATEGORIES = frozenset(("build-system", "pipenv", "requires", "scripts", "source"))
@@ -46,16 +46,8 @@ class PipfileView:
 
 
 def read_pipfile(path: Path) -> PipfileView:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LockError(f"{path}: cannot read: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise LockError(f"{path}: invalid Pipfile: {exc}") from None
+    data = load_toml(path, what="Pipfile")
+    check_pipfile(data, path)
     others = [c for c in data if c not in NON_CATEGORIES and c not in PIPFILE_TO_LOCK]
     categories = ("packages", "dev-packages", *others)
     markers: dict[tuple[str, str], str] = {}

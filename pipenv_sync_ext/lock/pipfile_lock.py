@@ -6,14 +6,14 @@ from its store) or an :class:`OtherEntry` (editable, path, file, VCS, ``"*"`` or
 hash-less pins), which is kept in the plan as its own kind and never silently
 dropped.
 
-Validation goes through plette's ``Lockfile`` schema first, then through the
-stricter checks below, so that each error names the file, section and package.
+Validation goes through :mod:`.schema` (bounded load, every known field's type
+and size), plette's ``Lockfile`` schema, then the stricter checks below, so that
+each error names the file, section and package.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,10 +23,31 @@ from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.lock.model import Entry, Lock, LockedPackage, OtherEntry, Source
+from pipenv_sync_ext.lock.schema import (
+    NAME_CHARS,
+    TEXT_CHARS,
+    URL_KEYS,
+    VERSION_CHARS,
+    Where,
+    check_depth,
+    check_str,
+    check_url,
+    opt_bool,
+    opt_str,
+    parse_json_bytes,
+    read_capped,
+    sha256_set,
+    shown,
+    str_list,
+    table_of,
+    type_name,
+)
 
-_SHA256 = re.compile(r"^sha256:([0-9a-f]{64})$")
 _PIN = re.compile(r"^===?\s*([^\s,;=<>!~*]+)\s*$")
 _VCS_KEYS = ("git", "hg", "svn", "bzr")
+_TEXT_KEYS = (*_VCS_KEYS, "path", "file", "ref", "subdirectory")
+_PYTHON_KEYS = ("python_version", "python_full_version")
+MARKER_CHARS = 4096  # a real lock's longest marker is under 200; packaging's parser recurses per parenthesis
 # The keys of packaging.markers.default_environment(): a Pipfile entry's shorthand marker keys.
 SHORTHAND_KEYS = (
     "implementation_name",
@@ -44,115 +65,153 @@ SHORTHAND_KEYS = (
 
 
 def load_lock(path: Path) -> Lock:
-    """Parse and validate ``path``; raise :class:`LockError` naming what is wrong."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise LockError(f"{path}: not found (run `pipenv lock` first)") from None
-    except OSError as exc:
-        raise LockError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LockError(f"{path}: not valid JSON: {exc}") from None
-    return parse_lock(data, path, hashlib.sha256(raw).hexdigest())
+    """Parse and validate ``path``; raise :class:`LockError` naming what is wrong.
+
+    The bytes are read once (at most :data:`.schema.MAX_FILE_BYTES`), parsed within
+    the schema's limits and hashed: the lock's identity is of exactly the bytes
+    that were validated.
+    """
+    raw = read_capped(path, hint=" (run `pipenv lock` first)")
+    return parse_lock(parse_json_bytes(raw, path), path, hashlib.sha256(raw).hexdigest())
 
 
 def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
+    where = Where(path)
     if not isinstance(data, dict):
         raise LockError(f"{path}: the top level must be a JSON object")
+    check_depth(data, where)
     meta = data.get("_meta")
     if not isinstance(meta, dict):
         raise LockError(f"{path}: [_meta] is missing; this is not a Pipfile.lock")
     _check_structure(data, meta, path)
-    _plette_validate(data, path)
 
     hash_table = meta.get("hash") or {}
     pipfile_hash = hash_table.get("sha256")
-    requires = meta.get("requires") or {}
     sources = tuple(_parse_source(s, path, i) for i, s in enumerate(meta.get("sources") or ()))
+    source_names = {s.name for s in sources}
     sections: dict[str, tuple[Entry, ...]] = {}
     for section, entries in data.items():
         if section == "_meta":
             continue
         sections[section] = tuple(
-            parse_entry(name, spec, section=section, path=path, source_names={s.name for s in sources})
+            parse_entry(name, spec, section=section, path=path, source_names=source_names)
             for name, spec in entries.items()
         )
     for required in ("default", "develop"):
         sections.setdefault(required, ())
+    # After this module's checks, which name the entry: plette's residue (unknown keys) is rare.
+    _plette_validate(data, path)
     return Lock(
         path=path,
         content_sha256=content_sha256,
         pipfile_sha256=pipfile_hash if isinstance(pipfile_hash, str) else None,
-        requires={str(k): str(v) for k, v in requires.items()},
+        requires=_requires(meta.get("requires") or {}, where.at("_meta")),
         sources=sources,
         sections=sections,
     )
 
 
+def _requires(table: Mapping[str, Any], where: Where) -> dict[str, str]:
+    """``_meta.requires``: the two Python keys pipenv reads, bounded strings; other string values kept as text."""
+    requires: dict[str, str] = {}
+    for key, value in table.items():
+        if key in _PYTHON_KEYS:
+            requires[key] = check_str(value, f"requires.{key}", where=where, limit=VERSION_CHARS)
+        elif isinstance(value, str) and len(value) <= TEXT_CHARS:
+            requires[key] = value  # unknown keys are tolerated, as pipenv does
+    return requires
+
+
 def _check_structure(data: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
     """The shape checks whose plette messages would not say where (run before plette)."""
+    where = Where(path, "_meta")
     for key, kind, name in (("hash", dict, "an object"), ("requires", dict, "an object"), ("sources", list, "a list")):
         value = meta.get(key)
         if value is not None and not isinstance(value, kind):
-            raise LockError(f"{path}: [_meta] {key} must be {name}, not {type(value).__name__}")
+            raise where.error(f"{key} must be {name}, not {type_name(value)}")
+    if isinstance(meta.get("hash"), dict):
+        opt_str(meta["hash"], "sha256", where=where, limit=NAME_CHARS)
+    spec = meta.get("pipfile-spec")
+    if spec is not None and (isinstance(spec, bool) or not isinstance(spec, int)):
+        raise where.error(f"pipfile-spec must be a number, not {type_name(spec)}")
     for section, entries in data.items():
-        if section != "_meta" and not isinstance(entries, dict):
-            raise LockError(f"{path}: [{section}] must be an object of packages, not {type(entries).__name__}")
+        if section == "_meta":
+            continue
+        if len(section) > NAME_CHARS:
+            raise LockError(f"{path}: a section name of {len(section)} characters (at most {NAME_CHARS})")
+        table_of(entries, Where(path, section), "a section (an object of packages)")
+        for name in entries:
+            if not name or len(name) > NAME_CHARS:
+                raise LockError(f"{path}: [{section}] a package name of {len(name)} characters (1 to {NAME_CHARS})")
 
 
 def _plette_validate(data: dict[str, Any], path: Path) -> None:
-    # plette is the reference schema for Pipfile.lock; its messages do not say
-    # where, so ours wrap them with the file name.
+    """plette is the reference schema for Pipfile.lock; its messages do not say where, so a failure is
+    located again entry by entry (only when it fails: the lock is read once more at most)."""
     import plette
 
-    data = dict(data)
-    data.setdefault("default", {})
-    data.setdefault("develop", {})
-    try:
-        plette.Lockfile(data)
-    except Exception as exc:  # plette raises ValueError subclasses and TypeError
-        raise LockError(f"{path}: invalid Pipfile.lock: {exc}") from None
+    def fails(candidate: dict[str, Any]) -> str | None:
+        try:
+            plette.Lockfile({"default": {}, "develop": {}, **candidate})
+        except Exception as exc:  # plette raises ValueError subclasses and TypeError
+            text = str(exc)  # it quotes what it refuses: an unknown key may be long
+            return text if len(text) <= 300 else text[:300] + "..."
+        return None
+
+    problem = fails(data)
+    if problem is None:
+        return
+    for section, entries in data.items():
+        for name, spec in entries.items() if section != "_meta" else ():
+            found = fails({"_meta": data["_meta"], section: {name: spec}})
+            if found is not None:
+                raise LockError(f"{path}: [{section}] {name}: invalid Pipfile.lock entry: {found}")
+    raise LockError(f"{path}: invalid Pipfile.lock: {problem}")
 
 
 def _parse_source(raw: Any, path: Path, index: int) -> Source:
+    where = Where(path, "_meta")
+    what = f"sources[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
-        raise LockError(f"{path}: [_meta] sources[{index}] needs a url")
-    name = raw.get("name")
-    return Source(
-        name=str(name) if name else f"source{index}",
-        url=raw["url"],
-        verify_ssl=bool(raw.get("verify_ssl", True)),
-    )
+        raise where.error(f"{what} needs a url")
+    name = check_str(raw.get("name") or f"source{index}", f"{what}.name", where=where, limit=NAME_CHARS)
+    verify = opt_bool(raw, "verify_ssl", where.at(package=what))
+    url = check_url(check_str(raw["url"], f"{what}.url", where=where), f"{what}.url", where=where)
+    return Source(name=name, url=url, verify_ssl=verify is not False)
 
 
 def parse_entry(
     name: str, spec: Any, *, section: str, path: Path, source_names: set[str] | frozenset[str] = frozenset()
 ) -> Entry:
     where = f"{path}: [{section}] {name}"
+    at = Where(path, section, name)
     if not isinstance(spec, dict):
-        raise LockError(f"{where}: entry must be an object")
+        raise at.error(f"entry must be an object, not {type_name(spec)}")
     canonical = canonicalize_name(name)
     markers = entry_markers(spec, where)
 
-    version_raw = spec.get("version")
+    version_raw = opt_str(spec, "version", where=at, limit=VERSION_CHARS)
     pinned = _parse_pin(version_raw, where)
+    for key in _TEXT_KEYS:
+        text = opt_str(spec, key, where=at)
+        if text is not None and key in URL_KEYS:
+            check_url(text, key, where=at)
+    editable = opt_bool(spec, "editable", at)
 
     other_kind, other_source = _other_kind(spec)
     if other_kind:
-        return _direct_entry(canonical, other_kind, section, other_source, pinned, markers, spec, where)
+        return _direct_entry(canonical, other_kind, section, other_source, pinned, markers, spec, at, editable)
 
-    hashes = _hashes(spec, where)
+    hashes = sha256_set(spec, "hashes", at)
     if pinned is None or not hashes:
-        text = version_raw if isinstance(version_raw, str) else "no version"
+        text = version_raw if version_raw is not None else "no version"
         reason = f"{text}, no hashes" if not hashes else text
         return OtherEntry(canonical, "unpinned", section, reason, pinned, markers)
 
-    index = spec.get("index")
+    index = opt_str(spec, "index", where=at, limit=NAME_CHARS)
     if index is not None and source_names and index not in source_names:
         raise LockError(
-            f"{where}: index {index!r} is not one of the lock's sources ({', '.join(sorted(source_names))})"
+            f"{where}: index {shown(index)} is not one of the lock's sources ({', '.join(sorted(source_names))})"
         )
     return LockedPackage(
         name=canonical,
@@ -160,32 +219,23 @@ def parse_entry(
         hashes=hashes,
         category=section,
         markers=markers,
-        extras=_extras(spec, where),
+        extras=_extras(spec, at),
         index=index,
     )
 
 
-def _parse_pin(version: Any, where: str) -> str | None:
+def _parse_pin(version: str | None, where: str) -> str | None:
     if version is None or version == "*":
         return None
-    if not isinstance(version, str):
-        raise LockError(f"{where}: version must be a string like '==1.2.3'")
     match = _PIN.match(version)
     if not match:
-        raise LockError(f"{where}: version {version!r} is not an exact pin '==X'")
+        raise LockError(f"{where}: version {shown(version)} is not an exact pin '==X'")
     from packaging.version import InvalidVersion, Version
 
     try:
         Version(match.group(1))
-    except InvalidVersion:
-        raise LockError(f"{where}: version {version!r} is not a valid version") from None
-    return match.group(1)
-
-
-def _parse_hash(value: Any, where: str) -> str:
-    match = _SHA256.match(value.strip().lower()) if isinstance(value, str) else None
-    if not match:
-        raise LockError(f"{where}: hash {value!r} is not 'sha256:<64 hex digits>'")
+    except (InvalidVersion, ValueError):  # ValueError: a release number past Python's int digit limit
+        raise LockError(f"{where}: version {shown(version)} is not a valid version") from None
     return match.group(1)
 
 
@@ -206,7 +256,9 @@ def entry_markers(spec: Mapping[str, Any], where: str) -> str | None:
         if value is None or value == "":
             continue
         if not isinstance(value, str):
-            raise LockError(f"{where}: {key} must be a string")
+            raise LockError(f"{where}: {key} must be a string, not {type_name(value)}")
+        if len(value) > MARKER_CHARS:
+            raise LockError(f"{where}: {key} is {len(value)} characters long (at most {MARKER_CHARS})")
         term = value if key in ("markers", "os_markers") else f"{key} {value}"
         _check_marker(term, key, where)
         terms.append(term)
@@ -218,26 +270,20 @@ def entry_markers(spec: Mapping[str, Any], where: str) -> str | None:
 def _check_marker(markers: str, key: str, where: str) -> None:
     from packaging.markers import InvalidMarker, Marker
 
+    what = "markers" if key == "markers" else f"{key} (a marker)"
     try:
         Marker(markers)
     except InvalidMarker as exc:
         first = (str(exc).splitlines() or ["invalid"])[0]
-        what = "markers" if key == "markers" else f"{key} (a marker)"
-        raise LockError(f"{where}: invalid {what} {markers!r}: {first}") from None
+        raise LockError(f"{where}: invalid {what} {shown(markers)}: {first[:200]}") from None
+    except RecursionError:  # packaging's parser recurses once per parenthesis
+        raise LockError(f"{where}: invalid {what}: nested too deeply") from None
 
 
-def _hashes(spec: Mapping[str, Any], where: str) -> frozenset[str]:
-    raw = spec.get("hashes") or []
-    if not isinstance(raw, list):
-        raise LockError(f"{where}: hashes must be a list")
-    return frozenset(_parse_hash(h, where) for h in raw)
-
-
-def _extras(spec: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    raw = spec.get("extras") or []
-    if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
-        raise LockError(f"{where}: extras must be a list of names")
-    return tuple(sorted(canonicalize_name(e) for e in raw))
+def _extras(spec: Mapping[str, Any], where: Where) -> tuple[str, ...]:
+    if spec.get("extras") is None:
+        return ()
+    return tuple(sorted(canonicalize_name(e) for e in str_list(spec, "extras", where=where)))
 
 
 def _direct_entry(
@@ -248,13 +294,11 @@ def _direct_entry(
     pinned: str | None,
     markers: str | None,
     spec: Mapping[str, Any],
-    where: str,
+    where: Where,
+    editable: bool | None,
 ) -> OtherEntry:
     target = next((spec[k] for k in (*_VCS_KEYS, "path", "file") if k in spec), "")
     ref, subdirectory = spec.get("ref"), spec.get("subdirectory")
-    for key, value in (("target", target), ("ref", ref), ("subdirectory", subdirectory)):
-        if value is not None and not isinstance(value, str):
-            raise LockError(f"{where}: {key} must be a string")
     return OtherEntry(
         name=name,
         kind=kind,
@@ -262,16 +306,17 @@ def _direct_entry(
         source=source,
         version=pinned,
         markers=markers,
-        editable=bool(spec.get("editable")),
+        editable=bool(editable),
         target=target,
         ref=ref or None,
         subdirectory=subdirectory or None,
-        hashes=_hashes(spec, where),
+        hashes=sha256_set(spec, "hashes", where),
         extras=_extras(spec, where),
     )
 
 
 def _other_kind(spec: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The direct kind and its text (its keys' types were checked by :func:`parse_entry`)."""
     for vcs in _VCS_KEYS:
         if vcs in spec:
             ref = spec.get("ref")

@@ -31,10 +31,10 @@ from typing import Any
 
 from pipenv_sync_ext.errors import LockError, SyncError
 from pipenv_sync_ext.feedback import LineProgress, Progress, Say
+from pipenv_sync_ext.lock.choose import is_pylock_lock, load_lock
 from pipenv_sync_ext.lock.freshness import check_lock
 from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, OtherEntry
-from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.lock.selection import select
 from pipenv_sync_ext.store.buildreqs import BuildRequirements, Need, PipFetch, of_archive
 from pipenv_sync_ext.store.cas import LocalArtifact, Store, default_cache_dir
@@ -64,6 +64,7 @@ class FetchOptions:
     jobs: int = 8
     deploy: bool = False
     pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
+    lockfile: Path | None = None  # --lockfile: instead of the project's (fastpath/lockchoice.py)
 
 
 @dataclass
@@ -85,11 +86,11 @@ class Fetched:
 
 
 def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None = None) -> Fetched:
+    from pipenv_sync_ext.pipeline.lockurls import client_for
     from pipenv_sync_ext.pipeline.offline import forbid_network
     from pipenv_sync_ext.plan import make_plan, warn_overrides
     from pipenv_sync_ext.store.findlinks import FindLinks
     from pipenv_sync_ext.store.gather import gather, gather_every_file
-    from pipenv_sync_ext.store.index import IndexClient
     from pipenv_sync_ext.store.pipcache import PipCache
     from pipenv_sync_ext.store.pipconfig import find_links_dirs
     from pipenv_sync_ext.target.project import find_project
@@ -101,12 +102,12 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
         raise TargetSpecError("give either an explicit target (--python-version/--platform...) or --venv/--python")
     if args.offline:
         forbid_network()
-    project = find_project(args.project)
-    lock = load_lock(project.lockfile)
+    project = find_project(args.project, lockfile=args.lockfile)
+    lock = load_lock(project.lockfile, warn=warn)
     lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, args.pypi_mirror))
     # fetch stays quiet when there is no Pipfile: it only fills the store
     check_lock(
-        pipfile=project.pipfile if project.has_pipfile else None,
+        pipfile=project.pipfile if project.has_pipfile and not is_pylock_lock(lock) else None,
         lock_path=lock.path,
         pipfile_sha256=lock.pipfile_sha256,
         deploy=args.deploy,
@@ -119,9 +120,9 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
             raise SyncError(f"--find-links {directory}: no such directory")
     cache_dir = args.cache_dir or default_cache_dir()
     store = Store(cache_dir, warn)
-    find_links = FindLinks(args.find_links, warn, configured=find_links_dirs())
+    find_links = FindLinks(args.find_links, warn, configured=(*find_links_dirs(), *lock.find_links))
     pip_cache = None if args.no_pip_cache else PipCache.default(cache_dir, warn)
-    client = None if args.offline else IndexClient(lock.sources, log)
+    client = None if args.offline else client_for(lock, log)
     entries = [entry for section in sections for entry in lock.sections[section]]
     origins: dict[str, str] = {}
     progress = progress or LineProgress(log)

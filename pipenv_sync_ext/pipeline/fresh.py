@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipenv_sync_ext.errors import TargetError
 from pipenv_sync_ext.install import execute
+from pipenv_sync_ext.lock.choose import is_pylock_lock
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.pipeline.steps import (
@@ -36,10 +37,11 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     rebuilding = run.venv.exists() and any(run.venv.iterdir())
     python = find_python(options.python, run.lock.requires)
     base = probe(Path(python), run.cache_dir)
-    wanted = drift.requires_mismatch(run.lock.requires, base.version)
+    wanted = drift.requires_mismatch(run.lock.requires, base.version, environment=base.markers)
     if wanted is not None:
+        what = "" if is_pylock_lock(run.lock) else "_meta.requires "  # a pylock.toml's keys say what they are
         message = (
-            f"{run.lock.path}: _meta.requires wants {wanted}, but the interpreter to build {run.venv} with, "
+            f"{run.lock.path}: {what}wants {wanted}, but the interpreter to build {run.venv} with, "
             f"{python}, is Python {base.version}"
         )
         if not options.allow_python_drift:

@@ -38,6 +38,7 @@ class Options:
     allow_python_drift: bool = False
     seed: bool = False  # give a new venv pip
     lock_timeout: float = 600.0  # seconds to wait for another sync of the same venv
+    lockfile: Path | None = None  # --lockfile: instead of the project's (fastpath/lockchoice.py)
     link_mode: str = "auto"  # how installed files come from the store: auto, clone, hardlink, copy or installer
     pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
 

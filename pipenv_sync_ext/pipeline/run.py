@@ -20,15 +20,16 @@ from pathlib import Path
 from pipenv_sync_ext.errors import SyncError, TargetError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.lock.choose import is_pylock_lock, load_lock
 from pipenv_sync_ext.lock.freshness import check_lock
 from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
-from pipenv_sync_ext.lock.pipfile_lock import load_lock
 from pipenv_sync_ext.lock.selection import select
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.fresh import build_fresh
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
 from pipenv_sync_ext.pipeline.options import Options, Result
+from pipenv_sync_ext.redact import redact
 from pipenv_sync_ext.store.cas import default_cache_dir
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.interpreter import probe, venv_python
@@ -41,10 +42,10 @@ def run_pipeline(
     warnings: list[str] = []
 
     def _warn(message: str) -> None:
-        warnings.append(message)
+        warnings.append(redact(message))  # kept in the stamp: a later process has not registered its secrets
         warn(message)
 
-    lock = load_lock(project.lockfile)
+    lock = load_lock(project.lockfile, warn=_warn)
     lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, options.pypi_mirror))
     _check_freshness(project, lock, options.deploy, _warn)
     pipfile = project.pipfile if project.has_pipfile else None
@@ -97,7 +98,7 @@ def _run(run: Run) -> Result:
         upgraded = drift.base_upgraded(venv, interp.version)
         if upgraded is not None:
             problems.append(upgraded)
-        wanted = drift.requires_mismatch(lock.requires, interp.version)
+        wanted = drift.requires_mismatch(lock.requires, interp.version, environment=interp.markers)
         if wanted is not None:
             problems.append(_drift_problem(run, wanted, interp.version))
 
@@ -126,12 +127,15 @@ def _run(run: Run) -> Result:
 def _drift_problem(run: Run, wanted: str, have: str) -> drift.Problem:
     return drift.Problem(
         drift.PYTHON_DRIFT,
-        f"{run.lock.path}: _meta.requires wants {wanted}, the venv {run.venv} has Python {have}",
+        f"{run.lock.path}: {'' if is_pylock_lock(run.lock) else '_meta.requires '}wants {wanted}, "
+        f"the venv {run.venv} has Python {have}",
         False,
     )
 
 
 def _check_freshness(project: Project, lock: Lock, deploy: bool, warn: Say) -> None:
+    if is_pylock_lock(lock):
+        return  # a pylock.toml records no Pipfile hash (pipenv writes it from Pipfile.lock)
     if not project.has_pipfile:
         warn(f"{project.pipfile}: not found; cannot tell whether {lock.path.name} is up to date")
         return

@@ -110,7 +110,7 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
 
     store = Store(run.cache_dir, run.warn)
     configured = find_links_dirs()
-    find_links = FindLinks(run.options.find_links, run.warn, configured=configured)
+    find_links = FindLinks(run.options.find_links, run.warn, configured=(*configured, *run.lock.find_links))
     build_requirements = BuildRequirements(
         run.cache_dir,
         store,
@@ -127,9 +127,9 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
     pip_cache = PipCache.default(run.cache_dir, run.warn) if run.options.pip_cache else None
     client = None
     if not run.options.offline:
-        from pipenv_sync_ext.store.index import IndexClient  # http, ssl and email: only when the index may be asked
+        from pipenv_sync_ext.pipeline.lockurls import client_for  # http, ssl, email: only when the index may be asked
 
-        client = IndexClient(run.lock.sources, run.log)
+        client = client_for(run.lock, run.log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
     builder = WheelBuilder(run.cache_dir, interp, build_requirements=build_requirements, log=run.log)
     artifacts = gather(

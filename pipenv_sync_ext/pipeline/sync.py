@@ -24,7 +24,7 @@ def sync(options: Options, warn: Callable[[str], None], log: Callable[[str], Non
     started = time.perf_counter()
     if options.offline:
         forbid_network()
-    project = find_project(options.project_dir)
+    project = find_project(options.project_dir, lockfile=options.lockfile)
     venv = Path(os.path.abspath(options.venv or locate_venv(project)))
     key = stamp_key(project, options)
     if key is not None and not (options.rebuild or options.dry_run or options.verify or options.repair):

@@ -242,7 +242,27 @@ def run_engine(args: argparse.Namespace, given: dict[str, Any], owned: dict[str,
     except SyncError as exc:  # --system --python X: no such interpreter
         print(f"pipenv-sync: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    say_lock(engine_args)
     return run(engine_args)
+
+
+def say_lock(ns: argparse.Namespace) -> None:
+    """One line naming the lock the engine installs (and prunes) from.
+
+    A ``use_pylock`` project has Pipfile.lock and pylock.toml side by side,
+    and pipenv's own ``clean`` reads the one its install does not; the engine
+    reads one file for both, and this says which.
+    """
+    from pipenv_sync_ext.target.project import find_project
+
+    if ns.quiet:
+        return
+    try:
+        lockfile = find_project(ns.project, lockfile=ns.lockfile).lockfile
+    except SyncError:
+        return  # the engine reports it, with its exit code
+    verb = "installing and pruning against" if ns.prune else "installing from"
+    print(f"pipenv-sync-ext: {verb} {lockfile}", file=sys.stderr)
 
 
 def engine_namespace(args: argparse.Namespace, given: dict[str, Any], owned: dict[str, str]) -> argparse.Namespace:

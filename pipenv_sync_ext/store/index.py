@@ -8,8 +8,8 @@ into the store, so a partial or wrong download never enters it.
 
 Credentials in source URLs (``https://user:${TOKEN}@host/simple``) are expanded
 from the environment like pipenv does, sent as an ``Authorization`` header, and
-never printed: every URL in a message goes through :func:`redact`. A host with
-no credentials in its URL gets them from ``$NETRC`` or ``~/.netrc`` when that
+never printed: :mod:`pipenv_sync_ext.redact` registers what is expanded, and
+every output strips it. A host with no credentials in its URL gets them from ``$NETRC`` or ``~/.netrc`` when that
 file has an entry for it. Proxies come from the environment (``https_proxy``,
 ``no_proxy``...), as urllib reads them.
 
@@ -34,7 +34,6 @@ import http.client
 import json
 import netrc
 import os
-import re
 import shutil
 import ssl
 import threading
@@ -50,12 +49,12 @@ from typing import Any, TypeVar
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.lock.model import LockedPackage, Source
+from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-_VAR = re.compile(r"'?\$\{([^}]+)\}'?|\$([A-Za-z_][A-Za-z0-9_]*)")
 _TIMEOUT = 30.0
 _ATTEMPTS = 3
 _BACKOFF = 0.2  # seconds before the 2nd attempt, doubled for each further one
@@ -82,17 +81,9 @@ class ResolvedSource:
         return redact(self.url)
 
 
-def _expand(text: str) -> str:
-    def sub(m: re.Match[str]) -> str:
-        value = os.environ.get(m.group(1) or m.group(2))
-        return m.group(0) if value is None else value
-
-    return _VAR.sub(sub, text)
-
-
 def resolve_source(source: Source) -> ResolvedSource:
     """Expand ``${VAR}``s and move ``user:password@`` into an auth header."""
-    parts = urllib.parse.urlsplit(_expand(source.url))
+    parts = urllib.parse.urlsplit(expand(source.url))  # registers what it expands: see redact.py
     auth = None
     netloc = parts.netloc
     if "@" in netloc:
@@ -116,16 +107,9 @@ def netrc_auth(host: str | None) -> str | None:
     if entry is None:
         return None
     login, _account, password = entry
+    register(password or login)  # a token may be the login when there is no password
     raw = f"{login}:{password or ''}"
     return "Basic " + base64.b64encode(raw.encode()).decode()
-
-
-def redact(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, ""))
 
 
 class _LinkParser(HTMLParser):

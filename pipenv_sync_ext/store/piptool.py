@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipenv_sync_ext.errors import InstallError
 from pipenv_sync_ext.lock.model import Source
+from pipenv_sync_ext.redact import expand, redact
 from pipenv_sync_ext.target.interpreter import Interpreter
 
 
@@ -48,7 +49,7 @@ def index_args(sources: Sequence[Source]) -> list[str]:
     """The lock's sources for pip (build requirements only: every install is --no-deps)."""
     args: list[str] = []
     for i, source in enumerate(sources):
-        url = os.path.expandvars(source.url)  # pipenv's own expansion of ${VAR} credentials
+        url = expand(source.url)  # pipenv's expansion of ${VAR} credentials, each value registered for redaction
         args += ["--index-url" if i == 0 else "--extra-index-url", url]
         if not source.verify_ssl:
             args += ["--trusted-host", urllib.parse.urlsplit(url).hostname or ""]
@@ -123,7 +124,8 @@ def failure_cause(output: str) -> str:
     if not parts:
         tail = [ln.strip() for ln in output.splitlines() if ln.strip() and not any(n in ln for n in _NOISE)]
         parts = tail[-1:] or ["no output"]
-    text = (f"{headline}: " if headline else "") + "; ".join(parts)
+    # Redacted before it is cut: a secret cut in half would no longer match.
+    text = redact((f"{headline}: " if headline else "") + "; ".join(parts))
     return text if len(text) <= _LIMIT else text[: _LIMIT - 3] + "..."
 
 

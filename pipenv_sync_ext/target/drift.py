@@ -132,8 +132,19 @@ def base_upgraded(venv: Path, actual_version: str) -> Problem | None:
     )
 
 
-def requires_mismatch(requires: Mapping[str, str], version: str) -> str | None:
-    """What ``_meta.requires`` wants when ``version`` does not satisfy it, else None."""
+def requires_mismatch(
+    requires: Mapping[str, str], version: str, *, environment: Mapping[str, str] | None = None
+) -> str | None:
+    """What the lock requires of the interpreter when ``version`` (and ``environment``) do not satisfy it, else None.
+
+    Pipfile.lock's ``_meta.requires`` holds ``python_full_version`` or
+    ``python_version`` (a version, or a specifier); a pylock.toml's
+    ``requires-python`` is a specifier and its ``environments`` markers
+    (:mod:`~pipenv_sync_ext.lock.pylock`), of which one must hold; they are
+    evaluated only when the target's marker ``environment`` is known.
+    """
+    if "requires-python" in requires or "environments" in requires:
+        return _pylock_mismatch(requires, version, environment)
     full = requires.get("python_full_version")
     if full:
         return None if _version_eq(full, version) else f"python_full_version {full}"
@@ -152,6 +163,27 @@ def requires_mismatch(requires: Mapping[str, str], version: str) -> str | None:
     parts = wanted.split(".")
     have = version.split(".")
     return None if have[: len(parts[:2])] == parts[:2] else f"python_version {wanted}"
+
+
+def _pylock_mismatch(requires: Mapping[str, str], version: str, environment: Mapping[str, str] | None) -> str | None:
+    from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    wanted = requires.get("requires-python")
+    if wanted:
+        try:
+            if not SpecifierSet(wanted).contains(version, prereleases=True):
+                return f"requires-python {wanted}"
+        except InvalidSpecifier:
+            return f"requires-python {wanted} (not a version specifier)"
+    markers = requires.get("environments")
+    if markers and environment is not None:
+        try:
+            if not Marker(markers).evaluate({**environment, "extra": ""}):
+                return f"environments {markers}"
+        except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+            return f"environments {markers} (cannot be evaluated for this interpreter)"
+    return None
 
 
 def _version_eq(a: str, b: str) -> bool:

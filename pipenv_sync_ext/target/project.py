@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from pipenv_sync_ext.errors import LockError, TargetError
+from pipenv_sync_ext.fastpath.lockchoice import choose_lockfile
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -56,9 +57,18 @@ def _env_flag(env: Mapping[str, str], name: str) -> bool | None:
 
 
 def find_project(
-    project_dir: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    project_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    lockfile: Path | None = None,
 ) -> Project:
-    """The Pipfile (``PIPENV_PIPFILE``, or searched upwards like pipenv) and its lock."""
+    """The Pipfile (``PIPENV_PIPFILE``, or searched upwards like pipenv) and its lock.
+
+    The lock is chosen by :func:`~pipenv_sync_ext.fastpath.lockchoice.choose_lockfile`
+    (``lockfile`` when given, else Pipfile.lock, pylock.toml, the only pylock.<name>.toml):
+    every reader (sync, fetch, the fast path, the pipenv hook) takes it from here.
+    """
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
     if project_dir is not None:
@@ -70,7 +80,10 @@ def find_project(
     else:
         pipfile = _search_pipfile(cwd, env) or Path(os.path.abspath(cwd / "Pipfile"))
     directory = pipfile.parent
-    return Project(directory=directory, pipfile=pipfile, lockfile=Path(f"{pipfile}.lock"))
+    chosen, problem = choose_lockfile(str(directory), str(lockfile) if lockfile is not None else None)
+    if problem is not None:
+        raise LockError(problem)
+    return Project(directory=directory, pipfile=pipfile, lockfile=Path(chosen))
 
 
 def _search_pipfile(cwd: Path, env: Mapping[str, str]) -> Path | None:
