@@ -123,11 +123,19 @@ def check_targets(
     """
     clashes = _Clashes(removals)
     confiners: dict[str, Confiner] = {}
+    # Confined under the venv itself (the data scheme's directory), not each scheme's own: a scheme
+    # directory that is a link out of the venv (include -> /elsewhere) is caught too.
+    venv = os.path.abspath(interpreter.scheme["data"]).rstrip("/")
 
-    def under(directory: str) -> Confiner:
-        if directory not in confiners:
-            confiners[directory] = Confiner(directory)
-        return confiners[directory]
+    def place(directory: str, dest: str, label: str, what: str) -> None:
+        directory = os.path.abspath(directory)
+        root, rel = directory, dest
+        if directory.startswith(venv + "/"):
+            root, rel = venv or "/", f"{directory[len(venv) + 1 :]}/{dest}"
+        if root not in confiners:
+            confiners[root] = Confiner(root)
+        confiner = confiners[root]
+        clashes.check(confiner, *confiner.resolve(rel, what=f"{label}: {what}"), label)
 
     for local in installs:
         with _checked_lock:
@@ -141,11 +149,9 @@ def check_targets(
         for key, dest in targets.placed:
             if key == targets.root and dest.startswith(prefix):
                 dest = targets.dist_info + PARTIAL_SUFFIX + dest[len(targets.dist_info) :]
-            confiner = under(scheme[key])
-            clashes.check(confiner, *confiner.resolve(dest, what=f"{label}: a file for the {key} directory"), label)
+            place(scheme[key], dest, label, f"a file for the {key} directory")
         for script in targets.scripts:
-            confiner = under(scheme["scripts"])
-            clashes.check(confiner, *confiner.resolve(script, what=f"{label}: an entry point's launcher"), label)
+            place(scheme["scripts"], script, label, "an entry point's launcher")
 
 
 class _Clashes:
