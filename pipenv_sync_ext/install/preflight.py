@@ -28,6 +28,12 @@ What is checked, from the zip's central directory and three small members
   (``installer``'s check); the members' bytes against it once per stored
   artifact (the store re-hashes the file on every use).
 
+Then :func:`check_targets` (from ``apply``, before the first removal, with the
+venv's interpreter) confines every path the wheels write under the venv as it
+is now, and refuses clashes with what it holds. It runs after the pipeline has
+removed the venv's stamp, the one change a refusal there leaves; called from
+``pipeline.steps.preflight`` instead, it would leave none.
+
 A wheel already unpacked in the store passed all of this when its tree was
 made (the tree's manifest records what was found); only its identity is
 compared with the lock entry, which may name the same bytes differently.
