@@ -348,6 +348,26 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return result
 
 
+def snapshot_tree(path: Path) -> dict[str, str]:
+    """Every path under ``path`` (itself included, as "."), with what it is: a file's sha256 and mode,
+    a symlink's target, "dir". Links are never followed: to prove nothing at all changed."""
+    found: dict[str, str] = {}
+    if not os.path.lexists(path):
+        return found
+    for dirpath, dirs, files in os.walk(path):
+        for name in [".", *dirs, *files] if dirpath == str(path) else [*dirs, *files]:
+            full = Path(dirpath) if name == "." else Path(dirpath, name)
+            st = full.lstat()
+            if full.is_symlink():
+                what = "link:" + os.readlink(full)
+            elif full.is_dir():
+                what = "dir"
+            else:
+                what = f"{sha256_file(full)}:{oct(st.st_mode & 0o7777)}"
+            found["." if name == "." else str(full.relative_to(path))] = what
+    return found
+
+
 # A complete PEP 517/660 build backend in a few lines, shipped inside each test
 # package (backend-path = ["."]): pip builds them with no build dependency at all,
 # so tests of path, editable, VCS and sdist entries need no index and no network.

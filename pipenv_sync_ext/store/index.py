@@ -51,7 +51,7 @@ from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.fsutil import local_failure
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
-from pipenv_sync_ext.store.artifact import Artifact
+from pipenv_sync_ext.store.artifact import Artifact, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
@@ -215,6 +215,9 @@ class IndexClient:
                 continue
             for filename, url, digest in listing:
                 if digest in package.hashes:
+                    # A page names the file: refused here, before any download, when it is not a plain
+                    # wheel or sdist file name (a percent-encoded "../", an absolute path).
+                    safe_filename(filename, what=f"{redact(page)}: a file the lock allows for {package.name}")
                     found.append(RemoteFile(Artifact(digest, filename), url, source))
             if found:
                 break
@@ -240,9 +243,12 @@ class IndexClient:
 
         def attempt() -> LocalArtifact:
             staging, dest = store.staging_file(remote.artifact.filename)
+            # Written under a name of our own until its hash is checked; only then does it take the
+            # page's (checked) file name, inside the directory named by its sha256.
+            part = staging / ".download"
             try:
                 h = hashlib.sha256()
-                with self._open(remote.url, remote.source) as response, dest.open("wb") as out:
+                with self._open(remote.url, remote.source) as response, part.open("wb") as out:
                     expected = _content_length(response)
                     if transfer is not None:
                         transfer.start(expected)
@@ -264,6 +270,7 @@ class IndexClient:
                         f"{redact(remote.url)}: downloaded content has sha256 {h.hexdigest()}, "
                         f"the lock allows {remote.artifact.sha256}"
                     )
+                os.rename(part, dest)
                 return store.commit(staging, remote.artifact.sha256)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
