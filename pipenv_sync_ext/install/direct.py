@@ -29,14 +29,12 @@ another name, and that must not pass for an installed entry. Two entries of
 different names locked on one source are refused before anything changes
 (:func:`check_distinct`): one directory builds one distribution.
 
-Known gap (issue 18, part 3): pip builds and installs an entry in one step,
-*after* the executor has removed and installed wheels, so an entry that fails
-to build leaves those changes in place (unstamped; the next sync finishes the
-job). Closing it means building every entry to a wheel first (``pip wheel``
-for path, file and VCS entries; PEP 660 ``build_editable`` for editables)
-before the first removal and installing the built wheels with the executor,
-or journaling the removals so that a failure restores them; the pipeline
-(``pipeline/in_place.py``) owns that ordering.
+Order (issue 18, part 3): pip builds and installs an entry in one step, so the
+pipeline (``pipeline/in_place.py``) runs it *before* the executor removes or
+installs any wheel: an entry that fails to build fails before any change of
+this tool's, and pip rolls back its own uninstall of the entry's old version.
+The distributions pip installed are added to what the removals keep, so a
+file two distributions share is never taken from the new one.
 """
 
 from __future__ import annotations
