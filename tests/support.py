@@ -4,6 +4,7 @@ counts its requests, real venvs, and the real CLI run as a subprocess."""
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import html
 import json
@@ -100,6 +101,9 @@ class Index:
     # listing bodies sent (bytes) and 304 answers given: a conditional request costs no body
     page_bytes: int = 0
     not_modified: int = 0
+    # listing pages gzipped for a client that asks (Accept-Encoding: gzip), as PyPI does
+    gzip_pages: bool = False
+    gzipped: int = 0  # pages sent gzipped
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -205,9 +209,15 @@ class Index:
                     self.send_header("ETag", etag)
                     self.end_headers()
                     return
+                zipped = index.gzip_pages and "gzip" in self.headers.get("Accept-Encoding", "")
+                if zipped:
+                    index.gzipped += 1
+                    body = gzip.compress(body)
                 index.page_bytes += len(body)
                 self.send_response(200)
                 self.send_header("Content-Type", ctype)
+                if zipped:
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))
                 if index.etags:
                     self.send_header("ETag", etag)

@@ -246,3 +246,15 @@ def test_every_source_of_the_lock_is_asked_and_a_disagreement_is_said(world: Wor
         assert "the sources disagree on the status of beta" in out and "says quarantined" in out
     finally:
         mirror.stop()
+
+
+def test_pages_are_asked_for_gzipped_and_a_yanked_file_is_still_seen(world: World) -> None:
+    """Big projects' pages are megabytes of JSON: asked for with Accept-Encoding: gzip, as PyPI serves them."""
+    world.index.gzip_pages = True
+    world.index.yanked[world.wheels["alpha"].name] = "gzipped reason"
+    code, out, venv = world.sync("v1")
+    assert code == 0, out
+    assert "gzipped reason" in out  # the status page was inflated and read
+    assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}  # and the listing, for the downloads
+    # both the status page and the listing were asked for (and answered) gzipped
+    assert world.index.gzipped >= 2 * 2, world.index.gzipped

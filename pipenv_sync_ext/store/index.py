@@ -53,6 +53,7 @@ from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
+from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
@@ -230,11 +231,12 @@ class IndexClient:
     def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Any:
         """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
         ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
-        return self._open(url, source, _ACCEPT, validators)
+        return self._open(url, source, _ACCEPT, {**validators, **ACCEPT_ENCODING})
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
-        with self._open(url, source, _ACCEPT) as response:
-            return response.read(), response.headers.get("Content-Type", ""), response.geturl()
+        with self._open(url, source, _ACCEPT, ACCEPT_ENCODING) as response:
+            body = read_page_body(response, what=redact(url))
+            return body, response.headers.get("Content-Type", ""), response.geturl()
 
     def download(self, remote: RemoteFile, store: Store, transfer: Transfer | None = None) -> LocalArtifact:
         existing = store.get(remote.artifact.sha256)

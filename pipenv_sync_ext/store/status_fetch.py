@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.lock.model import LockedPackage, Source
+from pipenv_sync_ext.store.httpbody import read_page_body
 from pipenv_sync_ext.store.status import ProjectStatus, StatusCache, max_age, parse_page, read_recorded
 
 if TYPE_CHECKING:  # http, ssl and email: imported only when the index may be asked
@@ -164,7 +165,7 @@ class StatusCheck:
         now = time.time()
         try:
             with client.read_conditional(url, source, validators) as response:
-                body = response.read()
+                body = read_page_body(response, what=redact(url))
                 headers = response.headers
         except urllib.error.HTTPError as exc:
             if exc.code == 304 and cached is not None:
