@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipenv_sync_ext.fastpath import stamp
-from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.feedback import Progress, Say
 from pipenv_sync_ext.lock.model import Lock
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.plan import Plan
@@ -30,6 +30,7 @@ class Run:
     log: Say
     warnings: list[str]
     started: float
+    progress: Progress | None = None  # None: downloads as plain lines through log, phases unseen
 
     def result(
         self,
