@@ -92,7 +92,7 @@ class Progress:
         return Download(self, filename)
 
     def step(self, phase: str, total: int | None, *, label: str = "") -> Step:
-        if self._live is None:
+        if self._live is None or total == 0:  # nothing to count: no bar, no "Prepared 0 packages"
             from pipenv_sync_ext.feedback import SILENT
 
             return SILENT
@@ -190,6 +190,9 @@ class Progress:
     def _phase_done(self, phase: str, task: TaskID, total: int | None, seconds: float) -> None:
         with self._lock:
             if self._bars is not None:
+                # Drawn once complete before it goes: the last frame of a phase says what it did.
+                self._bars.update(task, completed=total or 0, amount=_count(total or 0, total))
+                self._bars.refresh()
                 self._bars.remove_task(task)
                 if not self._bars.tasks:
                     self._stop()
