@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, write_project
+from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, write_local_package, write_project
 
 ESC = "\x1b"
 NAMES = ("alpha", "beta", "gamma", "delta")
@@ -192,3 +192,20 @@ def test_force_color_colours_a_pipe_without_redrawing(world: World) -> None:
     assert proc.returncode == 0, proc.stderr
     assert sorted(GREEN_PLUS.findall(proc.stdout)) == sorted(NAMES)
     assert "\r" not in proc.stderr and "\x1b[2K" not in proc.stderr  # a log file gets no redrawn lines
+
+
+def test_what_pip_builds_gets_a_spinner_and_its_own_summary(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write_local_package(project / "mine", "mine", "1.0")
+    wheel = build_wheel(tmp_path / "wheels", "alpha", "1.0")
+    lock = {"mine": {"editable": True, "path": "./mine"}, "alpha": lock_entry([wheel], "1.0")}
+    write_project(project, {"default": lock})
+    venv = tmp_path / "venv"
+    args = ("--project", project, "--venv", venv, "--offline", "--find-links", wheel.parent)
+    term = on_pty(*args, env=cli_env(tmp_path))
+    assert term.code == 0, term.out
+    assert {"mine": "1.0", "alpha": "1.0"}.items() <= installed(venv).items()
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", term.out)
+    assert "Building mine with pip" in plain  # the spinner's line, with what pip is building
+    assert "Installed 1 package in" in plain and "Installed 1 package with pip in" in plain
+    assert re.search(r"\x1b\[32m  \+ mine \(through pip: editable [^)]*\)\x1b\[0m", term.out), term.out

@@ -14,7 +14,8 @@ Decisions:
   starts), unpacking and linking in packages of total, a spinner for what pip
   builds. No line per file. Each phase that is over leaves one uv-style line on
   stderr: ``Prepared N packages in X`` (downloads, checks and unpacking),
-  ``Removed N packages in X``, ``Installed N packages in X``.
+  ``Removed N packages in X``, ``Installed N packages in X`` (linked), ``Installed
+  N packages with pip in X``.
 * rich is imported when the first thing is drawn, never by a run the stamp
   answers; the console writes through :class:`~pipenv_sync_ext.cli.output.Redacting`.
 * The display is transient: once stopped, the terminal shows the summaries and
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 _SHOWING: set[Progress] = set()
 
 _LABELS = {PREPARE: "Preparing", UNPACK: "Unpacking", REMOVE: "Removing", INSTALL: "Installing", BUILD: "Building"}
-_DONE = {REMOVE: "Removed", INSTALL: "Installed", BUILD: "Installed"}
+_DONE = {REMOVE: "Removed {} in {}", INSTALL: "Installed {} in {}", BUILD: "Installed {} with pip in {}"}
 
 
 def for_command(args: argparse.Namespace, log: Say) -> Progress:
@@ -187,7 +188,7 @@ class Progress:
             if self._bars is not None:
                 self._bars.update(task, completed=done, amount=_count(done, total))
 
-    def _phase_done(self, phase: str, task: TaskID, total: int | None, seconds: float) -> None:
+    def _phase_done(self, phase: str, task: TaskID, total: int | None, *, done: int, seconds: float) -> None:
         with self._lock:
             if self._bars is not None:
                 # Drawn once complete before it goes: the last frame of a phase says what it did.
@@ -196,14 +197,14 @@ class Progress:
                 self._bars.remove_task(task)
                 if not self._bars.tasks:
                     self._stop()
-            n = total or 0
+            n = done if total is None else total  # a spinner counts what it was told was done
             if phase in (PREPARE, UNPACK):
                 if phase == PREPARE:
                     self._prepared = [n, seconds]
                 elif self._prepared is not None:
                     self._prepared[1] += seconds  # unpacking is part of preparing
             elif phase in _DONE and n:
-                self._say(f"{_DONE[phase]} {packages(n)} in {took(seconds)}")
+                self._say(_DONE[phase].format(packages(n), took(seconds)))
 
 
 def _count(done: int, total: int | None) -> str:
@@ -232,7 +233,7 @@ class Phase:
             if not self._finished:
                 self._finished = True
                 seconds = time.perf_counter() - self._started
-                self._progress._phase_done(self._phase, self._task, self._total, seconds)
+                self._progress._phase_done(self._phase, self._task, self._total, done=self._done, seconds=seconds)
 
 
 class Download:

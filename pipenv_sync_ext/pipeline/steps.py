@@ -57,6 +57,7 @@ def install_direct(
         return
     spinner = step_of(run.progress, BUILD, total=None, label=", ".join(names(pending)) + " with pip")
     direct.install(pending, interp=interp, venv=venv, build_requirements=prepared.build_requirements, log=run.log)
+    spinner.advance(len(pending))
     spinner.done()
 
 
