@@ -103,7 +103,7 @@ class Progress:
             bars = self._start()
             text = f"{_LABELS.get(phase, phase)} {label}".strip()
             task = bars.add_task(text, total=total, amount=_count(0, total))
-        return Phase(self, phase, task, total)
+        return Phase(self, phase, (bars, task), total)
 
     def close(self) -> None:
         with self._lock:
@@ -167,7 +167,7 @@ class Progress:
         done, started = self._files
         received, expected = self._bytes
         text = f"Downloading {done}/{started} files"
-        amount = f"{human_size(received)}/{human_size(expected)}"
+        amount = f"{human_size(received)}/{human_size(expected)}" if expected else human_size(received)
         if self._downloads is None:
             self._downloads = bars.add_task(text, total=expected or None, amount=amount)
         bars.update(self._downloads, description=text, total=expected or None, completed=received, amount=amount)
@@ -183,14 +183,18 @@ class Progress:
             self._files[0] += finished
             self._redraw_downloads()
 
-    def _advance(self, task: TaskID, done: int, total: int | None) -> None:
+    def _advance(self, where: tuple[RichProgress, TaskID], done: int, total: int | None) -> None:
+        bars, task = where
         with self._lock:
-            if self._bars is not None:
-                self._bars.update(task, completed=done, amount=_count(done, total))
+            if self._bars is bars:  # not a display stopped since (its task ids start again from 0)
+                bars.update(task, completed=done, amount=_count(done, total))
 
-    def _phase_done(self, phase: str, task: TaskID, total: int | None, *, done: int, seconds: float) -> None:
+    def _phase_done(
+        self, phase: str, where: tuple[RichProgress, TaskID], total: int | None, *, done: int, seconds: float
+    ) -> None:
+        bars, task = where
         with self._lock:
-            if self._bars is not None:
+            if self._bars is bars:
                 # Drawn once complete before it goes: the last frame of a phase says what it did.
                 self._bars.update(task, completed=total or 0, amount=_count(total or 0, total))
                 self._bars.refresh()
@@ -214,10 +218,10 @@ def _count(done: int, total: int | None) -> str:
 class Phase:
     """One phase of :meth:`Progress.step` on the live display (:class:`pipenv_sync_ext.feedback.Step`)."""
 
-    def __init__(self, progress: Progress, phase: str, task: TaskID, total: int | None) -> None:
+    def __init__(self, progress: Progress, phase: str, where: tuple[RichProgress, TaskID], total: int | None) -> None:
         self._progress = progress
         self._phase = phase
-        self._task = task
+        self._where = where
         self._total = total
         self._done = 0
         self._started = time.perf_counter()
@@ -226,14 +230,14 @@ class Phase:
     def advance(self, n: int = 1) -> None:
         with self._progress._lock:
             self._done += n
-            self._progress._advance(self._task, self._done, self._total)
+            self._progress._advance(self._where, self._done, self._total)
 
     def done(self) -> None:
         with self._progress._lock:
             if not self._finished:
                 self._finished = True
                 seconds = time.perf_counter() - self._started
-                self._progress._phase_done(self._phase, self._task, self._total, done=self._done, seconds=seconds)
+                self._progress._phase_done(self._phase, self._where, self._total, done=self._done, seconds=seconds)
 
 
 class Download:
