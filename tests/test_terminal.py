@@ -7,6 +7,7 @@ on syncs of real wheels from the loopback index; every byte it writes is read an
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from pipenv_sync_ext import redact
+from pipenv_sync_ext.cli import output
 
 from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, write_local_package, write_project
 
@@ -209,3 +213,40 @@ def test_what_pip_builds_gets_a_spinner_and_its_own_summary(tmp_path: Path) -> N
     assert "Building mine with pip" in plain  # the spinner's line, with what pip is building
     assert "Installed 1 package in" in plain and "Installed 1 package with pip in" in plain
     assert re.search(r"\x1b\[32m  \+ mine \(through pip: editable [^)]*\)\x1b\[0m", term.out), term.out
+
+
+def test_an_error_naming_a_credentialed_source_is_red_and_redacted(tmp_path: Path, index: Index) -> None:
+    """An error naming a source whose URL holds a credential: red on the terminal, the credential not."""
+    token = "t0kenOnTheTerminal"
+    wheel = build_wheel(tmp_path / "wheels", "alpha", "1.0")
+    index.add(wheel)
+    missing = lock_entry([wheel], "1.0") | {"hashes": ["sha256:" + "0" * 64]}  # no file the index lists
+    url = index.url.replace("/simple", "/${TOKEN}/simple")  # a token in the path: registered, then redacted
+    project = write_project(tmp_path / "p", {"default": {"alpha": missing}}, index_url=url)
+    term = on_pty("--project", project, "--venv", tmp_path / "venv", "-v", env=cli_env(tmp_path, TOKEN=token))
+    assert term.code == 4, term.out
+    assert "\x1b[1;31mpipenv-sync: error:\x1b[0m" in term.out and "alpha==1.0" in term.out
+    assert token not in term.out and "/***/simple" in term.out
+    assert not (tmp_path / "venv").exists()
+
+
+def test_everything_the_console_writes_is_redacted_and_hints_are_cyan() -> None:
+    """The display's own writer (live frames, summaries, coloured lines) redacts, whatever it is given."""
+    token = "c0nsoleS3cret"
+    redact.register(token)
+    buf = io.StringIO()
+    output.console(buf).print(f"Downloading https://host/{token}/simple/x.whl")
+    assert token not in buf.getvalue() and "https://host/***/simple/x.whl" in buf.getvalue()
+    err = io.StringIO()
+    output.emit_styled("pipenv-sync: error: broken; hint: run `pipenv-sync --rebuild`", output.line_style, stream=err)
+    assert ESC not in err.getvalue()  # a StringIO is no terminal
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FORCE_COLOR", "1")
+        mp.delenv("NO_COLOR", raising=False)
+        mp.delenv("PIPENV_NOSPIN", raising=False)
+        mp.setenv("TERM", "xterm")
+        output.emit_styled(f"pipenv-sync: error: {token}; hint: run it again", output.line_style, stream=err)
+    assert err.getvalue() == ("\x1b[1;31mpipenv-sync: error:\x1b[0m ***; \x1b[36mhint: run it again\x1b[0m\n"), repr(
+        err.getvalue()
+    )

@@ -121,13 +121,14 @@ def emit_styled(text: str, styler: Styler, *, stream: TextIO, args: argparse.Nam
         if i:
             out.append("\n")
         how = styler(line)
-        if how is None:
-            out.append(line)
-        else:
-            style, length = how
-            length = len(line) if length is None else length
-            out.append(line[:length], style=style)
-            out.append(line[length:])
+        style, length = how if how is not None else ("", 0)
+        length = len(line) if length is None else length
+        out.append(line[:length], style=style)
+        rest = line[length:]
+        hint = rest.find("hint: ")  # "...; hint: <the command that fixes it>" ends a one-line error
+        out.append(rest if hint < 0 else rest[:hint])
+        if hint >= 0:
+            out.append(rest[hint:], style="cyan")
     console(stream).print(out)
 
 
