@@ -68,6 +68,10 @@ class UnsafePathError(SyncError):
     """A path from outside (an index page, a wheel, a RECORD, a journal) would leave its root: refused."""
 
 
+class WithdrawnError(SyncError):
+    """The lock pins a file or project the index has withdrawn (quarantined; yanked under ``--deploy``)."""
+
+
 class OfflineViolation(SyncError):
     """Raised by the offline guard when anything tries to open a connection."""
 

@@ -28,6 +28,15 @@ and from the lock's source: pip exits 0 when a path builds a distribution of
 another name, and that must not pass for an installed entry. Two entries of
 different names locked on one source are refused before anything changes
 (:func:`check_distinct`): one directory builds one distribution.
+
+Known gap (issue 18, part 3): pip builds and installs an entry in one step,
+*after* the executor has removed and installed wheels, so an entry that fails
+to build leaves those changes in place (unstamped; the next sync finishes the
+job). Closing it means building every entry to a wheel first (``pip wheel``
+for path, file and VCS entries; PEP 660 ``build_editable`` for editables)
+before the first removal and installing the built wheels with the executor,
+or journaling the removals so that a failure restores them; the pipeline
+(``pipeline/in_place.py``) owns that ordering.
 """
 
 from __future__ import annotations

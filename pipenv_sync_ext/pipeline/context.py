@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class Run:
     log: Say
     warnings: list[str]
     started: float
+    # the withdrawn-file policy (pipeline/withdrawn.py), called before the first change to the venv
+    gate: Callable[[Plan | None], None] = lambda _plan: None
     progress: Progress | None = None  # None: downloads as plain lines through log, phases unseen
 
     def result(

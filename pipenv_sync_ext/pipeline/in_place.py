@@ -49,6 +49,7 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
         return run.result(plan, problems, direct=names(pending))
     if not plan.changes_nothing or pending:
         prepared = preflight(run, plan, interp=interp, pending=pending)
+        run.gate(plan)  # withdrawn files: decided after the downloads it overlapped, before any change
         stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]

@@ -187,7 +187,8 @@ def gather(
             f"{lock_label}: {len(missing)} locked package(s) have no usable artifact, nothing was changed: "
             + "; ".join(m.describe() for m in missing)
         )
-    return found
+    pins = {p.name: p.version for p in packages}
+    return {name: dataclasses.replace(local, locked=(name, pins[name])) for name, local in found.items()}
 
 
 def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None, lock_label: str) -> None:
