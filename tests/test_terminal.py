@@ -250,3 +250,18 @@ def test_everything_the_console_writes_is_redacted_and_hints_are_cyan() -> None:
     assert err.getvalue() == ("\x1b[1;31mpipenv-sync: error:\x1b[0m ***; \x1b[36mhint: run it again\x1b[0m\n"), repr(
         err.getvalue()
     )
+
+
+def test_a_ctrl_c_mid_install_gives_the_terminal_back(world: World) -> None:
+    """Interrupted while the bars are drawn: the display is stopped (cursor shown again) before the last words."""
+    venv = world.tmp / "venv"
+    args = ("--project", world.project, "--venv", venv)
+    cut = on_pty(*args, env={**world.env, "PIPENV_SYNC_TEST_CRASH_AFTER": "3", "PIPENV_SYNC_TEST_CRASH_SIGNAL": "INT"})
+    assert cut.code == 130, cut.out
+    assert "\x1b[?25l" in cut.out and cut.out.rindex("\x1b[?25h") > cut.out.rindex("\x1b[?25l")
+    # the bars are erased, and the message is the whole last line
+    last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "", cut.out.split("\r\n")[-2])
+    assert last.startswith("pipenv-sync: interrupted; ") and "was not changed" in last, repr(cut.out[-400:])
+    assert not venv.exists()  # a new venv is built beside and swapped in whole: nothing half-made
+    again = on_pty(*args, env=world.env)
+    assert again.code == 0 and installed(venv) == dict.fromkeys(NAMES, "1.0")
