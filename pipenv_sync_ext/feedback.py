@@ -1,10 +1,15 @@
 """How the stages talk to whoever runs them: message callbacks and a download-progress protocol.
 
 The stages (store, install, pipeline) say what they do through ``warn`` and
-``log`` callables (:data:`Say`) and report downloads through a
+``log`` callables (:data:`Say`) and report downloads and phases through a
 :class:`Progress`; they never import the CLI. The CLI supplies the display
-(:mod:`pipenv_sync_ext.cli.progress` draws a status line on a terminal); a
+(:mod:`pipenv_sync_ext.cli.progress` draws a live display with rich on a terminal); a
 library caller gets :class:`LineProgress`, plain lines through ``log``.
+
+Phases (:meth:`Progress.step`) count packages of a known total (unpacked,
+removed, linked), or spin when the total is unknown (pip builds). A plain
+display says nothing about them: their lines would only repeat the report,
+and the plain output stays what scripts have always parsed.
 """
 
 from __future__ import annotations
@@ -54,12 +59,50 @@ class DownloadTask(Transfer, Protocol):
     def failed(self) -> None: ...
 
 
+#: The phases of a sync, in order (:meth:`Progress.step`).
+PREPARE = "prepare"  # every artifact found, downloaded or built, and checked
+UNPACK = "unpack"  # unpacked into the store (part of "Prepared N packages")
+REMOVE = "remove"
+INSTALL = "install"  # linked into the venv
+BUILD = "build"  # direct entries installed by pip (no total: a spinner)
+
+
+class Step(Protocol):
+    """One phase: ``advance`` per package done (any thread), then ``done`` once."""
+
+    def advance(self, n: int = 1) -> None: ...
+
+    def done(self) -> None: ...
+
+
 class Progress(Protocol):
-    """Where downloads are reported; thread-safe (downloads run in a pool)."""
+    """Where downloads and phases are reported; thread-safe (downloads run in a pool).
+
+    ``close`` ends the downloads' display (the store calls it once its downloads are over);
+    phases may follow.
+    """
 
     def download(self, filename: str) -> DownloadTask: ...
 
+    def step(self, phase: str, total: int | None, *, label: str = "") -> Step: ...
+
     def close(self) -> None: ...
+
+
+class _Silent:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+SILENT: Step = _Silent()
+
+
+def step_of(progress: Progress | None, phase: str, *, total: int | None, label: str = "") -> Step:
+    """``progress.step(...)``, or a step that shows nothing for a caller without a display."""
+    return SILENT if progress is None else progress.step(phase, total, label=label)
 
 
 class LineProgress:
@@ -71,6 +114,9 @@ class LineProgress:
     def download(self, filename: str) -> _LineTask:
         self._log(f"Downloading {filename}")
         return _LineTask(self._log, filename)
+
+    def step(self, phase: str, total: int | None, *, label: str = "") -> Step:
+        return SILENT
 
     def close(self) -> None:
         pass

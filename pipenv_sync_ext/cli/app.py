@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from pipenv_sync_ext import __version__
 from pipenv_sync_ext.cli.arguments import add_sync_arguments, options_from_args
-from pipenv_sync_ext.cli.output import emit, guarded, printers
+from pipenv_sync_ext.cli.output import emit, emit_styled, guarded, line_style, printers
 from pipenv_sync_ext.cli.streams import pipe_safe
 from pipenv_sync_ext.errors import EXIT_OK, EXIT_OUT_OF_SYNC
 
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """One sync, for ``pipenv-sync`` and for ``pipenv sync``'s hook alike."""
     from pipenv_sync_ext.cli.interrupt import Watch
+    from pipenv_sync_ext.cli.progress import for_command
     from pipenv_sync_ext.cli.report import to_json, to_text
     from pipenv_sync_ext.pipeline.sync import sync
 
@@ -69,17 +70,22 @@ def run(args: argparse.Namespace) -> int:
     watch = Watch.start(args)
 
     def body() -> int:
+        progress = for_command(args, log)
         try:
             with watch.handler():
-                result = sync(options_from_args(args), warn, log)
+                result = sync(options_from_args(args), warn, log=log, progress=progress)
         except KeyboardInterrupt:
+            progress.finish()
             return watch.interrupted()
         except OSError as exc:
+            progress.finish()
             raise (watch.refused(exc) or exc) from None
+        finally:
+            progress.finish()  # before the report or the error: no bar drawn over them
         if args.json:
             emit(to_json(result))
         elif not args.quiet or result.out_of_sync:
-            emit(to_text(result, verbose=args.verbose))
+            emit_styled(to_text(result, verbose=args.verbose), line_style, stream=sys.stdout, args=args)
         return EXIT_OUT_OF_SYNC if result.out_of_sync else EXIT_OK
 
     return pipe_safe(lambda: guarded(args, body))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from typing import Any
 
 from pipenv_sync_ext.cli.arguments import pypi_mirror
 from pipenv_sync_ext.cli.output import run_command
-from pipenv_sync_ext.cli.progress import Progress
+from pipenv_sync_ext.cli.progress import for_command
 from pipenv_sync_ext.fastpath.identity import split_categories
 from pipenv_sync_ext.feedback import human_size
 from pipenv_sync_ext.pipeline.fetch import Fetched, FetchOptions, fetch
@@ -49,8 +48,11 @@ def run_fetch(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     def body(warn: Any, log: Any, quiet: bool) -> tuple[str, dict[str, Any]]:
-        live = sys.stderr if not quiet and sys.stderr.isatty() else None
-        fetched = fetch(fetch_options(args), warn=warn, log=log, progress=Progress(log, live))
+        progress = for_command(args, log)
+        try:
+            fetched = fetch(fetch_options(args), warn=warn, log=log, progress=progress)
+        finally:
+            progress.finish()
         if fetched.wheelhouse is not None:
             _record_status(fetched, online=not args.offline, log=log)
         return _fetch_text(fetched, args.verbose), _fetch_json(fetched, time.perf_counter() - started)

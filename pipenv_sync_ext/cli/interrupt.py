@@ -149,7 +149,9 @@ def _last_words(message: str) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        os.write(own, (redact(message) + "\n").encode(errors="replace"))
+        from pipenv_sync_ext.cli.progress import abandon  # a live display's cursor, shown again
+
+        os.write(own, (abandon() + redact(message) + "\n").encode(errors="replace"))
     os._exit(EXIT_INTERRUPTED)
 
 

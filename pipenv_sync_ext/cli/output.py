@@ -7,23 +7,153 @@ This module is the one writer of the commands' output: :func:`emit` (text)
 and :func:`emit_json` (data) apply :func:`pipenv_sync_ext.redact.redact` to
 everything, so no credential reaches stdout or stderr whichever stage wrote
 the message (a warning, a log line, pip's relayed error, a result).
+
+Colour and the live display (rich, imported only when something is drawn):
+
+* **Plain** (:func:`plain`) under ``NO_COLOR``, ``PIPENV_NOSPIN``, ``TERM=dumb``
+  and ``--json``: exactly the lines a pipe gets, no escape code at all.
+* **Colour** (:func:`coloured`) on a terminal, or anywhere under ``FORCE_COLOR``
+  (a CI log that renders colour); the live progress display needs a real
+  terminal on stderr (:func:`animated`), so ``FORCE_COLOR`` in a pipe colours
+  lines but never redraws them.
+* Everything rich writes goes through :class:`Redacting`, the same
+  :func:`~pipenv_sync_ext.redact.redact` as :func:`emit`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from pipenv_sync_ext.errors import EXIT_ERROR, EXIT_OK, SyncError
 from pipenv_sync_ext.redact import redact, redact_data
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: How a line is coloured: (style, how many leading characters get it; None: the whole line), or None.
+Styler = Callable[[str], "tuple[str, int | None] | None"]
 
 
 def emit(text: str, *, stream: TextIO | None = None) -> None:
     """Write one message (and a newline) to ``stream`` (stdout by default), redacted."""
     print(redact(text), file=stream or sys.stdout)
+
+
+def plain(args: argparse.Namespace | None = None) -> bool:
+    """No colour and no live display, whatever the stream: the user (or a program) asked for plain text."""
+    env = os.environ
+    if args is not None and getattr(args, "json", False):
+        return True
+    return bool(env.get("NO_COLOR")) or bool(env.get("PIPENV_NOSPIN")) or env.get("TERM") == "dumb"
+
+
+def _tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):  # closed, or a stream without a descriptor
+        return False
+
+
+def coloured(stream: TextIO, args: argparse.Namespace | None = None) -> bool:
+    return not plain(args) and (bool(os.environ.get("FORCE_COLOR")) or _tty(stream))
+
+
+def animated(stream: TextIO, args: argparse.Namespace | None = None) -> bool:
+    """A live display (redrawn lines) on ``stream``: a terminal, not plain, not -q."""
+    return not plain(args) and not getattr(args, "quiet", False) and _tty(stream)
+
+
+class Redacting:
+    """A text file for rich's Console: every write redacted, then written to ``stream``.
+
+    ``stream`` is the one at hand when the console is made: while a live display runs,
+    ``sys.stderr`` is rich's proxy, which writes through this very file.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return _tty(self._stream)
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def console(stream: TextIO) -> Console:
+    """A rich Console writing to ``stream`` through :class:`Redacting`, in colour (the caller decided)."""
+    from rich.console import Console
+
+    # soft_wrap: a long line stays one line (a pipe, a log and a terminal get the same lines);
+    # no markup or highlighting: package names and paths are printed as they are.
+    return Console(
+        file=cast(IO[str], Redacting(stream)),  # write, flush, isatty and fileno are what rich uses
+        force_terminal=True,
+        color_system="standard",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+        emoji=False,
+    )
+
+
+def emit_styled(text: str, styler: Styler, *, stream: TextIO, args: argparse.Namespace | None = None) -> None:
+    """:func:`emit`, with each line coloured by ``styler`` when ``stream`` gets colour."""
+    if not coloured(stream, args):
+        emit(text, stream=stream)
+        return
+    from rich.text import Text
+
+    out = Text()
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            out.append("\n")
+        how = styler(line)
+        style, length = how if how is not None else ("", 0)
+        length = len(line) if length is None else length
+        out.append(line[:length], style=style)
+        rest = line[length:]
+        hint = rest.find("hint: ")  # "...; hint: <the command that fixes it>" ends a one-line error
+        out.append(rest if hint < 0 else rest[:hint])
+        if hint >= 0:
+            out.append(rest[hint:], style="cyan")
+    console(stream).print(out)
+
+
+def line_style(line: str) -> tuple[str, int | None] | None:
+    """The colours of every command's lines: ``+`` green, ``-`` red, ``~`` yellow, errors red, hints cyan."""
+    stripped = line.lstrip()
+    indent = len(line) - len(stripped)
+    for prefix, style in _PREFIXES:
+        if stripped.startswith(prefix):
+            return style, indent + len(prefix) if prefix.endswith(":") else None
+    if stripped.startswith("pipenv-sync: error:") or stripped.startswith("pipenv sync: error:"):
+        return "bold red", indent + stripped.index("error:") + len("error:")
+    return None
+
+
+_PREFIXES = (
+    ("+ ", "green"),
+    ("- ", "red"),
+    ("~ ", "yellow"),
+    ("! ", "yellow"),
+    ("= ", "dim"),
+    ("error:", "bold red"),
+    ("warning:", "yellow"),
+    ("hint:", "cyan"),
+)
 
 
 def emit_json(data: Any, *, indent: int | None = None) -> None:
@@ -36,7 +166,7 @@ def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[
 
     def warn(message: str) -> None:
         if not args.quiet:
-            emit(f"warning: {message}", stream=sys.stderr)
+            emit_styled(f"warning: {message}", line_style, stream=sys.stderr, args=args)
 
     def log(message: str) -> None:
         if not quiet:
@@ -46,7 +176,7 @@ def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[
 
 
 def failed(args: argparse.Namespace, message: str, code: int) -> int:
-    emit(f"pipenv-sync: error: {message}", stream=sys.stderr)
+    emit_styled(f"pipenv-sync: error: {message}", line_style, stream=sys.stderr, args=args)
     if args.json:  # a program reading stdout gets an answer too
         emit_json({"error": message, "exit_code": code})
     return code

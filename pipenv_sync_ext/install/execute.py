@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pipenv_sync_ext.feedback import INSTALL, REMOVE, UNPACK, Progress, step_of
 from pipenv_sync_ext.install import journal, linkinstall, preflight
 from pipenv_sync_ext.install.removal import Claims, carry_out, claimed_files, plan_removal
 from pipenv_sync_ext.install.wheelinstall import install_wheel
@@ -54,8 +55,10 @@ def apply(
     cache_dir: Path | None = None,
     link_mode: str = "auto",
     repair: bool = False,
+    progress: Progress | None = None,
 ) -> None:
-    """``repair``: hash every file of the unpacked trees used (rebuilt from the wheel when one differs)."""
+    """``repair``: hash every file of the unpacked trees used (rebuilt from the wheel when one differs).
+    ``progress``: where the unpacking, removals and installs are counted."""
     if link_mode not in LINK_MODES:
         raise ValueError(f"not a link mode: {link_mode!r}")
     linking = link_mode != "installer" and cache_dir is not None
@@ -64,7 +67,9 @@ def apply(
     trees: list[unpacked.Unpacked | None] = [None] * len(installs)
     if linking and installs:
         assert cache_dir is not None
-        trees = unpacked.prepare_all(installs, cache_dir, deep=repair, warn=warn)
+        unpacking = step_of(progress, UNPACK, total=len(installs))
+        trees = unpacked.prepare_all(installs, cache_dir, deep=repair, warn=warn, done=unpacking.advance)
+        unpacking.done()
     if any(t is None for t in trees):
         # Loaded before anything is removed: a prune of the venv this tool runs in
         # must not pull the installer out from under the installs that follow.
@@ -76,9 +81,15 @@ def apply(
     keep = claimed_files(kept) if removals else Claims()
     plans = [plan_removal(d, venv=venv, keep=keep, warn=warn) for d in removals]
     record = journal.begin(venv, plans, [a.artifact.filename for a in installs])
+    removing = step_of(progress, REMOVE, total=len(plans)) if plans else None
     for plan in plans:
         carry_out(plan, venv=venv)
         record = journal.removed(venv, record, plan)
+        if removing:
+            removing.advance()
+    if removing:
+        removing.done()
+    installing = step_of(progress, INSTALL, total=len(installs)) if installs else None
 
     def with_installer(local: LocalArtifact) -> None:
         install_wheel(local, interpreter)
@@ -87,9 +98,19 @@ def apply(
         assert cache_dir is not None
         jobs = list(zip(installs, trees, strict=True))
         linkinstall.install_all(
-            jobs, interpreter=interpreter, cache_dir=cache_dir, link_mode=link_mode, warn=warn, fallback=with_installer
+            jobs,
+            interpreter=interpreter,
+            cache_dir=cache_dir,
+            link_mode=link_mode,
+            warn=warn,
+            fallback=with_installer,
+            done=installing.advance if installing else None,
         )
     else:
         for local in installs:
             with_installer(local)
+            if installing:
+                installing.advance()
+    if installing:
+        installing.done()
     journal.end(venv)

@@ -202,8 +202,10 @@ def install_all(
     link_mode: str,
     warn: Say,
     fallback: Callable[[LocalArtifact], None],
+    done: Callable[[], None] | None = None,
 ) -> None:
-    """Install every wheel: from its tree in parallel, then one at a time those that share a path or fall back."""
+    """Install every wheel: from its tree in parallel, then one at a time those that share a path or fall back.
+    ``done``: called once per wheel installed (from any thread), for a progress display."""
     linker = Linker(link_mode, same_device(cache_dir, interpreter), warn)
     plans = {i: _plan(tree, interpreter) for i, (_local, tree) in enumerate(jobs) if tree is not None}
     owners: dict[str, int] = {}
@@ -219,6 +221,11 @@ def install_all(
     later = [i for i in range(len(jobs)) if i not in parallel]
 
     def one(i: int) -> None:
+        installing(i)
+        if done is not None:
+            done()
+
+    def installing(i: int) -> None:
         local, tree = jobs[i]
         if tree is None:
             fallback(local)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipenv_sync_ext.fastpath import stamp
-from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.feedback import Progress, Say
 from pipenv_sync_ext.lock.model import Lock
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.plan import Plan
@@ -33,6 +33,7 @@ class Run:
     started: float
     # the withdrawn-file policy (pipeline/withdrawn.py), called before the first change to the venv
     gate: Callable[[Plan | None], None] = lambda _plan: None
+    progress: Progress | None = None  # None: downloads as plain lines through log, phases unseen
 
     def result(
         self,

@@ -80,6 +80,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
             warn=run.warn,
             cache_dir=run.cache_dir,
             link_mode=options.link_mode,
+            progress=run.progress,
             repair=options.repair,
         )
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)

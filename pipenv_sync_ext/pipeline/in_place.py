@@ -74,6 +74,7 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
                 warn=run.warn,
                 cache_dir=run.cache_dir,
                 link_mode=options.link_mode,
+                progress=run.progress,
                 repair=options.repair,  # also hashes the unpacked trees it links from
             )
         except (SyncError, OSError):

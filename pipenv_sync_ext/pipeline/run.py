@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pipenv_sync_ext.errors import SyncError, TargetError
 from pipenv_sync_ext.fastpath import stamp
-from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.feedback import Progress, Say
 from pipenv_sync_ext.lock.choose import is_pylock_lock, load_lock
 from pipenv_sync_ext.lock.freshness import check_lock
 from pipenv_sync_ext.lock.mirror import with_mirror
@@ -39,7 +39,15 @@ from pipenv_sync_ext.target.venv import interrupted_swap
 
 
 def run_pipeline(
-    *, project: Project, venv: Path, key: stamp.Key | None, options: Options, warn: Say, log: Say, started: float
+    *,
+    project: Project,
+    venv: Path,
+    key: stamp.Key | None,
+    options: Options,
+    warn: Say,
+    log: Say,
+    started: float,
+    progress: Progress | None = None,
 ) -> Result:
     warnings: list[str] = []
 
@@ -70,6 +78,7 @@ def run_pipeline(
         log=log,
         warnings=warnings,
         started=started,
+        progress=progress,
     )
     run.gate = gate = withdrawn.start_gate(run)
     # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipenv_sync_ext.errors import InstallError, LockError
 from pipenv_sync_ext.fastpath import stamp
-from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.feedback import BUILD, PREPARE, Say, step_of
 from pipenv_sync_ext.install import conflicts, direct, execute
 from pipenv_sync_ext.lock.model import Lock, LockedPackage
 from pipenv_sync_ext.pipeline.context import Run
@@ -53,7 +53,12 @@ class Prepared:
 def install_direct(
     run: Run, pending: Sequence[direct.DirectRequirement], *, prepared: Prepared, interp: Interpreter, venv: Path
 ) -> None:
+    if not pending:
+        return
+    spinner = step_of(run.progress, BUILD, total=None, label=", ".join(names(pending)) + " with pip")
     direct.install(pending, interp=interp, venv=venv, build_requirements=prepared.build_requirements, log=run.log)
+    spinner.advance(len(pending))
+    spinner.done()
 
 
 def find_conflicts(run: Run, plan: Plan, interp: Interpreter) -> list[conflicts.Conflict]:
@@ -131,6 +136,7 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
 
         client = client_for(run.lock, run.log)
     packages: list[LockedPackage] = [step.package for step in plan.install]
+    preparing = step_of(run.progress, PREPARE, total=len(packages))
     builder = WheelBuilder(run.cache_dir, interp, build_requirements=build_requirements, log=run.log)
     artifacts = gather(
         packages=packages,
@@ -142,9 +148,12 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
         lock_label=str(run.lock.path),
         pip_cache=pip_cache,
         builder=builder,
+        progress=run.progress,
     )
     for package in packages:
         execute.check_wheel(artifacts[package.name], package.name, run.cache_dir)
+        preparing.advance()
+    preparing.done()
     return Prepared([artifacts[p.name] for p in packages], build_requirements)
 
 

@@ -13,14 +13,21 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipenv_sync_ext.fastpath import identity, stamp
 from pipenv_sync_ext.pipeline.offline import forbid_network
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.target.project import Project, find_project, locate_venv
 
+if TYPE_CHECKING:
+    from pipenv_sync_ext.feedback import Progress
 
-def sync(options: Options, warn: Callable[[str], None], log: Callable[[str], None]) -> Result:
+
+def sync(
+    options: Options, warn: Callable[[str], None], *, log: Callable[[str], None], progress: Progress | None = None
+) -> Result:
+    """``progress``: where downloads and phases are shown (None: the plain lines of ``log``)."""
     started = time.perf_counter()
     if options.offline:
         forbid_network()
@@ -45,7 +52,9 @@ def sync(options: Options, warn: Callable[[str], None], log: Callable[[str], Non
             )
     from pipenv_sync_ext.pipeline.run import run_pipeline
 
-    return run_pipeline(project=project, venv=venv, key=key, options=options, warn=warn, log=log, started=started)
+    return run_pipeline(
+        project=project, venv=venv, key=key, options=options, warn=warn, log=log, started=started, progress=progress
+    )
 
 
 def stamp_key(project: Project, options: Options) -> stamp.Key | None:

@@ -37,7 +37,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,10 +242,25 @@ def unpack(local: LocalArtifact, cache_dir: Path) -> Unpacked:
     return tree
 
 
-def prepare_all(installs: Sequence[LocalArtifact], cache_dir: Path, *, deep: bool, warn: Say) -> list[Unpacked | None]:
-    """An intact unpacked tree per wheel, in parallel; None (with a warning) where one cannot be made."""
+def prepare_all(
+    installs: Sequence[LocalArtifact],
+    cache_dir: Path,
+    *,
+    deep: bool,
+    warn: Say,
+    done: Callable[[], None] | None = None,
+) -> list[Unpacked | None]:
+    """An intact unpacked tree per wheel, in parallel; None (with a warning) where one cannot be made.
+    ``done``: called once per wheel (from any thread), for a progress display."""
 
     def one(local: LocalArtifact) -> Unpacked | None:
+        try:
+            return attempt(local)
+        finally:
+            if done is not None:
+                done()
+
+    def attempt(local: LocalArtifact) -> Unpacked | None:
         try:
             return prepare(local, cache_dir, deep=deep, warn=warn)
         except (OSError, ValueError) as exc:
