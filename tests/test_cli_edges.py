@@ -152,7 +152,9 @@ def test_ctrl_c_before_any_change_says_nothing_changed(tmp_path: Path, silent: _
     assert snapshot(venv) == before and installed(venv) == {"alpha": "1.0"}
 
 
-def test_ctrl_c_after_a_change_says_so_and_the_next_run_finishes(tmp_path: Path) -> None:
+def test_ctrl_c_during_a_pip_build_says_nothing_changed_and_the_next_run_finishes(tmp_path: Path) -> None:
+    """pip builds direct entries before any removal or install of this tool (issue 18): cut there, the
+    venv is as it was, and the line says so."""
     env = cli_env(tmp_path)
     wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
     started, go = tmp_path / "build-started", tmp_path / "build-may-go"
@@ -179,12 +181,37 @@ def test_ctrl_c_after_a_change_says_so_and_the_next_run_finishes(tmp_path: Path)
     code, err = _interrupt(proc, then=go.touch)
     assert code == 130, err
     last = err.strip().splitlines()[-1]
-    assert last == f"pipenv-sync: interrupted after {venv} was changed; run the same command again to finish it"
-    assert "alpha" in installed(venv) and "slow" not in installed(venv)
+    assert last == f"pipenv-sync: interrupted; {venv} was not changed", err
+    assert "alpha" not in installed(venv) and "slow" not in installed(venv)
 
     again = run_cli(*sync, env=env)
     assert again.returncode == 0, again.stderr
     assert installed(venv) == {"alpha": "1.0", "slow": "1.0"}
+
+
+def test_ctrl_c_after_a_change_says_so_and_the_next_run_finishes(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    wheels = [build_wheel(tmp_path / "w", name, "1.0") for name in ("alpha", "beta", "gamma")]
+    project = write_project(tmp_path / "p", {"default": {w.name.split("-")[0]: lock_entry([w], "1.0") for w in wheels}})
+    venv = make_venv(tmp_path / "v")
+    sync: list[str | Path] = ["--project", project, "--venv", venv, "--offline", "--find-links", wheels[0].parent]
+    # SIGINT from inside, after the 4th file operation of the installs: a known point after a change
+    cut = run_cli(
+        *sync,
+        "--link-mode",
+        "installer",
+        env={**env, "PIPENV_SYNC_TEST_CRASH_AFTER": "4", "PIPENV_SYNC_TEST_CRASH_SIGNAL": "INT"},
+    )
+    assert cut.returncode == 130, cut.stderr
+    last = cut.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"pipenv-sync: interrupted while changing {venv}; run the same command again: "
+        "it repairs the venv and finishes the sync"
+    )
+
+    again = run_cli(*sync, env=env)
+    assert again.returncode == 0, again.stderr
+    assert installed(venv) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
