@@ -49,7 +49,7 @@ def without_dependency_groups(text: str) -> str | None:
     if "dependency_groups" not in text:
         return text
     simplified = _simplify(_marker(text)._markers)
-    return None if simplified is None else _format(simplified)
+    return None if simplified is None else format_markers(simplified)
 
 
 def _is_group_term(atom: tuple[Any, ...]) -> bool:
@@ -83,11 +83,12 @@ def _simplify(markers: list[Any]) -> list[Any] | None:
     return result
 
 
-def _format(markers: list[Any]) -> str:
+def format_markers(markers: list[Any]) -> str:
+    """packaging's parsed marker list back to text (both lock formats rewrite group terms this way)."""
     parts = []
     for item in markers:
         if isinstance(item, list):
-            parts.append(f"({_format(item)})")
+            parts.append(f"({format_markers(item)})")
         elif isinstance(item, tuple):
             parts.append(" ".join(node.serialize() for node in item))
         else:

@@ -21,6 +21,8 @@ from typing import Any
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
+from pipenv_sync_ext.lock.markers import format_markers
+
 _SET_NAMES = ("dependency_groups", "extras")
 
 Residual = str | bool | None  # False: not selected; None: always; str: what is left for the target
@@ -44,7 +46,7 @@ def _evaluated(text: str, groups: frozenset[str], extras: frozenset[str]) -> Res
         return None
     if reduced is False:
         return False
-    return _format(reduced)
+    return format_markers(reduced)
 
 
 def _set_term(atom: tuple[Any, ...], sets: dict[str, frozenset[str]]) -> bool | None:
@@ -95,15 +97,3 @@ def _reduce(markers: list[Any], sets: dict[str, frozenset[str]]) -> bool | list[
             return True  # this branch holds for the selection, so the whole level does
         result.extend(["or", *kept] if result else kept)
     return result if result else False
-
-
-def _format(markers: list[Any]) -> str:
-    parts = []
-    for item in markers:
-        if isinstance(item, list):
-            parts.append(f"({_format(item)})")
-        elif isinstance(item, tuple):
-            parts.append(" ".join(node.serialize() for node in item))
-        else:
-            parts.append(item)
-    return " ".join(parts)
