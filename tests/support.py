@@ -104,6 +104,10 @@ class Index:
     # listing pages gzipped for a client that asks (Accept-Encoding: gzip), as PyPI does
     gzip_pages: bool = False
     gzipped: int = 0  # pages sent gzipped
+    # HTTP/1.1 with persistent connections (off: HTTP/1.0, one connection per request)
+    keepalive: bool = False
+    # client (host, port) of each connection -> the paths asked on it
+    connections: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -122,11 +126,17 @@ class Index:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                # per connection: a test may turn keep-alive on after the server started
+                self.protocol_version = "HTTP/1.1" if index.keepalive else "HTTP/1.0"
+
             def do_GET(self) -> None:
                 if self.path.startswith("http://"):  # absolute form: we are being used as a proxy
                     index.proxied.append(self.path)
                     self.path = "/" + self.path.split("/", 3)[3]
                 index.requests.append(self.path)
+                index.connections.setdefault(self.client_address[:2], []).append(self.path)
                 index.auth_seen.append((self.path, self.headers.get("Authorization")))
                 parts = [p for p in self.path.split("/") if p]
                 if (

@@ -258,3 +258,22 @@ def test_pages_are_asked_for_gzipped_and_a_yanked_file_is_still_seen(world: Worl
     assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}  # and the listing, for the downloads
     # both the status page and the listing were asked for (and answered) gzipped
     assert world.index.gzipped >= 2 * 2, world.index.gzipped
+
+
+def test_pages_are_asked_over_kept_alive_connections(tmp_path: Path, index: Index) -> None:
+    """One connection per thread and host, not one per page: on some routes new connections opened side
+    by side stall (5 s each on the development machine's route to PyPI)."""
+    index.keepalive = True
+    wheels = [build_wheel(tmp_path / "w", f"pkg{i}", "1.0") for i in range(24)]
+    for wheel in wheels:
+        index.add(wheel)
+    packages = {w.name.split("-")[0]: lock_entry([w], "1.0") for w in wheels}
+    project = write_project(tmp_path / "proj", {"default": packages}, index_url=index.url)
+    proc = run_cli("--project", project, "--venv", tmp_path / "v", env=cli_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert len(installed(tmp_path / "v")) == 24
+    pages = [r for r in index.requests if r.startswith("/simple/")]
+    assert len(pages) == 2 * 24  # the listing for the download, and the status
+    for_pages = [paths for paths in index.connections.values() if any(p.startswith("/simple/") for p in paths)]
+    # 48 pages over at most one connection per thread (8 status, 8 listing), not one each
+    assert len(for_pages) <= 16 and max(len(paths) for paths in for_pages) >= 3, for_pages

@@ -54,6 +54,7 @@ from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
+from pipenv_sync_ext.store.keepalive import Connections, NotSimple
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
@@ -134,6 +135,7 @@ class IndexClient:
         self._netrc: dict[str, str | None] = {}
         self._dead: dict[str, str] = {}  # host:port -> why it cannot be reached
         self._dead_lock = threading.Lock()
+        self._kept = Connections(timeout=_TIMEOUT)
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -172,6 +174,26 @@ class IndexClient:
             with self._dead_lock:
                 self._dead.setdefault(host, why)
             raise HostUnreachable(host, why) from None
+
+    def _page(self, url: str, source: ResolvedSource, headers: dict[str, str]) -> Any:
+        """A page over this thread's kept-alive connection (``store/keepalive.py``), else through urllib."""
+        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+        with self._dead_lock:
+            known_dead = host in self._dead
+        if not known_dead and proxy_for(url) is None:
+            sent = {"User-Agent": "pipenv-sync", "Accept": _ACCEPT, **headers}
+            auth = source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
+            if auth:
+                sent["Authorization"] = auth
+            context = _ssl_context(source.verify_ssl) if url.startswith("https:") else None
+            try:
+                self.requests += 1
+                return self._kept.get(url, headers=sent, context=context)
+            except urllib.error.HTTPError:
+                raise  # a final answer (304, 404, 500...): the callers judge it, as urllib's
+            except (NotSimple, OSError, http.client.HTTPException):
+                pass  # a redirect, or a kept connection that failed: urllib says what it is
+        return self._open(url, source, _ACCEPT, headers)
 
     @property
     def unreachable(self) -> dict[str, str]:
@@ -231,10 +253,10 @@ class IndexClient:
     def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Any:
         """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
         ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
-        return self._open(url, source, _ACCEPT, {**validators, **ACCEPT_ENCODING})
+        return self._page(url, source, {**validators, **ACCEPT_ENCODING})
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
-        with self._open(url, source, _ACCEPT, ACCEPT_ENCODING) as response:
+        with self._page(url, source, ACCEPT_ENCODING) as response:
             body = read_page_body(response, what=redact(url))
             return body, response.headers.get("Content-Type", ""), response.geturl()
 
