@@ -16,6 +16,8 @@ Exit codes (documented in README.rst):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -25,14 +27,30 @@ EXIT_OUT_OF_SYNC = 5
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process killed by Ctrl-C
 
 
+DETAILS_SHOWN = 5  # detail lines printed without -v; the rest are counted ("and N more")
+
+
+def _one_line(text: str) -> str:
+    # One line whatever a name or a quoted message holds (the lock fuzzer found keys with newlines).
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class SyncError(Exception):
-    """A failure the user can act on; printed as one line, never a traceback."""
+    """A failure the user can act on: a headline, a few lines of detail, a hint; never a traceback.
+
+    ``message`` is the headline and names the file, section or package. ``details``
+    (one line each, e.g. one per package) are printed after it, the first
+    :data:`DETAILS_SHOWN` only unless ``-v``; ``--json`` carries them all.
+    ``hint`` is the command (or flag) that fixes it, printed as ``hint: ...``.
+    Both are keyword-only and optional, so ``SyncError("...")`` still works.
+    """
 
     exit_code = EXIT_ERROR
 
-    def __init__(self, message: str) -> None:
-        # One line whatever a name or a quoted message holds (the lock fuzzer found keys with newlines).
-        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+    def __init__(self, message: str, *, hint: str | None = None, details: Sequence[str] = ()) -> None:
+        super().__init__(_one_line(message))
+        self.hint = _one_line(hint) if hint else None
+        self.details = tuple(_one_line(d) for d in details)
 
 
 class LockError(SyncError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from pipenv_sync_ext.errors import EXIT_ERROR, EXIT_OK, SyncError
@@ -45,10 +45,16 @@ def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[
     return warn, log
 
 
-def failed(args: argparse.Namespace, message: str, code: int) -> int:
-    emit(f"pipenv-sync: error: {message}", stream=sys.stderr)
-    if args.json:  # a program reading stdout gets an answer too
-        emit_json({"error": message, "exit_code": code})
+def failed(
+    args: argparse.Namespace, message: str, *, code: int, hint: str | None = None, details: Sequence[str] = ()
+) -> int:
+    from pipenv_sync_ext.cli.errortext import error_lines
+
+    verbose = bool(getattr(args, "verbose", False))
+    for line in error_lines(message, hint=hint, details=details, verbose=verbose):
+        emit(line, stream=sys.stderr)
+    if args.json:  # a program reading stdout gets an answer too, with every detail
+        emit_json({"error": message, "exit_code": code, "hint": hint, "details": list(details)})
     return code
 
 
@@ -57,10 +63,10 @@ def guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:
     try:
         return body()
     except SyncError as exc:
-        return failed(args, str(exc), exc.exit_code)
+        return failed(args, str(exc), code=exc.exit_code, hint=exc.hint, details=exc.details)
     except OSError as exc:  # permissions, disk full: not a bug
         where = f"{exc.filename}: " if exc.filename else ""
-        return failed(args, f"{where}{exc.strerror or exc}", EXIT_ERROR)
+        return failed(args, f"{where}{exc.strerror or exc}", code=EXIT_ERROR)
     except KeyboardInterrupt:
         emit("pipenv-sync: interrupted", stream=sys.stderr)
         return EXIT_ERROR

@@ -46,12 +46,14 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, TypeVar
 
+from packaging.version import InvalidVersion, Version
+
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.fsutil import local_failure
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
-from pipenv_sync_ext.store.artifact import Artifact
+from pipenv_sync_ext.store.artifact import Artifact, project_of
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
@@ -133,6 +135,7 @@ class IndexClient:
         self._netrc: dict[str, str | None] = {}
         self._dead: dict[str, str] = {}  # host:port -> why it cannot be reached
         self._dead_lock = threading.Lock()
+        self._retried: set[str] = set()  # hosts whose retries were announced (once each)
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -193,6 +196,7 @@ class IndexClient:
         """Files of ``package`` that the lock allows, from each source in order."""
         found: list[RemoteFile] = []
         errors: list[str] = []
+        other: list[tuple[str, str]] = []  # (filename, sha256) of this version that the lock does not allow
         unreachable: HostUnreachable | None = None
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
@@ -219,10 +223,18 @@ class IndexClient:
             for filename, url, digest in listing:
                 if digest in package.hashes:
                     found.append(RemoteFile(Artifact(digest, filename), url, source))
+                elif project_of(filename) == (package.name, _normal(package.version)):
+                    other.append((filename, digest))
             if found:
                 break
         if not found and errors:
             raise FetchError(f"index unreachable: {'; '.join(errors)}")
+        if not found and other:  # the version is there, under other digests: the lock or the index changed
+            filename, digest = other[0]
+            raise FetchError(
+                f"hash mismatch for {package.name} {package.version} ({filename}): expected sha256 one of "
+                f"{_short(package.hashes)}, the index lists {digest}"
+            )
         if not found and unreachable is not None:
             raise unreachable
         return found
@@ -258,9 +270,10 @@ class IndexClient:
                     out.flush()
                     os.fsync(out.fileno())
                 if h.hexdigest() != remote.artifact.sha256:
+                    name, version = project_of(remote.artifact.filename) or (remote.artifact.filename, "?")
                     raise _HashMismatch(
-                        f"{redact(remote.url)}: downloaded content has sha256 {h.hexdigest()}, "
-                        f"the lock allows {remote.artifact.sha256}"
+                        f"hash mismatch for {name} {version} ({remote.artifact.filename}, downloaded): "
+                        f"expected sha256 {remote.artifact.sha256[:16]}..., computed {h.hexdigest()}"
                     )
                 return store.commit(staging, remote.artifact.sha256)
             finally:
@@ -294,7 +307,13 @@ class IndexClient:
                     raise
                 reason = _reason(exc)
             delay = _BACKOFF * 2**attempt
-            self._log(f"{what}: {reason}; retrying in {delay:.1f} s (attempt {attempt + 2} of {_ATTEMPTS})")
+            # One line per host, not per file and attempt: a flaky index would otherwise print one per request.
+            host = urllib.parse.urlsplit(what).netloc or what
+            with self._dead_lock:
+                first = host not in self._retried
+                self._retried.add(host)
+            if first:
+                self._log(f"{host}: {reason}; retrying (up to {_ATTEMPTS} attempts a request; not said again)")
             time.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -313,6 +332,18 @@ def _content_length(response: Any) -> int | None:
     except ValueError:
         return None
     return value if value >= 0 else None
+
+
+def _normal(version: str) -> str:
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        return version
+
+
+def _short(digests: frozenset[str], limit: int = 2) -> str:
+    shown = ", ".join(f"{d[:16]}..." for d in sorted(digests)[:limit])
+    return shown + (f" (and {len(digests) - limit} more)" if len(digests) > limit else "")
 
 
 def _reason(exc: BaseException) -> str:
