@@ -236,13 +236,16 @@ def run_engine(args: argparse.Namespace, given: dict[str, Any], owned: dict[str,
 
     try:
         engine_args = engine_namespace(args, given, owned)
-    except SyncError as exc:  # a refused combination; --system --python X: no such interpreter
+    except UsageError as exc:
+        print(f"pipenv-sync: error: {exc}", file=sys.stderr)  # one prefix for every error of the engine
+        return EXIT_USAGE
+    except SyncError as exc:  # --system --python X: no such interpreter
         from pipenv_sync_ext.cli.errortext import error_lines
 
-        # one prefix for every error of the engine, and the engine's shape (headline, details, hint)
+        # the engine's shape too: headline, details, hint
         for line in error_lines(str(exc), hint=exc.hint, details=exc.details, verbose=verbosity(args) >= 1):
             print(line, file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else exc.exit_code
+        return exc.exit_code
     say_lock(engine_args)
     return run(engine_args)
 
