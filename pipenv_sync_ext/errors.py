@@ -46,10 +46,11 @@ class SyncError(Exception):
     """
 
     exit_code = EXIT_ERROR
+    default_hint: str | None = None  # the fix for every error of a class, when the raiser gives none
 
     def __init__(self, message: str, *, hint: str | None = None, details: Sequence[str] = ()) -> None:
         super().__init__(_one_line(message))
-        self.hint = _one_line(hint) if hint else None
+        self.hint = _one_line(hint) if hint else self.default_hint
         self.details = tuple(_one_line(d) for d in details)
 
 
@@ -59,9 +60,12 @@ class LockError(SyncError):
     Messages name the file, the section and the package.
     """
 
+    default_hint = "fix the file, or regenerate the lock with `pipenv lock`"
+
 
 class StaleLockError(SyncError):
     exit_code = EXIT_STALE_LOCK
+    default_hint = "run `pipenv lock` to update the lock (and commit it), or sync without --deploy"
 
 
 class TargetError(SyncError):
@@ -94,3 +98,4 @@ class UsageError(SyncError):
     """The command line cannot work in this situation (a missing ``--yes``, a needed option absent)."""
 
     exit_code = EXIT_USAGE
+    default_hint = "pipenv-sync --help lists the options"

@@ -291,6 +291,18 @@ def run_cli(
     return proc
 
 
+def error_text(stderr: str) -> str:
+    """The error a command printed, checked for its shape: ``pipenv-sync: error:`` then a headline (folded
+    between words when long), details indented, ``hint:`` last; no traceback. Returned as one line
+    (whitespace collapsed) for substring checks."""
+    lines = [line for line in stderr.strip().splitlines() if line.startswith(("pipenv-sync: error: ", "  ", "hint: "))]
+    start = next(i for i, line in enumerate(lines) if line.startswith("pipenv-sync: error: "))
+    error = lines[start:]
+    assert "Traceback" not in stderr, stderr
+    assert error[-1].startswith("hint: "), f"no hint: line after the error:\n{stderr}"
+    return " ".join(" ".join(error).split())
+
+
 def assert_short_lines(stderr: str) -> None:
     long = [line for line in stderr.splitlines() if len(line) > MAX_LINE]
     assert not long, f"stderr lines over {MAX_LINE} characters (say less, or detail it under -v):\n" + "\n".join(

@@ -36,11 +36,16 @@ def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[
 
     def warn(message: str) -> None:
         if not args.quiet:
-            emit(f"warning: {message}", stream=sys.stderr)
+            from pipenv_sync_ext.cli.errortext import fold
+
+            line = f"warning: {message}"
+            emit(line if getattr(args, "verbose", False) else "\n".join(fold(line)), stream=sys.stderr)
 
     def log(message: str) -> None:
         if not quiet:
-            emit(message, stream=sys.stderr)
+            from pipenv_sync_ext.cli.errortext import fold
+
+            emit(message if getattr(args, "verbose", False) else "\n".join(fold(message)), stream=sys.stderr)
 
     return warn, log
 

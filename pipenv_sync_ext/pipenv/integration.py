@@ -288,6 +288,8 @@ def engine_namespace(args: argparse.Namespace, given: dict[str, Any], owned: dic
     ns = parser.parse_args([])
     for dest, value in given.items():
         setattr(ns, dest, value)
+    if ns.seed is None:  # a venv made through pipenv has pip, as pipenv's own do (`pipenv run pip`); --no-seed not
+        ns.seed = True
     for dest, pipenv_dest in owned.items():
         value = getattr(args, pipenv_dest, None)
         if value is not None:
