@@ -71,7 +71,7 @@ def test_a_hash_the_index_does_not_serve_is_a_hash_mismatch(tmp_path: Path, inde
     expected, listed = sha256_file(locked), sha256_file(served)
     assert (
         f"[default] hash mismatch for alpha 1.0 ({served.name}): expected sha256 one of {expected[:16]}..., "
-        f"the index lists {listed}" in text
+        f"{index.url} lists {listed}" in text
     ), text
     assert "hint: the lock's hashes are not the index's files: relock (`pipenv lock`)" in text
     assert not (tmp_path / "v").exists()

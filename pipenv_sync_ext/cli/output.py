@@ -38,14 +38,15 @@ def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[
         if not args.quiet:
             from pipenv_sync_ext.cli.errortext import fold
 
-            line = f"warning: {message}"
+            line = redact(f"warning: {message}")  # before folding: a secret cut in two is not recognised
             emit(line if getattr(args, "verbose", False) else "\n".join(fold(line)), stream=sys.stderr)
 
     def log(message: str) -> None:
         if not quiet:
             from pipenv_sync_ext.cli.errortext import fold
 
-            emit(message if getattr(args, "verbose", False) else "\n".join(fold(message)), stream=sys.stderr)
+            line = redact(message)
+            emit(line if getattr(args, "verbose", False) else "\n".join(fold(line)), stream=sys.stderr)
 
     return warn, log
 

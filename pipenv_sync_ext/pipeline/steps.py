@@ -208,7 +208,7 @@ def report_others(plan: Plan, *, deploy: bool, lock: Lock, warn: Say) -> None:
     if not missing:
         return
     names = "; ".join(f"[{e.category}] {e.name} ({e.source})" for e in missing)
-    message = f"{lock.path}: incomplete for this platform, no pinned hashes for: {names}; re-lock here (`pipenv lock`)"
+    message = f"{lock.path}: incomplete for this platform, no pinned hashes for: {names}"
     if deploy:
-        raise LockError(message + " (refused under --deploy)")
-    warn(message)
+        raise LockError(message + " (refused under --deploy)", hint="re-lock here (`pipenv lock`)")
+    warn(message + "; re-lock here (`pipenv lock`)")

@@ -196,7 +196,7 @@ class IndexClient:
         """Files of ``package`` that the lock allows, from each source in order."""
         found: list[RemoteFile] = []
         errors: list[str] = []
-        other: list[tuple[str, str]] = []  # (filename, sha256) of this version that the lock does not allow
+        other: list[tuple[str, str, str]] = []  # (filename, sha256, source) of this version the lock does not allow
         unreachable: HostUnreachable | None = None
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
@@ -224,16 +224,16 @@ class IndexClient:
                 if digest in package.hashes:
                     found.append(RemoteFile(Artifact(digest, filename), url, source))
                 elif project_of(filename) == (package.name, _normal(package.version)):
-                    other.append((filename, digest))
+                    other.append((filename, digest, source.display))
             if found:
                 break
         if not found and errors:
             raise FetchError(f"index unreachable: {'; '.join(errors)}")
         if not found and other:  # the version is there, under other digests: the lock or the index changed
-            filename, digest = other[0]
+            filename, digest, where = other[0]
             raise FetchError(
                 f"hash mismatch for {package.name} {package.version} ({filename}): expected sha256 one of "
-                f"{_short(package.hashes)}, the index lists {digest}"
+                f"{_short(package.hashes)}, {where} lists {digest}"
             )
         if not found and unreachable is not None:
             raise unreachable
