@@ -24,12 +24,21 @@ The rule, for a relative path from outside under a trusted ``root``:
 What passes is returned as the lexical path ``root / relative`` (not the
 resolved one: a venv reached through a symlink keeps its name). Standard
 library only.
+
+:func:`relative` is the lexical half alone, for names checked before their
+root is known (archive members in preflight, manifest entries read back);
+:class:`Confiner` is :func:`confine` for the thousands of paths of one
+install under one root: it resolves each directory prefix once (an
+``lstat`` per new prefix, a ``realpath`` only where a prefix is a symlink),
+so confining every file of a 3,000-directory wheel costs milliseconds, and it
+gives the same answer as :func:`confine` for every path (property-tested).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from pipenv_sync_ext.errors import UnsafePathError
@@ -50,7 +59,8 @@ def _problem(relative: str) -> str | None:
     for part in relative.split("/"):
         if part in ("", ".", ".."):
             return f"has a {part!r} component" if part else "has an empty component"
-        if len(part.encode("utf-8", "surrogatepass")) > _MAX_COMPONENT:
+        # (up to 4 bytes a character: only a long part can be over the limit)
+        if len(part) > _MAX_COMPONENT // 4 and len(part.encode("utf-8", "surrogatepass")) > _MAX_COMPONENT:
             return f"has a component longer than {_MAX_COMPONENT} bytes"
     return None
 
@@ -78,16 +88,107 @@ def confine(root: Path | str, relative: str, *, what: str) -> Path:
     return Path(joined)
 
 
-def component(name: str, *, what: str) -> str:
-    """``name`` when it is one safe file name (no ``/``, not ``.`` or ``..``); else :class:`UnsafePathError`."""
+def component_problem(name: str) -> str | None:
+    """Why ``name`` is not one safe file name (``"has a '..' component"``...), or None: for messages of its own."""
     if not isinstance(name, str):
-        raise UnsafePathError(f"{what}: {name!r} is not a file name; refused")
+        return "is not a file name"
     problem = _problem(name)
     if problem is None and "/" in name:
         problem = "is not a single file name"
+    return problem
+
+
+def component(name: str, *, what: str) -> str:
+    """``name`` when it is one safe file name (no ``/``, not ``.`` or ``..``); else :class:`UnsafePathError`."""
+    problem = component_problem(name)
     if problem is not None:
         raise UnsafePathError(f"{what}: {name!r} {problem}; refused")
     return name
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` is not an acceptable relative POSIX path (the lexical rule), or None: for messages of its own."""
+    return _problem(path) if isinstance(path, str) else "is not a path"
+
+
+def relative(path: str, *, what: str) -> str:
+    """``path`` when it is an acceptable relative POSIX path (the lexical rule only); else :class:`UnsafePathError`."""
+    if not isinstance(path, str):
+        raise UnsafePathError(f"{what}: {path!r} is not a path; refused")
+    problem = _problem(path)
+    if problem is not None:
+        raise UnsafePathError(f"{what}: {path!r} {problem}; refused")
+    return path
+
+
+class Confiner:
+    """:func:`confine` under one ``root`` for many paths, each directory prefix resolved once.
+
+    Not thread-safe by itself: one per install (a dict update races harmlessly, at
+    worst a prefix is resolved twice).
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = os.path.abspath(root)
+        self._real_root = os.path.realpath(self.root)
+        self._base = self.root.rstrip("/")  # "" for "/": every prefix below is reached by rpartition
+        # prefix -> its lstat mode (0: it does not exist); each is known to resolve under the root
+        self._modes: dict[str, int] = {self._base: self._mode(self.root)}
+
+    def __call__(self, path: str, *, what: str) -> Path:
+        return Path(self.check(path, what=what))
+
+    def check(self, path: str, *, what: str) -> str:
+        """:meth:`__call__` as a string (what a writer of thousands of files wants)."""
+        return self.resolve(path, what=what)[0]
+
+    def resolve(self, path: str, *, what: str) -> tuple[str, int]:
+        """:meth:`check`, and the lstat mode of what is there now (0: nothing)."""
+        relative(path, what=what)
+        joined = f"{self._base}/{path}"  # the lexical rule holds: a plain join is exact
+        if self._holds(self._prefix(joined.rpartition("/")[0], path, what)):
+            return joined, self._leaf(joined, path, what)
+        return joined, 0
+
+    def blocking_file(self, joined: str) -> str | None:
+        """An existing prefix of ``joined`` (a path :meth:`check` returned) that is not a directory, if any:
+        a file where a directory is needed."""
+        directory = joined.rpartition("/")[0]
+        while directory != self._base and directory in self._modes:
+            mode = self._modes[directory]
+            if mode and not self._holds(mode, directory):
+                return directory
+            directory = directory.rpartition("/")[0]
+        return None
+
+    @staticmethod
+    def _mode(full: str) -> int:
+        try:
+            return os.lstat(full).st_mode
+        except OSError:
+            return 0
+
+    @staticmethod
+    def _holds(mode: int, full: str = "") -> bool:
+        """Whether an entry of this mode may have entries below it (a directory, or a link: followed)."""
+        return stat.S_ISDIR(mode) or (stat.S_ISLNK(mode) and (not full or os.path.isdir(full)))
+
+    def _prefix(self, directory: str, path: str, what: str) -> int:
+        """Check ``directory`` and every prefix above it; its mode (0: it does not exist)."""
+        known = self._modes.get(directory)
+        if known is not None:
+            return known
+        above = self._prefix(directory.rpartition("/")[0], path, what)
+        mode = self._leaf(directory, path, what) if self._holds(above) else 0
+        self._modes[directory] = mode
+        return mode
+
+    def _leaf(self, full: str, path: str, what: str) -> int:
+        """``full``'s lstat mode (0: it does not exist); refused when it is a symlink resolving outside the root."""
+        mode = self._mode(full)
+        if stat.S_ISLNK(mode) and not _real_under(full, self._real_root):
+            raise UnsafePathError(f"{what}: {path!r} leads outside {self.root} (through a symlink); refused")
+        return mode
 
 
 def is_within(path: Path | str, root: Path | str) -> bool:

@@ -89,6 +89,12 @@ class InstallError(SyncError):
 class UnsafePathError(SyncError):
     """A path from outside (an index page, a wheel, a RECORD, a journal) would leave its root: refused."""
 
+    default_hint = "refused before anything was written: check what the source (index, wheel, file) serves"
+
+
+class WithdrawnError(SyncError):
+    """The lock pins a file or project the index has withdrawn (quarantined; yanked under ``--deploy``)."""
+
 
 class OfflineViolation(SyncError):
     """Raised by the offline guard when anything tries to open a connection."""

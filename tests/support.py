@@ -4,7 +4,9 @@ counts its requests, real venvs, and the real CLI run as a subprocess."""
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import html
 import json
 import os
 import subprocess
@@ -87,7 +89,27 @@ class Index:
     file_headers: dict[str, str] = field(default_factory=dict)
     # absolute URLs of requests received as an HTTP proxy (the server answers them as the index)
     proxied: list[str] = field(default_factory=list)
+    # file name -> yanked reason ("" for none): PEP 592 data-yanked / PEP 691 "yanked"
+    yanked: dict[str, str] = field(default_factory=dict)
+    # project -> (PEP 792 status, reason or None), as "project-status" / pypi:project-status meta tags
+    project_status: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # listing pages carry an ETag and answer a matching If-None-Match with 304 (off: pip's HTTP
+    # cache would keep the pages too, which tests of that cache do not expect)
+    etags: bool = False
+    # extra headers on listing responses (e.g. PyPI's Cache-Control: max-age=600)
+    page_headers: dict[str, str] = field(default_factory=dict)
+    # listing bodies sent (bytes) and 304 answers given: a conditional request costs no body
+    page_bytes: int = 0
+    not_modified: int = 0
+    # listing pages gzipped for a client that asks (Accept-Encoding: gzip), as PyPI does
+    gzip_pages: bool = False
+    gzipped: int = 0  # pages sent gzipped
     _server: ThreadingHTTPServer | None = None
+
+    @property
+    def downloads(self) -> list[str]:
+        """Requests for files (not pages)."""
+        return [r for r in self.requests if r.startswith("/files/")]
 
     def add(self, wheel: Path) -> None:
         project = canonicalize_name(wheel.name.split("-")[0])
@@ -148,31 +170,59 @@ class Index:
                 if wheels is None:
                     self.send_error(404)
                     return
+                status = index.project_status.get(project)
                 if index.json_api and "json" in self.headers.get("Accept", ""):
-                    body = json.dumps(
-                        {
-                            "meta": {"api-version": "1.0"},
-                            "name": project,
-                            "files": [
-                                {
-                                    "filename": w.name,
-                                    "url": f"../../files/{w.name}",
-                                    "hashes": {"sha256": sha256_file(w)},
-                                }
-                                for w in wheels
-                            ],
-                        }
-                    ).encode()
+                    page: dict[str, Any] = {
+                        "meta": {"api-version": "1.4" if status else "1.0"},
+                        "name": project,
+                        "files": [
+                            {
+                                "filename": w.name,
+                                "url": f"../../files/{w.name}",
+                                "hashes": {"sha256": sha256_file(w)},
+                                **({"yanked": index.yanked[w.name] or True} if w.name in index.yanked else {}),
+                            }
+                            for w in wheels
+                        ],
+                    }
+                    if status:
+                        page["project-status"] = {"status": status[0], **({"reason": status[1]} if status[1] else {})}
+                    body = json.dumps(page).encode()
                     ctype = "application/vnd.pypi.simple.v1+json"
                 else:
                     links = "".join(
-                        f'<a href="../../files/{w.name}#sha256={sha256_file(w)}">{w.name}</a>\n' for w in wheels
+                        f'<a href="../../files/{w.name}#sha256={sha256_file(w)}"{_yank_attr(index.yanked, w.name)}>'
+                        f"{w.name}</a>\n"
+                        for w in wheels
                     )
-                    body = f"<html><body>{links}</body></html>".encode()
+                    meta = ""
+                    if status:
+                        meta = f'<meta name="pypi:project-status" content="{status[0]}">'
+                        if status[1]:
+                            meta += f'<meta name="pypi:project-status-reason" content="{html.escape(status[1])}">'
+                    body = f"<html><head>{meta}</head><body>{links}</body></html>".encode()
                     ctype = "text/html"
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                if index.etags and self.headers.get("If-None-Match") == etag:
+                    index.not_modified += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                zipped = index.gzip_pages and "gzip" in self.headers.get("Accept-Encoding", "")
+                if zipped:
+                    index.gzipped += 1
+                    body = gzip.compress(body)
+                index.page_bytes += len(body)
                 self.send_response(200)
                 self.send_header("Content-Type", ctype)
+                if zipped:
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))
+                if index.etags:
+                    self.send_header("ETag", etag)
+                for name, value in index.page_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -208,6 +258,12 @@ class Index:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _yank_attr(yanked: Mapping[str, str], filename: str) -> str:
+    if filename not in yanked:
+        return ""
+    return f' data-yanked="{html.escape(yanked[filename])}"' if yanked[filename] else " data-yanked"
 
 
 def lock_entry(wheels: Iterable[Path], version: str, **extra: Any) -> dict[str, Any]:
@@ -291,15 +347,16 @@ def run_cli(
     return proc
 
 
-def error_text(stderr: str) -> str:
+def error_text(stderr: str, *, hint: bool = True) -> str:
     """The error a command printed, checked for its shape: ``pipenv-sync: error:`` then a headline (folded
     between words when long), details indented, ``hint:`` last; no traceback. Returned as one line
-    (whitespace collapsed) for substring checks."""
+    (whitespace collapsed) for substring checks. ``hint=False`` for the errors that have no fix to
+    name (a crafted wheel)."""
     lines = [line for line in stderr.strip().splitlines() if line.startswith(("pipenv-sync: error: ", "  ", "hint: "))]
     start = next(i for i, line in enumerate(lines) if line.startswith("pipenv-sync: error: "))
     error = lines[start:]
     assert "Traceback" not in stderr, stderr
-    assert error[-1].startswith("hint: "), f"no hint: line after the error:\n{stderr}"
+    assert not hint or error[-1].startswith("hint: "), f"no hint: line after the error:\n{stderr}"
     return " ".join(" ".join(error).split())
 
 
@@ -329,6 +386,26 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
             st = p.lstat()
             result[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
     return result
+
+
+def snapshot_tree(path: Path) -> dict[str, str]:
+    """Every path under ``path`` (itself included, as "."), with what it is: a file's sha256 and mode,
+    a symlink's target, "dir". Links are never followed: to prove nothing at all changed."""
+    found: dict[str, str] = {}
+    if not os.path.lexists(path):
+        return found
+    for dirpath, dirs, files in os.walk(path):
+        for name in [".", *dirs, *files] if dirpath == str(path) else [*dirs, *files]:
+            full = Path(dirpath) if name == "." else Path(dirpath, name)
+            st = full.lstat()
+            if full.is_symlink():
+                what = "link:" + os.readlink(full)
+            elif full.is_dir():
+                what = "dir"
+            else:
+                what = f"{sha256_file(full)}:{oct(st.st_mode & 0o7777)}"
+            found["." if name == "." else str(full.relative_to(path))] = what
+    return found
 
 
 # A complete PEP 517/660 build backend in a few lines, shipped inside each test

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipenv_sync_ext.confine import component, confine, is_within
+from pipenv_sync_ext.confine import Confiner, component, confine, is_within, relative
 from pipenv_sync_ext.errors import UnsafePathError
 
 
@@ -99,3 +99,36 @@ def test_is_within_judges_identity_not_spelling(planted: Path) -> None:
     assert not is_within(planted / "lib64" / "etc", planted)
     assert not is_within(planted / "lib" / "secret", planted)
     assert not is_within(planted.parent / "outside" / "secret", planted)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(paths=st.lists(st.lists(SEGMENT, min_size=1, max_size=5).map("/".join), min_size=1, max_size=8))
+def test_the_confiner_answers_as_confine_does_for_every_path(planted: Path, paths: list[str]) -> None:
+    """One Confiner for many paths (its prefix cache warm in any order) agrees with confine on each."""
+    confiner = Confiner(planted)
+    for rel in paths:
+        try:
+            expected: Path | str = confine(planted, rel, what="t")
+        except UnsafePathError:
+            expected = "refused"
+        try:
+            got: Path | str = confiner(rel, what="t")
+        except UnsafePathError as exc:
+            assert "refused" in str(exc) and "\n" not in str(exc)
+            got = "refused"
+        assert got == expected, rel
+
+
+@pytest.mark.parametrize("path", ["lib64/etc/passwd", "lib/out/new-file", "lib/secret", "lib/inner/../../x"])
+def test_the_confiner_refuses_the_planted_escapes(planted: Path, path: str) -> None:
+    confiner = Confiner(planted)
+    confiner("lib/site-packages/ok.py", what="t")  # a warm cache changes nothing
+    with pytest.raises(UnsafePathError, match="refused"):
+        confiner(path, what="t")
+
+
+def test_relative_is_the_lexical_rule_alone(planted: Path) -> None:
+    assert relative("lib64/etc/passwd", what="t") == "lib64/etc/passwd"  # no filesystem involved
+    for bad in ("../x", "/x", "a//b", "a\u2028b", ""):
+        with pytest.raises(UnsafePathError):
+            relative(bad, what="t")

@@ -295,3 +295,37 @@ def test_build_requirements_are_read_from_each_kind_of_source_without_running_it
     assert buildreqs.of_git(tree, commit, None) == ("x>=1",)
     assert buildreqs.of_git(tree, commit, "no/such/dir") == ("setuptools>=40.8.0", "wheel")
     assert buildreqs.of_git(tree, "0" * 40, None) is None
+
+
+def test_a_direct_entry_that_fails_to_build_fails_before_any_removal(tmp_path: Path) -> None:
+    """pip builds before this tool removes or replaces anything: the venv is left exactly as it was."""
+    from .support import snapshot_tree
+
+    project = tmp_path / "p"
+    alpha1 = build_wheel(tmp_path / "w", "alpha", "1.0")
+    alpha2 = build_wheel(tmp_path / "w", "alpha", "2.0")
+    extra = build_wheel(tmp_path / "w", "extra", "1.0")
+    env = cli_env(tmp_path)
+    venv = make_venv(tmp_path / "venv")
+    write_project(project, {"default": {"alpha": lock_entry([alpha1], "1.0"), "extra": lock_entry([extra], "1.0")}})
+    first = run_cli("--project", project, "--venv", venv, "--offline", "--find-links", alpha1.parent, env=env)
+    assert first.returncode == 0, first.stderr
+    backend = write_local_package(project / "bad", "bad", "1.0") / "_backend.py"
+    backend.write_text(
+        backend.read_text().replace(
+            "def build_editable(wheel_directory, config_settings=None, metadata_directory=None):\n",
+            "def build_editable(wheel_directory, config_settings=None, metadata_directory=None):\n"
+            "    raise RuntimeError('the backend refuses')\n",
+        )
+    )
+    write_project(
+        project, {"default": {"alpha": lock_entry([alpha2], "2.0"), "bad": {"editable": True, "path": "./bad"}}}
+    )
+    before = snapshot_tree(venv)
+    proc = run_cli("--project", project, "--venv", venv, "--offline", "--prune", "--find-links", alpha1.parent, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert "the backend refuses" in proc.stderr
+    assert installed(venv) == {"alpha": "1.0", "extra": "1.0"}  # nothing pruned, nothing replaced
+    after = snapshot_tree(venv)
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert {c for c in changed if not c.endswith(".pipenv-sync-stamp.json")} == set(), changed

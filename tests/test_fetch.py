@@ -109,7 +109,7 @@ def test_foreign_linux_target_picks_the_right_wheels_and_a_wheelhouse(platforms:
 
     # the wheelhouse: the files, flat, and a PEP 503 index with sha256 fragments
     assert sorted(p.name for p in wh.iterdir() if p.is_file()) == sorted(
-        [w["glibc217"].name, w["legacy"].name, w["pure"].name]
+        [w["glibc217"].name, w["legacy"].name, w["pure"].name, "status.json"]  # what the index said of them
     )
     root = (wh / "simple" / "index.html").read_text()
     assert all(f'href="{name}/"' in root for name in ("native", "oldtag", "pure"))
@@ -117,11 +117,13 @@ def test_foreign_linux_target_picks_the_right_wheels_and_a_wheelhouse(platforms:
     assert f'href="../../{w["glibc217"].name}#sha256={sha256_file(w["glibc217"])}"' in page
     assert oct((wh / "simple" / "index.html").stat().st_mode & 0o044) == oct(0o044)  # servable by another user
 
-    # the same wheelhouse, fetched again: nothing copied, no request for what the store has
+    # the same wheelhouse, fetched again: nothing copied, no download for what the store has; only the
+    # index status of each project (for the wheelhouse's status.json) is asked
     platforms.index.requests.clear()
     proc, data = _fetch("--project", platforms.project, *LINUX_312, "--wheelhouse", wh, env=platforms.env)
     assert proc.returncode == 0, proc.stderr
-    assert platforms.index.requests == []
+    assert platforms.index.downloads == []
+    assert sorted(platforms.index.requests) == ["/simple/native/", "/simple/oldtag/", "/simple/pure/"]
     assert data["wheelhouse"] == {"path": str(wh), "files": 3, "projects": 3, "copied": 0, "present": 3}
     assert {a["origin"] for a in data["artifacts"]} == {"store"}  # type: ignore[attr-defined]
 
@@ -184,12 +186,13 @@ def test_fetch_then_sync_online_asks_the_index_nothing(tmp_path: Path, index: In
     proc = run_cli("--project", project, "--venv", tmp_path / "v", env=env)
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "v") == {"alpha": "1.0"}
-    assert index.requests == []  # online, and not one request: everything was in the store
+    # online, and nothing downloaded: everything was in the store; the one page is the index status (issue 17)
+    assert index.requests == ["/simple/alpha/"]
     # for an existing venv's interpreter, and still nothing to ask
     proc, data = _fetch("--project", project, "--venv", tmp_path / "v", env=env)
     assert proc.returncode == 0, proc.stderr
     assert f"(the venv {tmp_path / 'v'})" in str(data["target"])
-    assert index.requests == []
+    assert index.requests == ["/simple/alpha/"]
 
 
 def test_wheelhouse_works_as_find_links_and_as_a_static_index(tmp_path: Path, index: Index) -> None:

@@ -201,7 +201,8 @@ def test_an_entry_point_named_out_of_the_scripts_directory_is_refused_before_any
         env=cli_env(tmp_path),
     )
     assert synced.returncode == 1
-    assert "evil-1.0-py3-none-any.whl: entry point '../../../escaped' would be written outside" in synced.stderr
+    expected = "evil-1.0-py3-none-any.whl (locked as evil==1.0): entry point '../../../escaped' would be written"
+    assert expected in synced.stderr
     assert "Traceback" not in synced.stderr
     after = tree_of(tmp_path, exclude=())
     assert {k: v for k, v in after.items() if not k.startswith(("cache", "pip-cache"))} == before

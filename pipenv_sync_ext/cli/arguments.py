@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 from pipenv_sync_ext.fastpath.identity import split_categories
@@ -69,12 +70,55 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
     p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
     p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
+    add_status_arguments(p)
     add_source_arguments(p)
     p.add_argument(
         "--cache-dir", type=Path, help="artifact store (default: $PIPENV_SYNC_CACHE_DIR or ~/.cache/pipenv-sync)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged packages")
+
+
+def add_status_arguments(p: argparse.ArgumentParser) -> None:
+    """What the index says of the locked files: yanked (PEP 592), quarantined (PEP 792); pipeline/withdrawn.py."""
+    p.add_argument(
+        "--allow-yanked",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept NAME's yanked files under --deploy (repeatable)",
+    )
+    p.add_argument(
+        "--status-max-age",
+        type=_age,
+        default=Options.status_max_age,
+        metavar="AGE",
+        help="say so when the index status used offline is older than AGE (7d, 12h, 30m or seconds; default 7d)",
+    )
+    p.add_argument(
+        "--require-fresh-status",
+        action="store_true",
+        help="fail when the index status of a locked package is missing or older than --status-max-age",
+    )
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
+
+
+def parse_age(text: str) -> float:
+    """``3d``, ``12h``, ``30m``, ``2w`` or plain seconds, in seconds."""
+    m = _AGE.fullmatch(text.lower())
+    if m is None:
+        raise ValueError(f"{text!r} is not an age (e.g. 7d, 12h, 30m or seconds)")
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+def _age(text: str) -> float:
+    try:
+        return parse_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_lockfile_argument(p: argparse.ArgumentParser) -> None:
@@ -139,6 +183,9 @@ def options_from_args(args: argparse.Namespace) -> Options:
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
         pypi_mirror=pypi_mirror(args),
+        allow_yanked=tuple(args.allow_yanked),
+        status_max_age=args.status_max_age,
+        require_fresh_status=args.require_fresh_status,
         lockfile=args.lockfile,
     )
 

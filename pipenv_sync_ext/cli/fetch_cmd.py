@@ -51,9 +51,26 @@ def run_fetch(args: argparse.Namespace) -> int:
     def body(warn: Any, log: Any, quiet: bool) -> tuple[str, dict[str, Any]]:
         live = sys.stderr if not quiet and sys.stderr.isatty() else None
         fetched = fetch(fetch_options(args), warn=warn, log=log, progress=Progress(log, live))
+        if fetched.wheelhouse is not None:
+            _record_status(fetched, online=not args.offline, log=log)
         return _fetch_text(fetched, args.verbose), _fetch_json(fetched, time.perf_counter() - started)
 
     return run_command(args, body)
+
+
+def _record_status(f: Fetched, *, online: bool, log: Any) -> None:
+    """``status.json`` beside the wheelhouse: the index status of what it holds, for hosts that are offline.
+
+    Asked (conditionally) once the wheelhouse is written; offline, what the cache knows is recorded.
+    """
+    from pipenv_sync_ext.store.status import write_recorded
+    from pipenv_sync_ext.store.status_fetch import WHEELHOUSE_STATUS, StatusCheck
+
+    packages = [p for p, _a in f.chosen]
+    check = StatusCheck(packages, f.lock.sources, cache_dir=f.store.root, online=online, log=log).start()
+    statuses = [a.status for lookup in check.results().values() for a in lookup.answers]
+    write_recorded(f.wheelhouse.directory / WHEELHOUSE_STATUS, statuses)
+    log(f"Recorded the index status of {len(statuses)} project(s) in {f.wheelhouse.directory / WHEELHOUSE_STATUS}")
 
 
 _ORIGIN_TEXT = {

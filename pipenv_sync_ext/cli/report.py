@@ -36,9 +36,51 @@ def to_json(result: Result) -> str:
         "pip_installed": list(result.direct),
         **_plan_json(result),
         "warnings": list(result.warnings),
+        **_status_json(result),
         "elapsed_seconds": round(result.elapsed, 4),
     }
     return json.dumps(redact_data(data), indent=2)  # redacted before escaping; emit() redacts the text again
+
+
+def _status_json(result: Result) -> dict[str, Any]:
+    """``withdrawn``: locked files the index yanked or projects it marked; ``status``: how old that knowledge is."""
+    s = result.status
+    if s is None:
+        return {"withdrawn": [], "status": None}
+    return {
+        "withdrawn": [
+            {
+                "name": w.name,
+                "version": w.version,
+                "kind": w.kind,
+                "reason": w.reason,
+                "index": w.index,
+                "sha256": list(w.sha256),
+                "severity": w.severity,
+            }
+            for w in s.withdrawn
+        ],
+        "status": {
+            "checked": s.checked,
+            "online": s.online,
+            "age_seconds": None if s.age_seconds is None else round(s.age_seconds, 1),
+            "missing": list(s.missing),
+            "problems": list(s.problems),
+            "disagreements": list(s.disagreements),
+        },
+    }
+
+
+def _withdrawn_text(result: Result) -> list[str]:
+    """``--check``/``--dry-run``: what the index withdrew, and how old that knowledge is (a sync said it already)."""
+    s = result.status
+    if not result.dry_run or s is None or not s.withdrawn:
+        return []
+    from pipenv_sync_ext.pipeline.withdrawn import describe_age
+
+    age = f"checked {describe_age(s.age_seconds)} ago" if s.age_seconds is not None else "age unknown"
+    items = ", ".join(f"{w.name} {w.version} ({w.kind})" for w in s.withdrawn)
+    return [f"Withdrawn at the index ({age}): {items}"]
 
 
 def _plan_json(result: Result) -> dict[str, Any]:
@@ -78,7 +120,8 @@ def to_text(result: Result, verbose: bool = False) -> str:
     if result.out_of_sync:
         reasons = [f"  ! {reason}" for reason in result.out_of_sync]
         notes = [f"  {line}" for line in _would(result)] + [f"  {line}" for line in _not_in_lock(result)]
-        return "\n".join([f"Out of sync with {result.lock.name}: {result.venv}", *reasons, *notes])
+        head = f"Out of sync with {result.lock.name}: {result.venv}"
+        return "\n".join([head, *reasons, *notes, *_withdrawn_text(result)])
     if plan is None:
         return _hit(result, as_json=False)
     lines: list[str] = []
@@ -101,7 +144,7 @@ def to_text(result: Result, verbose: bool = False) -> str:
         lines.append("  kept, not in the lock: " + ", ".join(f"{d.name} {d.version}" for d in plan.extraneous))
     lines += _not_in_lock(result)
     lines.append(_summary(result, plan, took))
-    return "\n".join(lines)
+    return "\n".join(lines + _withdrawn_text(result))
 
 
 def _would(result: Result) -> list[str]:

@@ -28,6 +28,13 @@ and from the lock's source: pip exits 0 when a path builds a distribution of
 another name, and that must not pass for an installed entry. Two entries of
 different names locked on one source are refused before anything changes
 (:func:`check_distinct`): one directory builds one distribution.
+
+Order (issue 18, part 3): pip builds and installs an entry in one step, so the
+pipeline (``pipeline/in_place.py``) runs it *before* the executor removes or
+installs any wheel: an entry that fails to build fails before any change of
+this tool's, and pip rolls back its own uninstall of the entry's old version.
+The distributions pip installed are added to what the removals keep, so a
+file two distributions share is never taken from the new one.
 """
 
 from __future__ import annotations

@@ -9,9 +9,11 @@ visible is :mod:`~pipenv_sync_ext.install.linkinstall`'s (from the unpacked stor
 that cannot be unpacked); how a killed sync is noticed and repaired is
 :mod:`~pipenv_sync_ext.install.journal`'s.
 
-Every unpacked tree is made or checked before the first change, so a wheel
-that cannot be unpacked falls back to ``installer`` without leaving anything
-half-done. Removals run one at a time; installs in a small thread pool.
+Every wheel passes :mod:`~pipenv_sync_ext.install.preflight` (for every link
+mode), and every unpacked tree is made or checked, before the first change, so
+a wheel that would fail fails with the venv unchanged, and one that cannot be
+unpacked falls back to ``installer`` without leaving anything half-done.
+Removals run one at a time; installs in a small thread pool.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pipenv_sync_ext.errors import InstallError
-from pipenv_sync_ext.install import journal, linkinstall
+from pipenv_sync_ext.install import journal, linkinstall, preflight
 from pipenv_sync_ext.install.removal import Claims, carry_out, claimed_files, plan_removal
-from pipenv_sync_ext.install.wheelinstall import check_wheel as full_check
 from pipenv_sync_ext.install.wheelinstall import install_wheel
 from pipenv_sync_ext.store import unpacked
 from pipenv_sync_ext.store.cas import LocalArtifact
@@ -35,20 +35,12 @@ LINK_MODES = linkinstall.MODES
 
 
 def check_wheel(local: LocalArtifact, name: str, cache_dir: Path | None = None) -> None:
-    """Refuse, before anything is removed, a wheel that is not what the lock entry names.
+    """Refuse, before anything is removed, a wheel that is not completely what the lock entry names.
 
-    A wheel already unpacked in the store passed every check when it was unpacked
-    (its bytes are re-hashed by the store on each use): only its name is compared.
+    :mod:`.preflight`'s checks; the pin comes with the artifact (``LocalArtifact.locked``).
     """
-    if cache_dir is not None:
-        tree = unpacked.load(cache_dir, local.artifact.sha256)
-        if tree is not None:
-            if tree.name != name:
-                raise InstallError(
-                    f"{local.artifact.filename}: is a wheel of {tree.metadata_name!r}, not of {name!r}; not installed"
-                )
-            return
-    full_check(local, name)
+    version = local.locked[1] if local.locked is not None and local.locked[0] == name else None
+    preflight.check_wheel(local, name=name, version=version, cache_dir=cache_dir)
 
 
 def apply(
@@ -67,6 +59,8 @@ def apply(
     if link_mode not in LINK_MODES:
         raise ValueError(f"not a link mode: {link_mode!r}")
     linking = link_mode != "installer" and cache_dir is not None
+    preflight.check_all(installs, cache_dir=cache_dir)  # done already by the pipeline: a guarantee, not a cost
+    preflight.check_targets(installs, interpreter=interpreter, removals=removals)
     trees: list[unpacked.Unpacked | None] = [None] * len(installs)
     if linking and installs:
         assert cache_dir is not None

@@ -50,6 +50,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import NamedTuple
 
+from pipenv_sync_ext.confine import Confiner
 from pipenv_sync_ext.errors import InstallError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.install import failpoints
@@ -82,23 +83,29 @@ class _Plan(NamedTuple):
 
 
 def _plan(tree: Unpacked, interpreter: Interpreter) -> _Plan:
+    """Where each file goes; every path confined under its scheme directory (preflight did it before the
+    first change, this is the same rule at the place that writes)."""
     scheme = dist_scheme({k: os.path.abspath(v) for k, v in interpreter.scheme.items()}, tree.name)
-    site = scheme[tree.root_scheme]
-    staged = f"{site}/{tree.dist_info}{PARTIAL_SUFFIX}"
+    under = {key: Confiner(directory) for key, directory in scheme.items()}
+    what = f"{tree.wheel}: a file to install"
     prefix = tree.dist_info + "/"
     scripts = scheme["scripts"] + "/"
     names = script_names(tree.entry_points, interpreter.version)
     ops = []
     for m in tree.files:
         if m.scheme == tree.root_scheme and m.dest.startswith(prefix):
-            dst = staged + m.dest[len(tree.dist_info) :]
+            rel = tree.dist_info + PARTIAL_SUFFIX + m.dest[len(tree.dist_info) :]
         elif m.scheme == "scripts" and replaced_by_launcher(m.dest, tree.entry_points, names):
             continue  # the launcher wins, as with pip; nothing written, no RECORD row
         else:
-            dst = f"{scheme[m.scheme]}/{m.dest}"
+            rel = m.dest
+        dst = under[m.scheme].check(rel, what=what)
         kind = _SCRIPT_FILE if m.scheme == "scripts" else _COPY if dst.startswith(scripts) else _LINK
         ops.append(_Op(kind, m, dst))
-    launchers = [(scripts + name, module, attr) for name, (module, attr, _section) in names.items()]
+    launchers = [
+        (under["scripts"].check(name, what=f"{tree.wheel}: a launcher"), module, attr)
+        for name, (module, attr, _section) in names.items()
+    ]
     return _Plan(scheme, ops, launchers)
 
 

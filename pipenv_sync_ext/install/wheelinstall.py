@@ -1,11 +1,6 @@
 """Checking and installing one wheel, with PyPA's ``installer``, so that nothing half-done is visible.
 
-:func:`check_wheel` runs in preflight, before anything is removed: the archive
-opens, it is the package the lock names (METADATA's ``Name``, not the file
-name), ``Wheel-Version`` is 1.x, RECORD lists every member with the right hash
-(checked once per stored artifact), no member escapes the install location,
-and the declared sizes are sane (zip bombs).
-
+:mod:`.preflight` checks each wheel completely before anything is removed;
 :func:`install_wheel` then installs it with three guarantees on top of
 ``installer``'s:
 
@@ -42,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pipenv_sync_ext.confine import Confiner
 from pipenv_sync_ext.errors import InstallError
 from pipenv_sync_ext.fsutil import sha256_stream
 from pipenv_sync_ext.install import failpoints
@@ -50,80 +46,18 @@ from pipenv_sync_ext.install.scripts import fix_shebang, launcher, replaced_by_l
 from pipenv_sync_ext.install.writeahead import MANIFEST, PARTIAL_SUFFIX, undo_partial
 from pipenv_sync_ext.install.writeahead import append as write_ahead
 from pipenv_sync_ext.store.cas import LocalArtifact
-from pipenv_sync_ext.store.extract import check_script_names
+from pipenv_sync_ext.store.extract import parse_entry_points
 from pipenv_sync_ext.target.interpreter import Interpreter
 
 CONTENTS_VERIFIED = ".contents-verified"  # beside a stored wheel whose members matched its RECORD
-# Zip bombs: a wheel declaring more than this in total, or a member inflating more
-# than _MAX_RATIO times its compressed size beyond _RATIO_FLOOR, is refused. Real
-# wheels (even 2,000-file ones, or large native libraries) stay far below.
-MAX_UNPACKED = 4 << 30
-_MAX_RATIO = 200
-_RATIO_FLOOR = 16 << 20
-
-
-def check_wheel(local: LocalArtifact, name: str) -> None:
-    """Refuse, before anything is removed, a wheel that is not what the lock entry names."""
-    from installer.exceptions import InstallerError
-    from installer.records import InvalidRecordEntry
-    from installer.sources import WheelFile
-    from installer.utils import parse_metadata_file
-    from packaging.utils import canonicalize_name
-
-    label = local.artifact.filename
-    try:
-        with zipfile.ZipFile(local.path) as archive:
-            _check_sizes(archive, label)
-            for item in archive.namelist():
-                if item.startswith("/") or "\\" in item or ".." in item.split("/"):
-                    raise InstallError(f"{label}: archive member {item!r} escapes the install location; not installed")
-            metadata = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-            if len(metadata) != 1:
-                raise InstallError(f"{label}: holds {len(metadata)} .dist-info/METADATA files, not 1; not installed")
-            inner = parse_metadata_file(archive.read(metadata[0]).decode("utf-8", "replace"))["Name"] or "?"
-            if canonicalize_name(inner) != name:
-                raise InstallError(f"{label}: is a wheel of {inner!r}, not of {name!r}; not installed")
-            source = WheelFile(archive)
-            wheel_version = parse_metadata_file(source.read_dist_info("WHEEL"))["Wheel-Version"] or ""
-            if not wheel_version.startswith("1."):
-                raise InstallError(f"{label}: unsupported Wheel-Version {wheel_version!r}; not installed")
-            check_script_names([list(ep) for ep in _entry_points(archive, source.dist_info_dir, label)], label)
-            # Every member against RECORD, once per artifact: the store re-hashes the file on each
-            # use, so a wheel whose contents checked out once still does.
-            verified = local.path.parent / CONTENTS_VERIFIED
-            source.validate_record(validate_contents=not verified.exists())
-            if not verified.exists():
-                verified.touch()
-    except InstallError:
-        raise
-    except (InstallerError, InvalidRecordEntry, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InstallError(f"{label}: not a valid wheel: {first}; not installed") from None
 
 
 def _entry_points(archive: zipfile.ZipFile, dist_info: str, label: str) -> list[tuple[str, str, str, str]]:
-    from installer.utils import parse_entrypoints
-
     path = f"{dist_info}/entry_points.txt"
     if path not in archive.NameToInfo:
         return []
-    try:
-        return list(parse_entrypoints(archive.read(path).decode("utf-8")))
-    except (AssertionError, ValueError) as exc:
-        raise InstallError(f"{label}: unreadable entry_points.txt ({exc}); not installed") from None
-
-
-def _check_sizes(archive: zipfile.ZipFile, label: str) -> None:
-    total = 0
-    for info in archive.infolist():
-        total += info.file_size
-        if info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
-            raise InstallError(
-                f"{label}: member {info.filename!r} inflates {info.compress_size} bytes to {info.file_size} "
-                "(a zip bomb?); not installed"
-            )
-    if total > MAX_UNPACKED:
-        raise InstallError(f"{label}: declares {total} bytes unpacked, over the {MAX_UNPACKED} limit; not installed")
+    text = archive.read(path).decode("utf-8")
+    return [(n, m, a, s) for n, m, a, s in parse_entry_points(text, label)]
 
 
 class _CheckedStream(io.RawIOBase):
@@ -203,13 +137,16 @@ def _staged_destination(
     staged = dist_info + PARTIAL_SUFFIX
     (site / staged).mkdir(parents=True, exist_ok=True)
     made: set[Path] = set()  # directories known to exist
+    under: dict[str, Confiner] = {}  # per scheme: every path written is confined (preflight did it too)
     launchers = script_names(entry_points, interpreter.version)
     replaced = RecordEntry("", None, None)  # a data script a launcher replaces: neither written nor recorded
 
     class StagedDestination(SchemeDictionaryDestination):
         def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
             target = staged + path[len(dist_info) :] if path.startswith(dist_info + "/") else path
-            full = Path(os.path.abspath(Path(self.scheme_dict[scheme]) / target))
+            if scheme not in under:
+                under[scheme] = Confiner(self.scheme_dict[scheme])
+            full = under[scheme](target, what=f"{dist_info}: a file to install")
             # Write-ahead: the next run can undo a killed install from this list. A file that
             # existed before belongs to someone else too and is never removed by an undo.
             existed = os.path.lexists(full)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,8 @@ class Run:
     log: Say
     warnings: list[str]
     started: float
+    # the withdrawn-file policy (pipeline/withdrawn.py), called before the first change to the venv
+    gate: Callable[[Plan | None], None] = lambda _plan: None
 
     def result(
         self,

@@ -95,6 +95,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
         )
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
+        run.gate(plan)  # withdrawn files: the build beside overlapped the status check; the venv is not yet changed
         venvlock.adopt(staging)  # held once it is the venv: a waiting sync must not slip in before the stamp
         swap_in(staging, final, resuming=resuming)
     except BaseException:

@@ -6,9 +6,12 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from pipenv_sync_ext.errors import SyncError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.install import direct, execute, journal, verify
+from pipenv_sync_ext.install.preflight import check_targets
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.pipeline.steps import (
@@ -50,9 +53,18 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
         return run.result(plan, problems, direct=names(pending), download=not_in_store(run, plan))
     if not plan.changes_nothing or pending:
         prepared = preflight(run, plan, interp=interp, pending=pending)
-        stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
+        run.gate(plan)  # withdrawn files: decided after the downloads it overlapped, before any change
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
+        # Where each wheel would write, against the venv as it is: refused while the stamp still stands.
+        check_targets(prepared.artifacts, interpreter=interp, removals=removals)
+        stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
+        if pending:
+            # pip first: a direct entry that fails to build fails before any removal of ours (pip
+            # restores what it uninstalled itself). What it installed is kept by the removals below.
+            install_direct(run, pending, prepared=prepared, interp=interp, venv=run.venv)
+            built = {canonicalize_name(r.entry.name) for r in pending}
+            kept += [d for d in inventory.scan(interp.site_dirs) if d.name in built]
         try:
             execute.apply(
                 removals=removals,
@@ -70,7 +82,6 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
             # no journal, unless a removal was cut short, so --check does not report an interruption.
             journal.settle(run.venv, site_dirs=interp.site_dirs)
             raise
-        install_direct(run, pending, prepared=prepared, interp=interp, venv=run.venv)
     # Checked after every change, and always under --deploy, whose promise it is.
     if (options.deploy or not plan.changes_nothing or pending) and not conflicts_ok(run, plan, interp):
         return run.result(plan, problems, direct=names(pending))

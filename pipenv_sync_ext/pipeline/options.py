@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipenv_sync_ext.plan import Plan
+    from pipenv_sync_ext.store.status import StatusReport
     from pipenv_sync_ext.target.drift import Problem
 
 
@@ -41,6 +42,9 @@ class Options:
     lockfile: Path | None = None  # --lockfile: instead of the project's (fastpath/lockchoice.py)
     link_mode: str = "auto"  # how installed files come from the store: auto, clone, hardlink, copy or installer
     pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
+    allow_yanked: tuple[str, ...] = ()  # yanked files of these projects pass under --deploy (pipeline/withdrawn.py)
+    status_max_age: float = 7 * 86400.0  # seconds: an older cached index status is said to be old
+    require_fresh_status: bool = False  # a stale or missing index status is an error
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Result:
     packages: tuple[tuple[str, str], ...] = ()  # what the stamp says is installed, on a stamp hit
     out_of_sync: tuple[str, ...] = ()  # --check: why the venv does not match the lock
     direct: tuple[str, ...] = ()  # editable/path/file/VCS entries (re)installed through pip
+    status: StatusReport | None = None  # what the index said of the locked files (pipeline/withdrawn.py)
     # --dry-run/--check: what a sync would do beyond the plan's steps
     would_create_venv: bool = False  # the venv does not exist
     would_rebuild: bool = False  # the venv would be rebuilt (--rebuild, a broken or drifted venv)

@@ -25,6 +25,7 @@ from pipenv_sync_ext.lock.freshness import check_lock
 from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
 from pipenv_sync_ext.lock.selection import select
+from pipenv_sync_ext.pipeline import withdrawn
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.fresh import build_fresh
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
@@ -70,10 +71,11 @@ def run_pipeline(
         warnings=warnings,
         started=started,
     )
+    run.gate = gate = withdrawn.start_gate(run)
     # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.
     reading = options.check or options.dry_run
     with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log, shared=reading):
-        return _run(run)
+        return withdrawn.judged(gate, run, _run)
 
 
 def _run(run: Run) -> Result:

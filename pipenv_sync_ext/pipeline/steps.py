@@ -174,6 +174,7 @@ def wheel_fetch(interp: Interpreter, venv: Path) -> PipFetch:
 
 
 def write_stamp(run: Run, plan: Plan, *, interp: Interpreter, warnings: Sequence[str]) -> None:
+    run.gate(plan)  # a sync with nothing to change is judged too, before it is stamped "in sync"
     if run.key is None or any(o.entry.kind == "unpinned" and o.dist is None for o in plan.others):
         return  # entries the lock cannot install are missing: not "in sync"
     note = not_in_lock_note(run.prunable(plan))  # said again when the stamp answers (as a warning)

@@ -13,6 +13,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from pipenv_sync_ext.confine import component
+from pipenv_sync_ext.errors import UnsafePathError
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -36,6 +39,31 @@ def project_of(filename: str) -> tuple[str, str] | None:
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
     return canonicalize_name(name), str(version)
+
+
+def safe_filename(filename: str, *, what: str) -> str:
+    """``filename`` when it is one safe file name *and* a wheel or sdist file name; else :class:`UnsafePathError`.
+
+    A file name from an index page (or a find-links directory, or the store) becomes a
+    path only after this: one component (:func:`pipenv_sync_ext.confine.component`: no
+    ``/``, no ``..``, no control characters, percent-decoding already done by the
+    caller) that :mod:`packaging` parses as a wheel or sdist name.
+    """
+    component(filename, what=what)
+    if project_of(filename) is None:
+        raise UnsafePathError(f"{what}: {filename!r} is not a wheel or sdist file name; refused")
+    return filename
+
+
+def names_version(filename: str, name: str, version: str) -> bool:
+    """Whether ``filename`` is a wheel or sdist of canonical ``name`` at ``version`` (compared normalised)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        normal = str(Version(version))
+    except InvalidVersion:
+        normal = version
+    return project_of(filename) == (name, normal)
 
 
 def wheel_rank(filename: str, tag_rank: Mapping[str, int]) -> int | None:

@@ -30,10 +30,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from pipenv_sync_ext.confine import component
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import sha256_stream
 from pipenv_sync_ext.store.artifact import Artifact
@@ -59,6 +60,9 @@ def default_cache_dir() -> Path:
 class LocalArtifact:
     artifact: Artifact
     path: Path
+    # (canonical name, pinned version) of the lock entry this file was chosen for, set by gather:
+    # preflight compares the wheel's own name and version with it. Not part of the file's identity.
+    locked: tuple[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,12 @@ class Store:
             os.utime(self._dir(sha256))
 
     def staging_file(self, filename: str) -> tuple[Path, Path]:
-        """A fresh staging directory and the path to write ``filename`` into."""
+        """A fresh staging directory and the path to write ``filename`` into (one safe file name).
+
+        Callers with a name from outside (an index page) check it is a wheel or sdist name first
+        (:func:`~pipenv_sync_ext.store.artifact.safe_filename`); here, whoever calls, it stays one component.
+        """
+        component(filename, what="file name to store")  # before anything is written
         self._tmp.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self._tmp, prefix="in-"))
         return staging, staging / filename

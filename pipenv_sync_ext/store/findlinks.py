@@ -8,6 +8,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from pipenv_sync_ext.confine import component
+from pipenv_sync_ext.errors import UnsafePathError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.store.artifact import Artifact, project_of
 from pipenv_sync_ext.store.cas import LocalArtifact, sha256_of
@@ -41,7 +43,7 @@ class FindLinks:
             if not explicit and not d.is_dir():
                 continue
             for path in self._files(d, explicit):
-                parsed = project_of(path.name)
+                parsed = project_of(path.name) if _plain(path.name) else None
                 if parsed is not None:
                     self._by_project.setdefault(parsed[0], []).append((path, parsed[1]))
 
@@ -80,6 +82,14 @@ class FindLinks:
         if path not in self._warned:
             self._warned.add(path)
             self._warn(message)
+
+
+def _plain(name: str) -> bool:
+    try:
+        component(name, what="find-links file")
+    except UnsafePathError:
+        return False  # a name no tool makes (a control character): not a candidate
+    return True
 
 
 def _same_version(a: str, b: str) -> bool:

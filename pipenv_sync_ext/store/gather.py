@@ -190,7 +190,8 @@ def gather(
             details=[m.describe() for m in missing],
             hint=_missing_hint(missing, client),
         )
-    return found
+    pins = {p.name: p.version for p in packages}
+    return {name: dataclasses.replace(local, locked=(name, pins[name])) for name, local in found.items()}
 
 
 def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None, lock_label: str) -> None:

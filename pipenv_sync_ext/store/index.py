@@ -46,15 +46,14 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, TypeVar
 
-from packaging.version import InvalidVersion, Version
-
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.fsutil import local_failure
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
-from pipenv_sync_ext.store.artifact import Artifact, project_of
+from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
+from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
@@ -142,21 +141,18 @@ class IndexClient:
             return [s for s in self._sources if s.name == package.index]
         return list(self._sources)
 
-    def _open(self, url: str, source: ResolvedSource, accept: str | None = None) -> Any:
+    def _open(self, url: str, source: ResolvedSource, accept: str | None = None, headers: Any = None) -> Any:
         request = urllib.request.Request(url)
         request.add_header("User-Agent", "pipenv-sync")
+        for name, value in (headers or {}).items():  # validators of a conditional request (store/status_fetch.py)
+            request.add_header(name, value)
         if accept:
             request.add_header("Accept", accept)
         auth = source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
         if auth:
             # Unredirected: a redirect to another host (a CDN) must not carry the credentials.
             request.add_unredirected_header("Authorization", auth)
-        context = None
-        if url.startswith("https:"):
-            context = ssl.create_default_context()
-            if not source.verify_ssl:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+        context = _ssl_context(source.verify_ssl) if url.startswith("https:") else None
         host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
         with self._dead_lock:
             dead = self._dead.get(host)
@@ -222,8 +218,11 @@ class IndexClient:
                 continue
             for filename, url, digest in listing:
                 if digest in package.hashes:
+                    # A page names the file: refused here, before any download, when it is not a plain
+                    # wheel or sdist file name (a percent-encoded "../", an absolute path).
+                    safe_filename(filename, what=f"{redact(page)}: a file the lock allows for {package.name}")
                     found.append(RemoteFile(Artifact(digest, filename), url, source))
-                elif project_of(filename) == (package.name, _normal(package.version)):
+                elif names_version(filename, package.name, package.version):
                     other.append((filename, digest, source.display))
             if found:
                 break
@@ -239,9 +238,15 @@ class IndexClient:
             raise unreachable
         return found
 
+    def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Any:
+        """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
+        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
+        return self._open(url, source, _ACCEPT, {**validators, **ACCEPT_ENCODING})
+
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
-        with self._open(url, source, _ACCEPT) as response:
-            return response.read(), response.headers.get("Content-Type", ""), response.geturl()
+        with self._open(url, source, _ACCEPT, ACCEPT_ENCODING) as response:
+            body = read_page_body(response, what=redact(url))
+            return body, response.headers.get("Content-Type", ""), response.geturl()
 
     def download(self, remote: RemoteFile, store: Store, transfer: Transfer | None = None) -> LocalArtifact:
         existing = store.get(remote.artifact.sha256)
@@ -250,9 +255,12 @@ class IndexClient:
 
         def attempt() -> LocalArtifact:
             staging, dest = store.staging_file(remote.artifact.filename)
+            # Written under a name of our own until its hash is checked; only then does it take the
+            # page's (checked) file name, inside the directory named by its sha256.
+            part = staging / ".download"
             try:
                 h = hashlib.sha256()
-                with self._open(remote.url, remote.source) as response, dest.open("wb") as out:
+                with self._open(remote.url, remote.source) as response, part.open("wb") as out:
                     expected = _content_length(response)
                     if transfer is not None:
                         transfer.start(expected)
@@ -275,6 +283,7 @@ class IndexClient:
                         f"hash mismatch for {name} {version} ({remote.artifact.filename}, downloaded): "
                         f"expected sha256 {remote.artifact.sha256[:16]}..., computed {h.hexdigest()}"
                     )
+                os.rename(part, dest)
                 return store.commit(staging, remote.artifact.sha256)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -326,19 +335,23 @@ class _Truncated(OSError):
     pass
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One per run and setting: loading the CA store costs ~50-200 ms of CPU (under the GIL), which per
+    request made a status check of 46 projects take seconds; a context is safe to share between threads."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _content_length(response: Any) -> int | None:
     try:
         value = int(response.headers.get("Content-Length", ""))
     except ValueError:
         return None
     return value if value >= 0 else None
-
-
-def _normal(version: str) -> str:
-    try:
-        return str(Version(version))
-    except InvalidVersion:
-        return version
 
 
 def _short(digests: frozenset[str], limit: int = 2) -> str:

@@ -48,7 +48,8 @@ KINDS = (
     Kind("staging", "v1/tmp", "inserts and deletions under way or interrupted"),
     Kind("trash", "v1/trash", "artifacts a prune is deleting"),
     Kind("probes", "probes", "interpreters' tags and markers"),
-    Kind("locks", "locks", "one lock file per venv synced"),
+    Kind("status", "v1/status", "what the indexes last said of each project (yanked, quarantined)"),
+    Kind("locks", "locks", "venv lock files, where a directory cannot be locked itself"),
 )
 OTHER = Kind("other", "", "anything else (and the store's own directories)")
 

@@ -7,7 +7,7 @@ and ``manifest.json``: the distribution's canonical name, its
 entry points, and per member its scheme and path within it (``.data/``
 layout), sha256 (RECORD form), size and executable bit. A tree is made on
 first use of a stored wheel whose sha256 and RECORD were verified
-(:func:`pipenv_sync_ext.install.wheelinstall.check_wheel`): the zip is re-hashed through the same
+(:func:`pipenv_sync_ext.install.preflight.check_wheel`): the zip is re-hashed through the same
 file descriptor that is unzipped, every member is checked against RECORD
 while it is written, into a staging directory under ``<cache>/v1/tmp``
 that is renamed into place (a concurrent twin wins harmlessly). The zip
@@ -20,9 +20,8 @@ the tree was touched, and it is rebuilt from the zip. ``--repair`` also
 hashes every file of the trees it uses against the manifest. Tree files
 are not fsynced one by one (thousands of fsyncs cost seconds): a tree cut
 short by a power loss has files of the wrong size, which that check sees.
-A wheel with a tree skips the zip checks of preflight but its name (see
-:func:`pipenv_sync_ext.install.execute.check_wheel`): they passed when the
-tree was made.
+A wheel with a tree skips the zip checks of preflight but its identity (see
+:mod:`pipenv_sync_ext.install.preflight`): they passed when the tree was made.
 
 Trees are made, checked and discarded here; :mod:`.extract` writes a tree's
 files from the zip; :mod:`pipenv_sync_ext.install.linkinstall` installs from it.
@@ -44,12 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from pipenv_sync_ext.errors import InstallError
+from pipenv_sync_ext.confine import component, relative
+from pipenv_sync_ext.errors import InstallError, UnsafePathError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.store.cas import LocalArtifact
-from pipenv_sync_ext.store.extract import extract, record_hash
+from pipenv_sync_ext.store.extract import SCHEMES, extract, record_hash
 
-FORMAT = 2  # 2: entry-point names checked (trees made before are made again)
+FORMAT = 3  # 2: entry-point names checked; 3: the version recorded (trees made before are made again)
 # One thread per core: with more, Python threads doing short syscalls contend for the GIL and the filesystem
 # (measured on 2 cores: 4 threads took ~1.6x as long as 2 to link project-medium).
 WORKERS = min(8, os.cpu_count() or 1)
@@ -71,6 +71,7 @@ class Unpacked:
     wheel: str  # the wheel's file name
     name: str  # canonical distribution name
     metadata_name: str  # METADATA's Name, as written
+    version: str  # METADATA's Version, as written
     dist_info: str
     root_scheme: str  # purelib or platlib
     mtime_ns: int  # every file of the tree has it
@@ -107,14 +108,25 @@ def load(cache_dir: Path, sha256: str) -> Unpacked | None:
             wheel=str(data["wheel"]),
             name=str(data["name"]),
             metadata_name=str(data["metadata_name"]),
+            version=str(data["version"]),
             dist_info=str(data["dist_info"]),
             root_scheme=str(data["root_scheme"]),
             mtime_ns=int(data["mtime_ns"]),
             files=tuple(Member(p, s, d, h, int(n), bool(x)) for p, s, d, h, n, x in data["files"]),
             entry_points=tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["entry_points"]),
         )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        # The manifest is read back from disk: its paths obey the rule a wheel's members do.
+        what = f"{root / 'manifest.json'}: an entry"
+        for m in tree.files:
+            relative(m.path, what=what)
+            relative(m.dest, what=what)
+            if m.scheme not in SCHEMES:
+                raise ValueError(f"unknown scheme {m.scheme!r}")
+        for name, *_rest in tree.entry_points:
+            component(name, what=what)
+        component(tree.dist_info, what=what)
+    except (OSError, ValueError, KeyError, TypeError, UnsafePathError):
+        return None  # not ours to trust: made again from the zip
     with _loaded_lock:
         _loaded[root] = tree
     return tree

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipenv_sync_ext.fsutil import atomic_write
-from pipenv_sync_ext.store.artifact import project_of
+from pipenv_sync_ext.store.artifact import project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, sha256_of
 
 
@@ -46,6 +46,7 @@ def export(artifacts: Iterable[LocalArtifact], directory: Path, warn: Callable[[
     copied = present = 0
     for local in artifacts:
         name, digest = local.artifact.filename, local.artifact.sha256
+        safe_filename(name, what=f"--wheelhouse {directory}: file name")  # before it becomes a path
         if known.get(name, digest) != digest:
             warn(f"{directory / name}: two artifacts of that name (sha256 {known[name][:12]}... and {digest[:12]}...); "
                  "the second is left out")  # fmt: skip

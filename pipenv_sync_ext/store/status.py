@@ -1,0 +1,238 @@
+"""What an index says about a project besides its files: yanked files (PEP 592) and the project's status (PEP 792).
+
+The lock's sha256 makes the bytes trustworthy; it says nothing about whether
+the index has since withdrawn them. This module holds the answer as values
+(:class:`ProjectStatus`), reads it from a simple-API page (PEP 691 JSON
+``yanked`` and ``project-status``; PEP 503 HTML ``data-yanked`` and the
+``pypi:project-status`` meta tags) and keeps it on disk, one file per
+(index, project), under ``<cache-dir>/v1/status/<sha256 of url + project>.json``.
+
+Decisions:
+
+* **Every yanked file the page lists is kept** (sha256 -> reason), not only the
+  locked ones: a later lock pinning another version gets its answer from a
+  ``304 Not Modified`` too. Files that are not yanked are not kept: a big
+  project lists thousands, and the answer for them is the same ("not yanked").
+* **A yanked file with no reason** is the empty string.
+* **No status on the page** means ``active`` (PEP 792's default).
+* **A cache file that cannot be read** is no status at all (as if never
+  fetched): it is only a cache, and a status check must not fail a sync that
+  would fail no other way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from pipenv_sync_ext.fsutil import atomic_write
+
+ACTIVE, ARCHIVED, QUARANTINED, DEPRECATED = "active", "archived", "quarantined", "deprecated"
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """What one source said about one project, and when."""
+
+    project: str  # canonical name
+    index: str  # the source's URL, without credentials
+    status: str = ACTIVE
+    reason: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)  # sha256 of each yanked file -> its reason
+    fetched_at: float = 0.0  # time.time() of the last answer from the index (200 or 304)
+    etag: str | None = None
+    last_modified: str | None = None
+    fresh_for: float = 0.0  # seconds after fetched_at the index said the page stays fresh (Cache-Control max-age)
+
+    def yanked(self, sha256: str) -> str | None:
+        """The reason ``sha256`` was yanked ("" when none was given), or None if it is not."""
+        return self.files.get(sha256)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": _FORMAT,
+            "project": self.project,
+            "index": self.index,
+            "status": self.status,
+            "reason": self.reason,
+            "fetched_at": self.fetched_at,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "fresh_for": self.fresh_for,
+            "files": dict(self.files),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ProjectStatus | None:
+        """The value :meth:`to_json` wrote, or None for anything else (a cache or a wheelhouse is not trusted)."""
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            return None
+        files = data.get("files")
+        strings = ("project", "index", "status")
+        if not isinstance(files, dict) or not all(isinstance(data.get(k), str) for k in strings):
+            return None
+        if not isinstance(data.get("fetched_at"), (int, float)):
+            return None
+        return cls(
+            project=data["project"],
+            index=data["index"],
+            status=data["status"],
+            reason=_str_or_none(data.get("reason")),
+            files={str(k): v for k, v in files.items() if isinstance(v, str)},
+            fetched_at=float(data["fetched_at"]),
+            etag=_str_or_none(data.get("etag")),
+            last_modified=_str_or_none(data.get("last_modified")),
+            fresh_for=float(data["fresh_for"]) if isinstance(data.get("fresh_for"), (int, float)) else 0.0,
+        )
+
+
+def max_age(cache_control: str | None) -> float:
+    """How long a response stays fresh by its ``Cache-Control`` (0 for ``no-cache``/``no-store`` or none)."""
+    directives = [d.strip().lower() for d in (cache_control or "").split(",")]
+    if "no-cache" in directives or "no-store" in directives:
+        return 0.0
+    for d in directives:
+        name, _, value = d.partition("=")
+        if name == "max-age":
+            try:
+                return max(0.0, min(float(value.strip('"')), 86400.0))  # a day at most, whatever a server says
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def parse_page(body: bytes, content_type: str, *, project: str, index: str) -> ProjectStatus:
+    """The status a simple-API page states (``fetched_at`` and validators are the caller's)."""
+    if "json" in content_type:
+        data = json.loads(body)
+        files: dict[str, str] = {}
+        for f in data.get("files", []):
+            digest = (f.get("hashes") or {}).get("sha256")
+            reason = _yank_reason(f.get("yanked", False))
+            if digest and reason is not None:
+                files[str(digest).lower()] = reason
+        status, reason = ACTIVE, None
+        marker = data.get("project-status")
+        if isinstance(marker, dict):
+            status = str(marker.get("status") or ACTIVE)
+            reason = _str_or_none(marker.get("reason"))
+        elif isinstance(marker, str):
+            status = marker
+        return ProjectStatus(project, index, status.lower(), reason, files)
+    parser = _StatusParser()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    return ProjectStatus(project, index, parser.status.lower(), parser.reason, parser.files)
+
+
+def _yank_reason(value: Any) -> str | None:
+    if value is True:
+        return ""
+    if isinstance(value, str):  # PEP 691: a string is yanked, with that reason
+        return value
+    return None
+
+
+class _StatusParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, str] = {}
+        self.status = ACTIVE
+        self.reason: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "meta" and values.get("name") == "pypi:project-status":
+            self.status = values.get("content") or ACTIVE
+        elif tag == "meta" and values.get("name") == "pypi:project-status-reason":
+            self.reason = values.get("content")
+        elif tag == "a" and values.get("href"):
+            fragment = urllib.parse.urlsplit(values["href"] or "").fragment
+            digest = dict(urllib.parse.parse_qsl(fragment)).get("sha256")
+            if digest and "data-yanked" in values:
+                # PEP 592: the attribute's presence yanks the file; its value, if any, is the reason
+                self.files[digest.lower()] = values.get("data-yanked") or ""
+
+
+class StatusCache:
+    """One JSON file per (index, project) in the store's directory."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.directory = cache_dir / "v1" / "status"
+
+    def _path(self, index: str, project: str) -> Path:
+        key = hashlib.sha256(f"{index}\0{project}".encode()).hexdigest()
+        return self.directory / f"{key}.json"
+
+    def get(self, index: str, project: str) -> ProjectStatus | None:
+        try:
+            data = json.loads(self._path(index, project).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        found = ProjectStatus.from_json(data)
+        if found is None or found.project != project or found.index != index:
+            return None
+        return found
+
+    def put(self, status: ProjectStatus) -> None:
+        """Best effort: a read-only store only means the next run asks again (without a validator)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            data = json.dumps(status.to_json(), sort_keys=True).encode()
+            atomic_write(self._path(status.index, status.project), data)
+        except OSError:
+            pass
+
+
+def write_recorded(path: Path, statuses: list[ProjectStatus]) -> None:
+    """``status.json`` beside a wheelhouse: what ``fetch`` saw, for hosts that never reach the index."""
+    data = {"format": _FORMAT, "projects": [s.to_json() for s in statuses]}
+    atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+def read_recorded(path: Path) -> list[ProjectStatus] | None:
+    """The statuses :func:`write_recorded` wrote; None when the file is missing or not ours."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("projects"), list):
+        return None
+    found = [ProjectStatus.from_json(p) for p in data["projects"]]
+    return [s for s in found if s is not None]
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A locked package the index has withdrawn (or marked), as the policy judged it."""
+
+    name: str
+    version: str
+    kind: str  # "yanked", or the project's status: QUARANTINED, ARCHIVED, DEPRECATED
+    reason: str | None
+    index: str
+    sha256: tuple[str, ...] = ()  # the locked files concerned (yanked only)
+    severity: str = "warning"  # "error", "warning" or "note": what the policy made of it
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What the status check knew, for ``--check`` and ``--json``."""
+
+    withdrawn: tuple[Withdrawn, ...] = ()
+    checked: int = 0  # packages judged
+    age_seconds: float | None = None  # of the oldest answer used; None when no answer at all
+    online: bool = False  # the index was asked in this run
+    missing: tuple[str, ...] = ()  # packages no source and no cache had a status for
+    problems: tuple[str, ...] = ()  # requests that failed (the cache answered instead)
+    disagreements: tuple[str, ...] = ()
