@@ -16,6 +16,8 @@ Exit codes (documented in README.rst):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -25,14 +27,31 @@ EXIT_OUT_OF_SYNC = 5
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process killed by Ctrl-C
 
 
+DETAILS_SHOWN = 5  # detail lines printed without -v; the rest are counted ("and N more")
+
+
+def _one_line(text: str) -> str:
+    # One line whatever a name or a quoted message holds (the lock fuzzer found keys with newlines).
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class SyncError(Exception):
-    """A failure the user can act on; printed as one line, never a traceback."""
+    """A failure the user can act on: a headline, a few lines of detail, a hint; never a traceback.
+
+    ``message`` is the headline and names the file, section or package. ``details``
+    (one line each, e.g. one per package) are printed after it, the first
+    :data:`DETAILS_SHOWN` only unless ``-v``; ``--json`` carries them all.
+    ``hint`` is the command (or flag) that fixes it, printed as ``hint: ...``.
+    Both are keyword-only and optional, so ``SyncError("...")`` still works.
+    """
 
     exit_code = EXIT_ERROR
+    default_hint: str | None = None  # the fix for every error of a class, when the raiser gives none
 
-    def __init__(self, message: str) -> None:
-        # One line whatever a name or a quoted message holds (the lock fuzzer found keys with newlines).
-        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+    def __init__(self, message: str, *, hint: str | None = None, details: Sequence[str] = ()) -> None:
+        super().__init__(_one_line(message))
+        self.hint = _one_line(hint) if hint else self.default_hint
+        self.details = tuple(_one_line(d) for d in details)
 
 
 class LockError(SyncError):
@@ -41,9 +60,12 @@ class LockError(SyncError):
     Messages name the file, the section and the package.
     """
 
+    default_hint = "fix the file, or regenerate the lock with `pipenv lock`"
+
 
 class StaleLockError(SyncError):
     exit_code = EXIT_STALE_LOCK
+    default_hint = "run `pipenv lock` to update the lock (and commit it), or sync without --deploy"
 
 
 class TargetError(SyncError):
@@ -67,6 +89,8 @@ class InstallError(SyncError):
 class UnsafePathError(SyncError):
     """A path from outside (an index page, a wheel, a RECORD, a journal) would leave its root: refused."""
 
+    default_hint = "refused before anything was written: check what the source (index, wheel, file) serves"
+
 
 class WithdrawnError(SyncError):
     """The lock pins a file or project the index has withdrawn (quarantined; yanked under ``--deploy``)."""
@@ -80,3 +104,4 @@ class UsageError(SyncError):
     """The command line cannot work in this situation (a missing ``--yes``, a needed option absent)."""
 
     exit_code = EXIT_USAGE
+    default_hint = "pipenv-sync --help lists the options"

@@ -152,7 +152,7 @@ def make_plan(
 
 
 def warn_overrides(plan: Plan, lock_label: str, warn: Callable[[str], None]) -> None:
-    """Say once, in one line, every name the selected sections pin differently (kept a warning
+    """Say once, in one warning, every name the selected sections pin differently (kept a warning
     under ``--deploy``: pipenv's ``install --deploy`` installs such a lock the same way)."""
     message = override_warning(plan, lock_label)
     if message is not None:
@@ -160,17 +160,15 @@ def warn_overrides(plan: Plan, lock_label: str, warn: Callable[[str], None]) -> 
 
 
 def override_warning(plan: Plan, lock_label: str) -> str | None:
-    """One line listing every name pinned differently in the selected sections, or None."""
+    """A headline, then a line per name pinned differently in the selected sections (later wins, as
+    pipenv installs them in that order), or None. Lines, not one: a real lock has several such names."""
     if not plan.overrides:
         return None
-    listed = "; ".join(
-        f"{o.name} " + ", ".join(f"[{section}] {pin}" for section, pin in o.pins) + f" -> {o.pins[-1][1]}"
+    listed = "".join(
+        "\n  " + f"{o.name} " + ", ".join(f"[{section}] {pin}" for section, pin in o.pins) + f" -> {o.pins[-1][1]}"
         for o in plan.overrides
     )
-    return (
-        f"{lock_label}: pinned differently in the selected categories, the later category wins "
-        f"(pipenv installs them in that order): {listed}"
-    )
+    return f"{lock_label}: pinned differently in the selected categories, the later category wins:{listed}"
 
 
 def _pin(entry: Entry) -> str | None:

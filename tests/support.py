@@ -336,14 +336,44 @@ def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str | Path, env: Mapping[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+MAX_LINE = 200  # issue 12: no line a person reads on stderr is longer, unless -v asked for the full detail
+
+
+def run_cli(
+    *args: str | Path, env: Mapping[str, str], cwd: Path | None = None, long_lines: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI as a subprocess; its stderr is held to :data:`MAX_LINE` unless ``-v``/``--verbose``
+    (or ``long_lines=True``, for the few tests that check a relayed tool's raw output)."""
+    proc = subprocess.run(
         [sys.executable, "-m", "pipenv_sync_ext", *map(str, args)],
         capture_output=True,
         text=True,
         env=dict(env),
         cwd=cwd,
         timeout=300,
+    )
+    if not long_lines and not any(str(a) in ("-v", "--verbose") for a in args):
+        assert_short_lines(proc.stderr)
+    return proc
+
+
+def error_text(stderr: str, *, hint: bool = True) -> str:
+    """The error a command printed, checked for its shape: ``pipenv-sync: error:`` then a headline (folded
+    between words when long), details indented, ``hint:`` last; no traceback. Returned as one line
+    (whitespace collapsed) for substring checks. ``hint=False`` for the errors that have no fix to
+    name (a crafted wheel)."""
+    lines = [line for line in stderr.strip().splitlines() if line.startswith(("pipenv-sync: error: ", "  ", "hint: "))]
+    start = next(i for i, line in enumerate(lines) if line.startswith("pipenv-sync: error: "))
+    error = lines[start:]
+    assert "Traceback" not in stderr, stderr
+    assert not hint or error[-1].startswith("hint: "), f"no hint: line after the error:\n{stderr}"
+    return " ".join(" ".join(error).split())
+
+
+def assert_short_lines(stderr: str) -> None:
+    long = [line for line in stderr.splitlines() if len(line) > MAX_LINE]
+    assert not long, f"stderr lines over {MAX_LINE} characters (say less, or detail it under -v):\n" + "\n".join(
+        f"{len(line)}: {line[:300]}" for line in long
     )
 
 

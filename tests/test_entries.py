@@ -222,8 +222,8 @@ def test_conflict_check_catches_a_package_replaced_by_hand(tmp_path: Path) -> No
     assert run_cli("--project", extra, "--venv", venv, "--offline", "--find-links", wh, env=env).returncode == 0
     proc = run_cli("--project", project, "--venv", venv, "--offline", "--find-links", wh, env=env)
     assert proc.returncode == 0
-    assert "2 installed requirement(s) not met: oldstyle 1.0 needs alpha<2, found 2.0" in proc.stderr
-    assert "oldstyle 1.0 needs gone-missing, missing" in proc.stderr
+    assert "2 installed requirement(s) not met:\n  oldstyle 1.0 needs alpha<2, found 2.0\n" in proc.stderr
+    assert "  oldstyle 1.0 needs gone-missing, missing\n" in proc.stderr
     deploy = run_cli("--project", project, "--venv", venv, "--offline", "--deploy", env=env)
     assert deploy.returncode == 1 and "(refused under --deploy)" in deploy.stderr
     assert run_cli("--project", project, "--venv", venv, "--prune", "--offline", "--deploy", env=env).returncode == 0

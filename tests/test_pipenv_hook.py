@@ -118,6 +118,12 @@ def pipenv(hooked: Hooked, world: World, *args: str | Path) -> subprocess.Comple
     )
 
 
+def seeded(dists: dict[str, str]) -> dict[str, str]:
+    """What a venv created through pipenv has besides the seed (pip; setuptools too before Python 3.12)."""
+    assert "pip" in dists, dists
+    return {name: version for name, version in dists.items() if name not in ("pip", "setuptools")}
+
+
 def installer_of(venv: Path, dist: str) -> str:
     (info,) = next((venv / "lib").glob("python*/site-packages")).glob(f"{dist}-*.dist-info")
     return (info / "INSTALLER").read_text().strip()
@@ -184,7 +190,9 @@ def test_sync_prune_offline_makes_the_venv_match_the_lock(hooked: Hooked, world:
 def test_sync_offline_makes_no_request(hooked: Hooked, world: World) -> None:
     proc = pipenv(hooked, world, "sync", "--offline", "--find-links", world.wheels["alpha2"].parent)
     assert proc.returncode == 0, proc.stderr
-    assert installed(world.venv) == {"alpha": "2.0", "beta": "1.5"}  # a venv created by the engine: no pip
+    # a venv the engine creates through pipenv has pip, as pipenv's own venvs do (issue 12 part 7)
+    assert "pip" in installed(world.venv) and (world.venv / "bin" / "pip").exists()
+    assert seeded(installed(world.venv)) == {"alpha": "2.0", "beta": "1.5"}
     assert world.index.requests == []
     # the store is pipenv-sync's, not pipenv's: PIPENV_CACHE_DIR is never taken for --cache-dir
     assert (world.tmp / "cache" / "v1").is_dir() and not (world.tmp / "pipenv-cache" / "v1").exists()
@@ -198,6 +206,21 @@ def test_sync_offline_makes_no_request(hooked: Hooked, world: World) -> None:
     assert proc.returncode == 0, proc.stderr
     assert [p["name"] for p in json.loads(proc.stdout)["install"]] == ["devtool"]
     assert world.index.requests == []
+
+
+def test_no_seed_through_pipenv_and_standalone_keep_a_venv_without_pip(hooked: Hooked, world: World) -> None:
+    wheels = world.wheels["alpha2"].parent
+    proc = pipenv(hooked, world, "sync", "--offline", "--no-seed", "--find-links", wheels)
+    assert proc.returncode == 0, proc.stderr
+    assert installed(world.venv) == {"alpha": "2.0", "beta": "1.5"} and not (world.venv / "bin" / "pip").exists()
+    # standalone keeps its default: no pip
+    venv = world.tmp / "standalone"
+    args = ["--project", world.project, "--venv", venv, "--offline", "--find-links", wheels]
+    proc = subprocess.run(
+        [str(hooked.bin / "pipenv-sync"), *map(str, args)], capture_output=True, text=True, env=world.env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert installed(venv) == {"alpha": "2.0", "beta": "1.5"}
 
 
 def test_system_targets_the_interpreter_on_path(hooked: Hooked, world: World) -> None:
@@ -313,7 +336,7 @@ def test_pypi_mirror_replaces_pypi_org_through_pipenv(hooked: Hooked, world: Wor
             cwd=project,
         )
         assert proc.returncode == 0, proc.stderr
-        assert installed(target) == {"alpha": "2.0", "beta": "1.5"}
+        assert seeded(installed(target)) == {"alpha": "2.0", "beta": "1.5"}
     # each sync asks the mirror twice: for the download's listing and for the index status (issue 17)
     assert world.index.requests.count("/simple/alpha/") == 4
 

@@ -109,9 +109,9 @@ def test_later_section_wins_and_every_conflict_is_said_once() -> None:
     said: list[str] = []
     warn_overrides(plan, "/p/Pipfile.lock", said.append)
     assert said == [
-        "/p/Pipfile.lock: pinned differently in the selected categories, the later category wins (pipenv installs "
-        "them in that order): idna [default] 3.0, [develop] 3.1 -> 3.1; "
-        "six [default] 1.15, [develop] 1.16, [docs] 1.17 -> 1.17"
+        "/p/Pipfile.lock: pinned differently in the selected categories, the later category wins:\n"
+        "  idna [default] 3.0, [develop] 3.1 -> 3.1\n"
+        "  six [default] 1.15, [develop] 1.16, [docs] 1.17 -> 1.17"
     ]
 
 

@@ -181,7 +181,7 @@ def test_a_userinfo_token_holding_delimiters_syncs_and_never_shows(tmp_path: Pat
     project = write_project(tmp_path / "q", {"default": {"alpha": missing}}, index_url=url)
     for extra in ([], ["--json"]):
         result = _run(project, tmp_path / "q", SPECIAL, *extra)
-        assert result.returncode == 4 and "alpha==1.0" in result.stderr, result.stderr
+        assert result.returncode == 4 and "hash mismatch for alpha 1.0" in result.stderr, result.stderr
         _assert_no_secret(result, SPECIAL)
         if extra:
             assert json.loads(result.stdout)["exit_code"] == 4

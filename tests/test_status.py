@@ -60,8 +60,8 @@ def test_a_yanked_file_warns_fails_under_deploy_and_passes_when_allowed(world: W
     code, out, venv = world.sync("v2", "--deploy")
     assert code == 1, out
     assert "refused under --deploy" in out and "--allow-yanked alpha" in out and "nothing was changed" in out
-    # one line (after the progress line of the build beside, which overlapped the status check)
-    assert "refused under --deploy" in out.strip().splitlines()[-1]
+    # a headline, the refused file, the fix (after the progress line of the build beside)
+    assert "refused under --deploy" in out.strip().splitlines()[-2] and "hint: re-lock" in out.strip().splitlines()[-1]
     assert "Traceback" not in out and sum("refused" in line for line in out.splitlines()) == 1
     assert not venv.exists() and world.index.downloads.count(f"/files/{world.wheels['alpha'].name}") == 1
 

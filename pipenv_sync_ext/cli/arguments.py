@@ -47,7 +47,12 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
         action="store_true",
         help="warn, instead of failing, when the venv's Python does not match the lock's _meta.requires",
     )
-    p.add_argument("--seed", action="store_true", help="give a newly created venv pip")
+    p.add_argument(
+        "--seed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="give a newly created venv pip (default: no; through `pipenv sync`, yes, as pipenv's venvs have it)",
+    )
     p.add_argument(
         "--lock-timeout",
         type=float,
@@ -174,7 +179,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         rebuild=args.rebuild,
         rebuild_on_drift=args.rebuild_on_drift,
         allow_python_drift=args.allow_python_drift,
-        seed=args.seed,
+        seed=bool(args.seed),
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
         pypi_mirror=pypi_mirror(args),

@@ -92,8 +92,8 @@ def _kept_locks(args: argparse.Namespace) -> list[Path]:
     project = find_project(args.project)
     if not project.lockfile.is_file():
         raise UsageError(
-            f"cache prune: no {project.lockfile.name} to keep in {project.directory}; "
-            "hint: run it in a project, or pass --keep-lock LOCK (repeatable)"
+            f"cache prune: no {project.lockfile.name} to keep in {project.directory}",
+            hint="run it in a project, or pass --keep-lock LOCK (repeatable)",
         )
     return [project.lockfile]
 

@@ -63,14 +63,20 @@ def run_export(args: argparse.Namespace) -> int:
         entries = [e for s in sections for e in lock.sections[s]]
         others = sorted({f"[{e.category}] {e.name} ({e.kind})" for e in entries if isinstance(e, OtherEntry)})
         if others:
-            raise LockError(f"{lock.path}: cannot export as files: {', '.join(others)}; export only index packages")
+            raise LockError(
+                f"{lock.path}: cannot export {len(others)} entries as files",
+                details=others,
+                hint="export only index packages (pinned with hashes): select the categories that hold them",
+            )
         packages = merged(e for e in entries if isinstance(e, LockedPackage))
         files = _files(packages, args.wheelhouse, Store(args.cache_dir or default_cache_dir(), warn))
         missing = [f"{p.name}=={p.version}" for p in packages if not files.get(p.name)]
         if missing:
             where = args.wheelhouse or "the store"
             raise MissingArtifactsError(
-                f"{where}: no file the lock allows for {', '.join(missing)}; run `pipenv-sync fetch` first"
+                f"{where}: no file the lock allows for {len(missing)} package(s)",
+                details=missing,
+                hint="run `pipenv-sync fetch` (with the same --wheelhouse) first",
             )
         out = Path(os.path.abspath(args.pylock))
         python = lock.requires.get("python_full_version")

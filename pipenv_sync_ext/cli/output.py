@@ -26,7 +26,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from pipenv_sync_ext.errors import EXIT_ERROR, EXIT_OK, SyncError
@@ -166,19 +166,32 @@ def printers(args: argparse.Namespace) -> tuple[Callable[[str], None], Callable[
 
     def warn(message: str) -> None:
         if not args.quiet:
-            emit_styled(f"warning: {message}", line_style, stream=sys.stderr, args=args)
+            from pipenv_sync_ext.cli.errortext import fold
+
+            line = redact(f"warning: {message}")  # before folding: a secret cut in two is not recognised
+            text = line if getattr(args, "verbose", False) else "\n".join(fold(line))
+            emit_styled(text, line_style, stream=sys.stderr, args=args)
 
     def log(message: str) -> None:
         if not quiet:
-            emit(message, stream=sys.stderr)
+            from pipenv_sync_ext.cli.errortext import fold
+
+            line = redact(message)
+            emit(line if getattr(args, "verbose", False) else "\n".join(fold(line)), stream=sys.stderr)
 
     return warn, log
 
 
-def failed(args: argparse.Namespace, message: str, code: int) -> int:
-    emit_styled(f"pipenv-sync: error: {message}", line_style, stream=sys.stderr, args=args)
-    if args.json:  # a program reading stdout gets an answer too
-        emit_json({"error": message, "exit_code": code})
+def failed(
+    args: argparse.Namespace, message: str, *, code: int, hint: str | None = None, details: Sequence[str] = ()
+) -> int:
+    from pipenv_sync_ext.cli.errortext import error_lines
+
+    verbose = bool(getattr(args, "verbose", False))
+    lines = error_lines(message, hint=hint, details=details, verbose=verbose)
+    emit_styled("\n".join(lines), line_style, stream=sys.stderr, args=args)
+    if args.json:  # a program reading stdout gets an answer too, with every detail
+        emit_json({"error": message, "exit_code": code, "hint": hint, "details": list(details)})
     return code
 
 
@@ -187,10 +200,10 @@ def guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:
     try:
         return body()
     except SyncError as exc:
-        return failed(args, str(exc), exc.exit_code)
+        return failed(args, str(exc), code=exc.exit_code, hint=exc.hint, details=exc.details)
     except OSError as exc:  # permissions, disk full: not a bug
         where = f"{exc.filename}: " if exc.filename else ""
-        return failed(args, f"{where}{exc.strerror or exc}", EXIT_ERROR)
+        return failed(args, f"{where}{exc.strerror or exc}", code=EXIT_ERROR)
     except KeyboardInterrupt:
         emit("pipenv-sync: interrupted", stream=sys.stderr)
         return EXIT_ERROR

@@ -23,8 +23,14 @@ def to_json(result: Result) -> str:
         "changed": result.changed,
         "created_venv": result.created_venv,
         "rebuilt": result.rebuilt,
+        # --dry-run/--check: what a sync would do besides the steps below (false after a real sync)
+        "would_create_venv": result.would_create_venv,
+        "would_rebuild": result.would_rebuild,
+        "python": result.python,
+        "download": list(result.download),
         "stamp_hit": result.stamp_hit,
-        "in_sync": not result.out_of_sync,
+        # a plan that would change anything is not in sync, whatever --check's reasons say
+        "in_sync": not (result.would_change if result.dry_run else result.out_of_sync),
         "out_of_sync": list(result.out_of_sync),
         "problems": [{"code": p.code, "message": p.message} for p in result.problems],
         "pip_installed": list(result.direct),
@@ -104,6 +110,7 @@ def _plan_json(result: Result) -> dict[str, Any]:
             for o in plan.others
         ],
         "extraneous": [{"name": d.name, "version": d.version} for d in plan.extraneous],
+        "not_in_lock": list(result.not_in_lock),  # what --prune would remove (empty under --prune)
     }
 
 
@@ -112,22 +119,55 @@ def to_text(result: Result, verbose: bool = False) -> str:
     took = f"{result.elapsed:.2f}s"
     if result.out_of_sync:
         reasons = [f"  ! {reason}" for reason in result.out_of_sync]
-        return "\n".join([f"Out of sync with {result.lock.name}: {result.venv}", *reasons, *_withdrawn_text(result)])
+        notes = [f"  {line}" for line in _would(result)] + [f"  {line}" for line in _not_in_lock(result)]
+        head = f"Out of sync with {result.lock.name}: {result.venv}"
+        return "\n".join([head, *reasons, *notes, *_withdrawn_text(result)])
     if plan is None:
         return _hit(result, as_json=False)
     lines: list[str] = []
     if result.dry_run:
         lines.append(f"Plan for {result.venv} ({', '.join(result.sections)}), nothing changed:")
+        if result.would_create_venv:
+            lines.append(f"  would create the virtualenv with {result.python}")
+        elif result.would_rebuild:
+            why = "; ".join(p.message for p in result.problems) or "--rebuild"
+            lines.append(f"  would rebuild it with {result.python} ({why})")
     if result.rebuilt:
         lines.append(f"Rebuilt {result.venv}: " + ("; ".join(p.message for p in result.problems) or "--rebuild"))
     lines += _steps(plan)
     lines += [f"  + {name} (through pip: {_kind(plan, name)})" for name in result.direct]
     if verbose:
         lines += [f"  = {u.package.name} {u.package.version}" for u in plan.unchanged]
-    if plan.extraneous and not result.dry_run and verbose:
+    if result.dry_run:
+        lines += [f"  {line}" for line in _would(result)]
+    if plan.extraneous and verbose:
         lines.append("  kept, not in the lock: " + ", ".join(f"{d.name} {d.version}" for d in plan.extraneous))
+    lines += _not_in_lock(result)
     lines.append(_summary(result, plan, took))
     return "\n".join(lines + _withdrawn_text(result))
+
+
+def _would(result: Result) -> list[str]:
+    """What --dry-run/--check cannot show as a step: the downloads."""
+    lines = []
+    if result.download:
+        shown = ", ".join(result.download[:5]) + (
+            f" and {len(result.download) - 5} more" if len(result.download) > 5 else ""
+        )
+        if result.offline:
+            lines.append(
+                f"{len(result.download)} package(s) not in the store, so --offline would fail (exit 4): {shown}"
+            )
+        else:
+            lines.append(f"would download {len(result.download)} package(s) not in the store: {shown}")
+    return lines
+
+
+def _not_in_lock(result: Result) -> list[str]:
+    from pipenv_sync_ext.pipeline.context import not_in_lock_note
+
+    note = not_in_lock_note(result.not_in_lock)
+    return [note] if note else []
 
 
 def _steps(plan: Plan) -> list[str]:
@@ -149,9 +189,8 @@ def _kind(plan: Plan, name: str) -> str:
 def _summary(result: Result, plan: Plan, took: str) -> str:
     replaced = sum(1 for s in plan.install if s.replaces)
     installed = len(plan.install) - replaced
-    if not result.changed and not result.dry_run:
-        extra = f", {len(plan.extraneous)} not in the lock kept (use --prune)" if plan.extraneous else ""
-        return f"Already in sync: {len(plan.unchanged)} unchanged{extra}; nothing to do ({result.venv}, {took})"
+    if not result.changed and not (result.dry_run and result.would_change):
+        return f"Already in sync: {len(plan.unchanged)} unchanged; nothing to do ({result.venv}, {took})"
     verb = "Would change" if result.dry_run else "Synced"
     via_pip = f", {len(result.direct)} through pip" if result.direct else ""
     return (

@@ -56,6 +56,7 @@ _FLAGS = {
     "--offline": "",
     "--no-pip-cache": "",
     "--seed": "",
+    "--no-seed": "",
     "--check": "",
     "--rebuild-on-drift": "",
 }

@@ -118,7 +118,7 @@ def check_lock(
     """
     if pipfile is None or not is_stale(pipfile, pipfile_sha256):
         return
-    message = f"{lock_path}: out of date with {pipfile.name} (_meta.hash differs); run `pipenv lock`"
+    message = f"{lock_path}: out of date with {pipfile.name} (_meta.hash differs)"
     if deploy:
-        raise StaleLockError(message + " (refused under --deploy)")
-    warn(message)
+        raise StaleLockError(message + "; refused under --deploy")
+    warn(message + "; run `pipenv lock`")

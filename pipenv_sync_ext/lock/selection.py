@@ -57,7 +57,10 @@ def select_sections(
             if section not in lock.sections and section not in declared:
                 known = ", ".join(dict.fromkeys([*lock.sections, *declared]))
                 where = f"the lock or {pipfile.path.name}" if pipfile is not None else "the lock"
-                raise LockError(f"{lock.path}: no category {category!r} in {where} (it has: {known})")
+                raise LockError(
+                    f"{lock.path}: no category {category!r} in {where} (it has: {known})",
+                    hint="pass --categories with one of those, or add the category to the Pipfile and `pipenv lock`",
+                )
             chosen.append(section)
         return _last_occurrences(chosen)
     return ("default", "develop") if dev else ("default",)

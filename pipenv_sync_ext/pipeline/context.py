@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,11 @@ from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.plan import Plan
 from pipenv_sync_ext.target import drift
 from pipenv_sync_ext.target.project import Project
+
+
+def not_in_lock_note(names: Sequence[str]) -> str | None:
+    """Issue 12: packages kept without a word were a surprise; say how many, and what removes them."""
+    return f"{len(names)} installed package(s) are not in the lock; --prune removes them" if names else None
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Run:
         created_venv: bool = False,
         rebuilt: bool = False,
         direct: tuple[str, ...] = (),
+        python: str | None = None,
+        download: tuple[str, ...] = (),
     ) -> Result:
         return Result(
             plan=plan,
@@ -58,4 +65,19 @@ class Run:
             problems=problems,
             out_of_sync=out_of_sync,
             direct=direct,
+            python=python,
+            download=download,
+            offline=self.options.offline,
+            not_in_lock=self.prunable(plan),
         )
+
+    def prunable(self, plan: Plan | None) -> tuple[str, ...]:
+        """Without --prune: the kept packages --prune would remove (pip and the like, and --keep, it spares)."""
+        if plan is None or self.options.prune:
+            return ()
+        from packaging.utils import canonicalize_name
+
+        from pipenv_sync_ext.plan import PROTECTED
+
+        spared = PROTECTED | {canonicalize_name(n) for n in self.options.keep} | {"pipenv-sync-ext"}
+        return tuple(sorted({d.name for d in plan.extraneous} - spared))

@@ -22,6 +22,7 @@ from pipenv_sync_ext.pipeline.steps import (
     conflicts_ok,
     install_direct,
     names,
+    not_in_store,
     pending_direct,
     plan_for,
     preflight,
@@ -47,24 +48,34 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
             f"{python}, is Python {base.version}"
         )
         if not options.allow_python_drift:
-            raise TargetError(message + "; pass --python with one that matches, or --allow-python-drift")
+            raise TargetError(message, hint="pass --python with one that matches, or --allow-python-drift")
         run.warn(message)
     plan = plan_for(run, (), base)
     sticky = len(run.warnings)
     pending = pending_direct(run, plan)
-    if options.check:
-        missing = () if rebuilding else (f"{run.venv}: does not exist",)
-        return run.result(plan, problems, out_of_sync=missing + tuple(p.message for p in problems))
-    if options.dry_run:
-        return run.result(plan, problems, direct=names(pending))
+    # The interpreter itself, not the pyenv/asdf shim or symlink that found it.
+    real = os.path.realpath(base.base_executable or python)
+    with_python = f"{real} (Python {base.version})"
+    if options.check or options.dry_run:
+        # What a sync would do: make or remake the venv with this interpreter, download what the store lacks.
+        if options.check:
+            missing = () if rebuilding else (f"{run.venv}: does not exist (a sync creates it with {with_python})",)
+            told = run.result(plan, problems, out_of_sync=missing + tuple(p.message for p in problems))
+        else:
+            told = run.result(plan, problems, direct=names(pending))
+        return dataclasses.replace(
+            told,
+            would_create_venv=not rebuilding,
+            would_rebuild=rebuilding,
+            python=with_python,
+            download=not_in_store(run, plan),
+        )
 
     prepared = preflight(run, plan, interp=base, pending=pending)
     resuming = interrupted_swap(Path(os.path.realpath(run.venv)))
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
         shutil.rmtree(old, ignore_errors=True)
-    # The interpreter itself, not the pyenv/asdf shim or symlink that found it.
-    real = os.path.realpath(base.base_executable or python)
-    run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {real} (Python {base.version})")
+    run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {with_python}")
     # A venv reached through a symlink is rebuilt where it really is; the link stays.
     final = Path(os.path.realpath(run.venv))
     staging = create_beside(final, python, seed=options.seed)
@@ -94,4 +105,6 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     interp = probe(venv_python(run.venv), run.cache_dir)
     if conflicts_ok(run, plan, interp):
         write_stamp(run, plan, interp=interp, warnings=run.warnings[:sticky])
-    return run.result(plan, problems, created_venv=not rebuilding, rebuilt=rebuilding, direct=names(pending))
+    return run.result(
+        plan, problems, created_venv=not rebuilding, rebuilt=rebuilding, direct=names(pending), python=with_python
+    )

@@ -19,6 +19,7 @@ from pipenv_sync_ext.pipeline.steps import (
     find_conflicts,
     install_direct,
     names,
+    not_in_store,
     pending_direct,
     plan_for,
     preflight,
@@ -45,11 +46,11 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
         reasons += [p.message for p in problems] + list(_differences(plan, pending))
         reasons += [c.describe() for c in find_conflicts(run, plan, interp)]
         reasons += [d.describe() for d in verify.check_all(installed, run.venv)]
-        return run.result(plan, problems, out_of_sync=tuple(reasons))
+        return run.result(plan, problems, out_of_sync=tuple(reasons), download=not_in_store(run, plan))
     if options.repair:
         plan, pending = _with_repairs(run, plan, pending)
     if options.dry_run:
-        return run.result(plan, problems, direct=names(pending))
+        return run.result(plan, problems, direct=names(pending), download=not_in_store(run, plan))
     if not plan.changes_nothing or pending:
         prepared = preflight(run, plan, interp=interp, pending=pending)
         run.gate(plan)  # withdrawn files: decided after the downloads it overlapped, before any change

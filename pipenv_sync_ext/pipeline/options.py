@@ -64,9 +64,29 @@ class Result:
     out_of_sync: tuple[str, ...] = ()  # --check: why the venv does not match the lock
     direct: tuple[str, ...] = ()  # editable/path/file/VCS entries (re)installed through pip
     status: StatusReport | None = None  # what the index said of the locked files (pipeline/withdrawn.py)
+    # --dry-run/--check: what a sync would do beyond the plan's steps
+    would_create_venv: bool = False  # the venv does not exist
+    would_rebuild: bool = False  # the venv would be rebuilt (--rebuild, a broken or drifted venv)
+    python: str | None = None  # the interpreter a new or rebuilt venv is (or would be) made with, and its version
+    download: tuple[str, ...] = ()  # packages to install that no allowed file in the store or --find-links covers
+    offline: bool = False
+    not_in_lock: tuple[str, ...] = ()  # without --prune: installed, not in the lock, and what --prune would remove
 
     @property
     def changed(self) -> bool:
         if self.plan is None or self.dry_run:
             return False
         return not self.plan.changes_nothing or bool(self.direct) or self.created_venv or self.rebuilt
+
+    @property
+    def would_change(self) -> bool:
+        """--dry-run/--check: whether a sync would change anything (the JSON's ``in_sync`` is its negation)."""
+        if self.plan is None:
+            return bool(self.out_of_sync)
+        return (
+            bool(self.out_of_sync)
+            or not self.plan.changes_nothing
+            or bool(self.direct)
+            or self.would_create_venv
+            or self.would_rebuild
+        )

@@ -91,7 +91,9 @@ def _run(run: Run) -> Result:
     venv, options, lock, log = run.venv, run.options, run.lock, run.log
 
     if venv.exists() and not venv.is_dir():
-        raise TargetError(f"{venv}: is not a directory; not a virtualenv")
+        raise TargetError(
+            f"{venv}: is not a directory; not a virtualenv", hint="point --venv at a virtualenv, or move the file away"
+        )
     if not venv.exists() or not any(venv.iterdir()):
         return build_fresh(run, ())
     if not (options.check or options.dry_run) and interrupted_swap(Path(os.path.realpath(venv))):
@@ -101,7 +103,10 @@ def _run(run: Run) -> Result:
     if any(p.code == drift.NO_PYVENV_CFG for p in problems):
         if options.check:
             return run.result(None, tuple(problems), out_of_sync=tuple(p.message for p in problems))
-        raise TargetError(f"{venv}: not a virtualenv (no pyvenv.cfg); pipenv-sync only changes virtualenvs")
+        raise TargetError(
+            f"{venv}: not a virtualenv (no pyvenv.cfg); pipenv-sync only changes virtualenvs",
+            hint="point --venv at a virtualenv, or remove this directory and sync again to create one",
+        )
     if options.rebuild:
         return build_fresh(run, tuple(problems))
 
@@ -109,7 +114,10 @@ def _run(run: Run) -> Result:
     if not any(p.breaks_venv for p in problems):
         interp = probe(venv_python(venv), run.cache_dir)
         if os.path.realpath(interp.prefix) == os.path.realpath(interp.base_prefix):
-            raise TargetError(f"{venv}: its interpreter is not a virtualenv's (sys.prefix is the base prefix)")
+            raise TargetError(
+                f"{venv}: its interpreter is not a virtualenv's (sys.prefix is the base prefix)",
+                hint="point --venv at a virtualenv, or --rebuild to make this one",
+            )
         upgraded = drift.base_upgraded(venv, interp.version)
         if upgraded is not None:
             problems.append(upgraded)
@@ -132,7 +140,7 @@ def _run(run: Run) -> Result:
         hint = "run again with --rebuild to recreate it from the store"
         if any(p.code == drift.PYTHON_DRIFT for p in fatal):
             hint += " (add --python X.Y to choose the interpreter), or --allow-python-drift to sync it anyway"
-        raise TargetError(f"{reasons}; {hint}")
+        raise TargetError(reasons, hint=hint)
     for p in problems:
         run.warn(p.message)
     assert interp is not None

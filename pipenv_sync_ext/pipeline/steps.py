@@ -13,7 +13,7 @@ from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.feedback import BUILD, PREPARE, Say, step_of
 from pipenv_sync_ext.install import conflicts, direct, execute
 from pipenv_sync_ext.lock.model import Lock, LockedPackage
-from pipenv_sync_ext.pipeline.context import Run
+from pipenv_sync_ext.pipeline.context import Run, not_in_lock_note
 from pipenv_sync_ext.plan import PROTECTED, Plan, make_plan, warn_overrides
 from pipenv_sync_ext.store import piptool
 from pipenv_sync_ext.store.buildreqs import BuildRequirements, PipFetch
@@ -75,10 +75,14 @@ def conflicts_ok(run: Run, plan: Plan, interp: Interpreter) -> bool:
     found = find_conflicts(run, plan, interp)
     if not found:
         return True
-    message = f"{run.venv}: {len(found)} installed requirement(s) not met: " + "; ".join(c.describe() for c in found)
+    message = f"{run.venv}: {len(found)} installed requirement(s) not met"
     if run.options.deploy:
-        raise InstallError(message + " (refused under --deploy)")
-    run.warn(message)
+        raise InstallError(
+            message + " (refused under --deploy)",
+            details=[c.describe() for c in found],
+            hint="relock (`pipenv lock`) so the lock's pins agree, or sync without --deploy",
+        )
+    run.warn(message + ":" + "".join(f"\n  {c.describe()}" for c in found))
     return False
 
 
@@ -157,6 +161,22 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
     return Prepared([artifacts[p.name] for p in packages], build_requirements)
 
 
+def not_in_store(run: Run, plan: Plan) -> tuple[str, ...]:
+    """--dry-run/--check: the packages to install that no allowed file in the store or --find-links covers.
+
+    Read only (nothing is fetched, copied or evicted), so pip's cache is not
+    looked into: a sync may find some of these there instead of downloading them.
+    """
+    store = Store(run.cache_dir, run.warn)
+    find_links = FindLinks(run.options.find_links, run.warn, configured=run.lock.find_links)
+    return tuple(
+        p.name
+        for p in (step.package for step in plan.install)
+        if not any(store.get(h) is not None for h in p.hashes)
+        and not find_links.candidates(p.name, p.hashes, p.version)
+    )
+
+
 def wheel_fetch(interp: Interpreter, venv: Path) -> PipFetch:
     """Build requirements for a real interpreter: ``pip wheel`` in it (its markers, its tags)."""
     return PipFetch(tuple(piptool.pip_command(interp, venv)), ("wheel", "--wheel-dir"), interp.markers, interp.tag_rank)
@@ -166,6 +186,8 @@ def write_stamp(run: Run, plan: Plan, *, interp: Interpreter, warnings: Sequence
     run.gate(plan)  # a sync with nothing to change is judged too, before it is stamped "in sync"
     if run.key is None or any(o.entry.kind == "unpinned" and o.dist is None for o in plan.others):
         return  # entries the lock cannot install are missing: not "in sync"
+    note = not_in_lock_note(run.prunable(plan))  # said again when the stamp answers (as a warning)
+    warnings = [*warnings, note] if note else warnings
     packages = [(u.package.name, u.package.version) for u in plan.unchanged]
     packages += [(s.package.name, s.package.version) for s in plan.install]
     inputs = [
@@ -196,7 +218,7 @@ def report_others(plan: Plan, *, deploy: bool, lock: Lock, warn: Say) -> None:
     if not missing:
         return
     names = "; ".join(f"[{e.category}] {e.name} ({e.source})" for e in missing)
-    message = f"{lock.path}: incomplete for this platform, no pinned hashes for: {names}; re-lock here (`pipenv lock`)"
+    message = f"{lock.path}: incomplete for this platform, no pinned hashes for: {names}"
     if deploy:
-        raise LockError(message + " (refused under --deploy)")
-    warn(message)
+        raise LockError(message + " (refused under --deploy)", hint="re-lock here (`pipenv lock`)")
+    warn(message + "; re-lock here (`pipenv lock`)")

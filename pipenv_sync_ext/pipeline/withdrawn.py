@@ -97,7 +97,7 @@ class Gate:
         for warning in warnings:
             self._warn(warning)
         if errors:
-            raise WithdrawnError("; ".join(errors) + "; nothing was changed")
+            raise _refused(errors)
 
     def explain(self, failure: SyncError, plan: Plan | None = None) -> None:
         """After a failed preflight: a quarantined project (which lists no files) is the real reason."""
@@ -107,7 +107,7 @@ class Gate:
         refused = [w for w in report.withdrawn if w.kind == QUARANTINED]
         if refused:
             self.report = report
-            raise WithdrawnError("; ".join(errors) + "; nothing was changed") from failure
+            raise _refused(errors) from failure
 
     def _judge(self, plan: Plan | None) -> tuple[StatusReport, list[str], list[str], list[str]]:
         lookups = self._check.results()
@@ -210,6 +210,14 @@ def _verdicts(package: LockedPackage, lookup: Lookup) -> tuple[list[Withdrawn], 
     return found, disagree
 
 
+def _refused(errors: list[str]) -> WithdrawnError:
+    return WithdrawnError(
+        f"{len(errors)} locked package(s) withdrawn by the index; nothing was changed",
+        details=errors,
+        hint="re-lock (`pipenv lock`) to move off them; --allow-yanked NAME allows a yanked one",
+    )
+
+
 def _message(w: Withdrawn) -> str:
     pin = f"{w.name}=={w.version}"
     because = f": {w.reason}" if w.reason else ""
@@ -217,7 +225,7 @@ def _message(w: Withdrawn) -> str:
         files = ", ".join(f"sha256:{h[:12]}..." for h in w.sha256[:2])
         text = f"{pin} is yanked by {w.index} ({files}){because or ' (no reason given)'}"
         if w.severity == "error":
-            return f"{text}; refused under --deploy: re-lock (`pipenv lock`) or pass --allow-yanked {w.name}"
+            return f"{text}; refused under --deploy (--allow-yanked {w.name} allows it)"
         if w.severity == "note":
             return f"{text}; allowed by --allow-yanked"
         return f"{text}; re-lock (`pipenv lock`) to move off it"

@@ -240,7 +240,11 @@ def run_engine(args: argparse.Namespace, given: dict[str, Any], owned: dict[str,
         print(f"pipenv-sync: error: {exc}", file=sys.stderr)  # one prefix for every error of the engine
         return EXIT_USAGE
     except SyncError as exc:  # --system --python X: no such interpreter
-        print(f"pipenv-sync: error: {exc}", file=sys.stderr)
+        from pipenv_sync_ext.cli.errortext import error_lines
+
+        # the engine's shape too: headline, details, hint
+        for line in error_lines(str(exc), hint=exc.hint, details=exc.details, verbose=verbosity(args) >= 1):
+            print(line, file=sys.stderr)
         return exc.exit_code
     say_lock(engine_args)
     return run(engine_args)
@@ -284,6 +288,8 @@ def engine_namespace(args: argparse.Namespace, given: dict[str, Any], owned: dic
     ns = parser.parse_args([])
     for dest, value in given.items():
         setattr(ns, dest, value)
+    if ns.seed is None:  # a venv made through pipenv has pip, as pipenv's own do (`pipenv run pip`); --no-seed not
+        ns.seed = True
     for dest, pipenv_dest in owned.items():
         value = getattr(args, pipenv_dest, None)
         if value is not None:

@@ -55,6 +55,17 @@ def safe_filename(filename: str, *, what: str) -> str:
     return filename
 
 
+def names_version(filename: str, name: str, version: str) -> bool:
+    """Whether ``filename`` is a wheel or sdist of canonical ``name`` at ``version`` (compared normalised)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        normal = str(Version(version))
+    except InvalidVersion:
+        normal = version
+    return project_of(filename) == (name, normal)
+
+
 def wheel_rank(filename: str, tag_rank: Mapping[str, int]) -> int | None:
     """Rank of a wheel for the target: lower is more specific; None if incompatible."""
     try:

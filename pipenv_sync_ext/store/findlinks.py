@@ -73,8 +73,8 @@ class FindLinks:
             elif version is not None and _same_version(file_version, version):
                 self._warn_once(
                     path,
-                    f"{path}: its sha256 ({digest[:16]}...) is not one the lock allows for {name}=={version}; "
-                    "ignored (a corrupt or truncated file, or a different build)",
+                    # corrupt, truncated or another build: the path and the digest say enough
+                    f"{path}: not a file the lock allows for {name}=={version} (sha256 {digest[:12]}...); ignored",
                 )
         return found
 

@@ -44,6 +44,8 @@ class Missing:
     unreachable: bool = False  # the index host could not be resolved or connected to
 
     def describe(self) -> str:
+        if self.reason.startswith("hash mismatch for"):  # names the package already
+            return f"[{self.package.category}] {self.reason}"
         return f"[{self.package.category}] {self.package.name}=={self.package.version}: {self.reason}"
 
 
@@ -182,10 +184,11 @@ def gather(
 
     if missing:
         _raise_if_unreachable(missing, client, lock_label)
-        # One line, however many are missing: pipelines grep and alert on it.
+        # One headline, however many are missing (pipelines grep and alert on it); a line per package below.
         raise MissingArtifactsError(
-            f"{lock_label}: {len(missing)} locked package(s) have no usable artifact, nothing was changed: "
-            + "; ".join(m.describe() for m in missing)
+            f"{lock_label}: {len(missing)} locked package(s) have no usable artifact; nothing was changed",
+            details=[m.describe() for m in missing],
+            hint=_missing_hint(missing, client),
         )
     pins = {p.name: p.version for p in packages}
     return {name: dataclasses.replace(local, locked=(name, pins[name])) for name, local in found.items()}
@@ -195,15 +198,23 @@ def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None
     """When the index host itself is out of reach, that is the one thing to say (once, not per package)."""
     if client is None or not missing or not all(m.unreachable for m in missing):
         return
-    hosts = "; ".join(f"{host} ({why})" for host, why in sorted(client.unreachable.items()))
-    pins = [f"{m.package.name}=={m.package.version}" for m in missing]
-    shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
+    hosts = sorted(client.unreachable.items())
     raise MissingArtifactsError(
-        f"{lock_label}: cannot reach {hosts}, so {len(missing)} locked package(s) could not be fetched "
-        f"({shown}); "
-        "nothing was changed. Without network access, sync with --offline from the store (and --find-links DIR "
-        "with the artifacts); or make the Pipfile's [[source]] a mirror you can reach"
+        f"{lock_label}: cannot reach {', '.join(host for host, _ in hosts)}; {len(missing)} locked package(s) "
+        "not fetched, nothing was changed",
+        details=[f"{host}: {why}" for host, why in hosts]
+        + [f"[{m.package.category}] {m.package.name}=={m.package.version}" for m in missing],
+        hint="without network access, sync with --offline from the store (and --find-links DIR with the "
+        "artifacts); or make the Pipfile's [[source]] a mirror you can reach",
     )
+
+
+def _missing_hint(missing: Sequence[Missing], client: IndexClient | None) -> str:
+    if client is None:  # --offline: the store is what is short
+        return "run `pipenv-sync fetch` where the index is reachable, then sync again; or sync without --offline"
+    if any("is listed by" in m.reason or "hash mismatch" in m.reason for m in missing):
+        return "the lock's hashes are not the index's files: relock (`pipenv lock`), or fix the [[source]]"
+    return "relock (`pipenv lock`) for this interpreter, or pass --find-links DIR with the locked files"
 
 
 def _missing(package: LockedPackage, exc: FetchError) -> Missing:
@@ -376,8 +387,9 @@ def gather_every_file(
     if missing:
         _raise_if_unreachable(missing, client, lock_label)
         raise MissingArtifactsError(
-            f"{lock_label}: {len(missing)} locked file(s) could not be fetched: "
-            + "; ".join(m.describe() for m in missing)
+            f"{lock_label}: {len(missing)} locked file(s) could not be fetched; nothing was changed",
+            details=[m.describe() for m in missing],
+            hint=_missing_hint(missing, client),
         )
     return EveryFile(
         [(p, a) for i, p in enumerate(packages) for a in sorted(have[i].values(), key=lambda a: a.artifact.filename)],

@@ -31,7 +31,6 @@ import base64
 import functools
 import hashlib
 import http.client
-import json
 import netrc
 import os
 import shutil
@@ -43,7 +42,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any, TypeVar
 
 from pipenv_sync_ext.errors import FetchError
@@ -51,10 +49,11 @@ from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.fsutil import local_failure
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
-from pipenv_sync_ext.store.artifact import Artifact, safe_filename
+from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
 from pipenv_sync_ext.store.keepalive import Connections, NotSimple
+from pipenv_sync_ext.store.listing import parse_listing
 from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
@@ -115,18 +114,6 @@ def netrc_auth(host: str | None) -> str | None:
     return "Basic " + base64.b64encode(raw.encode()).decode()
 
 
-class _LinkParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.links.append(href)
-
-
 class IndexClient:
     def __init__(self, sources: Sequence[Source], log: Callable[[str], None]) -> None:
         self._sources = [resolve_source(s) for s in sources]
@@ -136,6 +123,7 @@ class IndexClient:
         self._dead: dict[str, str] = {}  # host:port -> why it cannot be reached
         self._dead_lock = threading.Lock()
         self._kept = Connections(timeout=_TIMEOUT)
+        self._retried: set[str] = set()  # hosts whose retries were announced (once each)
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -213,6 +201,7 @@ class IndexClient:
         """Files of ``package`` that the lock allows, from each source in order."""
         found: list[RemoteFile] = []
         errors: list[str] = []
+        other: list[tuple[str, str, str]] = []  # (filename, sha256, source) of this version the lock does not allow
         unreachable: HostUnreachable | None = None
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
@@ -232,7 +221,7 @@ class IndexClient:
                 errors.append(f"{redact(page)}: {_reason(exc)}")
                 continue
             try:
-                listing = _parse_listing(body, content_type, final_url)
+                listing = parse_listing(body, content_type, final_url)
             except (ValueError, TypeError, AttributeError) as exc:
                 errors.append(f"{redact(page)}: not a valid simple-API page ({type(exc).__name__})")
                 continue
@@ -242,10 +231,18 @@ class IndexClient:
                     # wheel or sdist file name (a percent-encoded "../", an absolute path).
                     safe_filename(filename, what=f"{redact(page)}: a file the lock allows for {package.name}")
                     found.append(RemoteFile(Artifact(digest, filename), url, source))
+                elif names_version(filename, package.name, package.version):
+                    other.append((filename, digest, source.display))
             if found:
                 break
         if not found and errors:
             raise FetchError(f"index unreachable: {'; '.join(errors)}")
+        if not found and other:  # the version is there, under other digests: the lock or the index changed
+            filename, digest, where = other[0]
+            raise FetchError(
+                f"hash mismatch for {package.name} {package.version} ({filename}): expected sha256 one of "
+                f"{_short(package.hashes)}, {where} lists {digest}"
+            )
         if not found and unreachable is not None:
             raise unreachable
         return found
@@ -290,9 +287,10 @@ class IndexClient:
                     out.flush()
                     os.fsync(out.fileno())
                 if h.hexdigest() != remote.artifact.sha256:
+                    name, version = project_of(remote.artifact.filename) or (remote.artifact.filename, "?")
                     raise _HashMismatch(
-                        f"{redact(remote.url)}: downloaded content has sha256 {h.hexdigest()}, "
-                        f"the lock allows {remote.artifact.sha256}"
+                        f"hash mismatch for {name} {version} ({remote.artifact.filename}, downloaded): "
+                        f"expected sha256 {remote.artifact.sha256[:16]}..., computed {h.hexdigest()}"
                     )
                 os.rename(part, dest)
                 return store.commit(staging, remote.artifact.sha256)
@@ -327,7 +325,13 @@ class IndexClient:
                     raise
                 reason = _reason(exc)
             delay = _BACKOFF * 2**attempt
-            self._log(f"{what}: {reason}; retrying in {delay:.1f} s (attempt {attempt + 2} of {_ATTEMPTS})")
+            # One line per host, not per file and attempt: a flaky index would otherwise print one per request.
+            host = urllib.parse.urlsplit(what).netloc or what
+            with self._dead_lock:
+                first = host not in self._retried
+                self._retried.add(host)
+            if first:
+                self._log(f"{host}: {reason}; retrying (up to {_ATTEMPTS} attempts a request; not said again)")
             time.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -359,6 +363,11 @@ def _content_length(response: Any) -> int | None:
     return value if value >= 0 else None
 
 
+def _short(digests: frozenset[str], limit: int = 2) -> str:
+    shown = ", ".join(f"{d[:16]}..." for d in sorted(digests)[:limit])
+    return shown + (f" (and {len(digests) - limit} more)" if len(digests) > limit else "")
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return str(exc.reason)
@@ -367,31 +376,3 @@ def _reason(exc: BaseException) -> str:
 
 def _same_host(a: str, b: str) -> bool:
     return urllib.parse.urlsplit(a).netloc == urllib.parse.urlsplit(b).netloc
-
-
-def _parse_listing(body: bytes, content_type: str, base_url: str) -> list[tuple[str, str, str]]:
-    """(filename, absolute url, sha256) for each file a simple-API page lists with a sha256."""
-    files: list[tuple[str, str, str]] = []
-    if "json" in content_type:
-        data = json.loads(body)
-        for f in data.get("files", []):
-            digest = (f.get("hashes") or {}).get("sha256")
-            if digest and f.get("filename") and f.get("url"):
-                files.append((str(f["filename"]), urllib.parse.urljoin(base_url, str(f["url"])), str(digest).lower()))
-        return [f for f in files if _fetchable(f[1], base_url)]
-    parser = _LinkParser()
-    parser.feed(body.decode("utf-8", errors="replace"))
-    for href in parser.links:
-        url, _, fragment = urllib.parse.urljoin(base_url, href).partition("#")
-        digest = dict(urllib.parse.parse_qsl(fragment)).get("sha256")
-        if digest:
-            filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-            files.append((filename, url, digest.lower()))
-    return [f for f in files if _fetchable(f[1], base_url)]
-
-
-def _fetchable(url: str, page_url: str) -> bool:
-    # A remote index page must not make us read local files (file://) or speak other
-    # schemes; a file:// index the user configured may point at its own files.
-    scheme = urllib.parse.urlsplit(url).scheme
-    return scheme in ("http", "https") or scheme == urllib.parse.urlsplit(page_url).scheme == "file"

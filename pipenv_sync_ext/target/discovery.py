@@ -45,7 +45,10 @@ def find_python(spec: str | None, requires: Mapping[str, str]) -> str:
         if os.sep in spec or spec.startswith("~") or Path(spec).is_file():
             path = Path(os.path.expanduser(spec))
             if not path.is_file():
-                raise TargetError(f"--python {spec}: no such interpreter")
+                raise TargetError(
+                    f"--python {spec}: no such interpreter",
+                    hint="give a version installed here (--python 3.12) or a path (--python /usr/bin/python3)",
+                )
             return str(path.absolute())
         return Finder().find(spec)
     wanted = (requires.get("python_full_version") or requires.get("python_version") or "").strip()

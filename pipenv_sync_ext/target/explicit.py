@@ -104,8 +104,8 @@ def platform_markers(platform: str) -> dict[str, str]:
         return {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt",
                 "platform_machine": _WINDOWS_MACHINE[platform]}  # fmt: skip
     raise TargetSpecError(
-        f"--platform {platform}: cannot tell which operating system it is, so the lock's markers cannot be "
-        "evaluated (known: manylinux*, musllinux*, linux_*, macosx_*, win32, win_amd64, win_arm64)"
+        f"--platform {platform}: cannot tell which operating system it is, so the lock's markers cannot be evaluated",
+        hint="give a known platform tag: manylinux*, musllinux*, linux_*, macosx_*, win32, win_amd64, win_arm64",
     )
 
 

@@ -143,6 +143,6 @@ def _cache_lock(venv: Path, *, cache_dir: Path, mode: int, timeout: float, log: 
 
 def _busy(venv: Path, timeout: float) -> TargetError:
     return TargetError(
-        f"{venv}: another pipenv-sync of it is running (waited {timeout:g}s); "
-        "try again once it has finished, or raise --lock-timeout"
+        f"{venv}: another pipenv-sync of it is running (waited {timeout:g}s)",
+        hint="try again once it has finished, or wait longer with --lock-timeout SECONDS",
     )
