@@ -71,19 +71,29 @@ class StaleLockError(SyncError):
 class TargetError(SyncError):
     """The target virtualenv or its interpreter cannot be used."""
 
+    default_hint = "choose another with --venv DIR (or --python X.Y); --rebuild recreates the venv"
+
 
 class MissingArtifactsError(SyncError):
     """Preflight found locked packages without a verified, compatible artifact."""
 
     exit_code = EXIT_MISSING_ARTIFACTS
 
+    default_hint = "run `pipenv-sync fetch` where the index is reachable (or drop --offline), or add --find-links DIR"
+
 
 class FetchError(SyncError):
     """The package index could not be read or a download failed."""
 
+    default_hint = (
+        "check the index URL, the network and the credentials; `pipenv-sync fetch` fills the store for --offline"
+    )
+
 
 class InstallError(SyncError):
     """Applying the plan failed (a wheel could not be installed or removed)."""
+
+    default_hint = "run the same command again: the next sync repairs the venv (-v shows every detail)"
 
 
 class UnsafePathError(SyncError):
@@ -95,9 +105,13 @@ class UnsafePathError(SyncError):
 class WithdrawnError(SyncError):
     """The lock pins a file or project the index has withdrawn (quarantined; yanked under ``--deploy``)."""
 
+    default_hint = "re-lock to move off the withdrawn release (`pipenv lock`), or --allow-yanked NAME for a yanked one"
+
 
 class OfflineViolation(SyncError):
     """Raised by the offline guard when anything tries to open a connection."""
+
+    default_hint = "drop --offline, or fill the store first with `pipenv-sync fetch`"
 
 
 class UsageError(SyncError):

@@ -354,7 +354,15 @@ def run_cli(
     )
     if not long_lines and not any(str(a) in ("-v", "--verbose") for a in args):
         assert_short_lines(proc.stderr)
+    assert_hinted(proc)
     return proc
+
+
+def assert_hinted(proc: subprocess.CompletedProcess[str]) -> None:
+    """Every error the CLI reports (exit 1-4) comes with a ``hint:`` line saying how to fix it (issue 12)."""
+    lines = proc.stderr.splitlines()
+    if proc.returncode in (1, 2, 3, 4) and any(line.startswith("pipenv-sync: error:") for line in lines):
+        assert any(line.startswith("hint:") for line in lines), f"an error without a hint:\n{proc.stderr}"
 
 
 def error_text(stderr: str, *, hint: bool = True) -> str:

@@ -17,6 +17,7 @@ from .support import (
     Index,
     build_wheel,
     cli_env,
+    error_text,
     installed,
     lock_entry,
     make_venv,
@@ -137,7 +138,7 @@ def test_two_names_locked_on_one_path_are_refused_before_any_change(tmp_path: Pa
     venv = tmp_path / "venv"
     proc = run_cli("--project", project, "--venv", venv, "--offline", env=cli_env(tmp_path))
     assert proc.returncode == 1, proc.stderr
-    (line,) = proc.stderr.strip().splitlines()
+    line = error_text(proc.stderr, hint=False)
     assert "[default] first and [default] second are all locked from ./pkg" in line
     assert "one source builds one distribution" in line and "re-lock" in line
     assert not venv.exists()

@@ -123,14 +123,16 @@ def test_each_user_error_has_an_exit_code_a_headline_and_a_hint(tmp_path: Path) 
         (("--project", project, "--venv", not_a_venv), 1, "not a virtualenv (no pyvenv.cfg)", "--venv"),
         (("--project", project, "--venv", a_file), 1, "is not a directory", "--venv"),
         (("--project", project, "--venv", tmp_path / "v", "--offline"), 4, "have no usable artifact", "fetch"),
-        (("--project", project, "--lock-timeout", "x"), 2, "--lock-timeout", ""),  # argparse's own
+        (("--project", project, "--lock-timeout", "x"), 2, "--lock-timeout", "--help"),  # argparse's own
     ]
     for args, code, headline, hint in cases:
         proc = run_cli(*args, "--venv", tmp_path / "v", env=env) if "--venv" not in args else run_cli(*args, env=env)
         assert proc.returncode == code, (args, proc.stderr)
-        if code == 2:
-            continue
         lines = proc.stderr.strip().splitlines()
+        if code == 2:  # argparse's own usage line first, then its error, with our hint
+            assert lines[0].startswith("usage: "), (args, proc.stderr)
+            lines = lines[1:]
+            lines = lines[next(i for i, line in enumerate(lines) if line.startswith("pipenv-sync: error:")) :]
         assert lines[0].startswith("pipenv-sync: error: "), (args, proc.stderr)
         assert headline in error_text(proc.stderr), (args, proc.stderr)
         assert lines[-1].startswith("hint: ") and hint in lines[-1], (args, proc.stderr)

@@ -102,7 +102,10 @@ def test_a_wheel_the_lock_allows_for_another_name_or_format_is_refused_before_an
         project = write_project(tmp_path / f"p-{name}", {"default": {name: lock_entry([wheel], "1.0")}})
         proc = run_cli("--project", project, "--venv", venv, "--prune", "--offline", "--find-links", wh, env=env)
         assert proc.returncode == 1, proc.stderr
-        assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert (
+            expected in proc.stderr
+            and len([x for x in proc.stderr.strip().splitlines() if not x.startswith("hint:")]) == 1
+        ), proc.stderr
         assert snapshot(venv) == before  # extra not pruned, nothing installed
     assert installed(venv) == {"extra": "1.0"}
 
@@ -319,7 +322,7 @@ def test_a_full_venv_disk_is_a_clean_failure_that_leaves_no_journal(tmp_path: Pa
         failed = run_cli("--project", project, *common, env=env)
         assert failed.returncode != 0
         assert "No space left on device" in failed.stderr and "Traceback" not in failed.stderr, failed.stderr
-        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+        assert len([x for x in failed.stderr.strip().splitlines() if not x.startswith("hint:")]) == 1, failed.stderr
         assert not (venv / ".pipenv-sync-journal.json").exists()
         assert not list(_site(venv).glob("*.pipenv-sync-partial")) and not (_site(venv) / "heavy").exists()
         check = run_cli("--project", project, *common, "--check", env=env)

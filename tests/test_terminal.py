@@ -187,7 +187,8 @@ def test_errors_are_red_on_a_terminal_and_plain_in_a_pipe(world: World) -> None:
     assert not (world.tmp / "venv").exists()
     piped = run_cli(*args, env=world.env)
     assert piped.returncode == 4 and ESC not in piped.stderr
-    assert piped.stderr.splitlines()[-1].startswith("pipenv-sync: error: ")
+    assert piped.stderr.splitlines()[0].startswith("pipenv-sync: error: ")
+    assert piped.stderr.splitlines()[-1].startswith("hint: ")
 
 
 def test_force_color_colours_a_pipe_without_redrawing(world: World) -> None:

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from pipenv_sync_ext import __version__
-from pipenv_sync_ext.cli.arguments import add_sync_arguments, options_from_args
+from pipenv_sync_ext.cli.arguments import HintedParser, add_sync_arguments, options_from_args
 from pipenv_sync_ext.cli.output import emit, emit_styled, guarded, line_style, printers
 from pipenv_sync_ext.cli.streams import pipe_safe
 from pipenv_sync_ext.errors import EXIT_OK, EXIT_OUT_OF_SYNC
@@ -29,7 +29,7 @@ EXIT_CODES = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(HintedParser):
     """The sync's parser; its help also lists the subcommands of :mod:`~pipenv_sync_ext.cli.commands`."""
 
     def format_help(self) -> str:

@@ -5,10 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 from pipenv_sync_ext.fastpath.identity import split_categories
 from pipenv_sync_ext.pipeline.options import Options
+
+
+class HintedParser(argparse.ArgumentParser):
+    """argparse's own usage errors (exit 2) end with a hint too, and are redacted like every other line."""
+
+    def error(self, message: str) -> NoReturn:
+        from pipenv_sync_ext.redact import redact
+
+        self.print_usage(sys.stderr)
+        self.exit(2, redact(f"{self.prog}: error: {message}\nhint: {self.prog} --help lists the options\n"))
 
 
 def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: bool = False) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipenv_sync_ext import __version__
-from pipenv_sync_ext.cli.arguments import add_lockfile_argument, add_source_arguments
+from pipenv_sync_ext.cli.arguments import HintedParser, add_lockfile_argument, add_source_arguments
 from pipenv_sync_ext.cli.cache_cmd import (
     DEFAULT_MIN_AGE,
     run_cache_clean,
@@ -36,7 +36,7 @@ from pipenv_sync_ext.errors import EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pipenv-sync", description="Fill, inspect and prune pipenv-sync's store.")
+    p = HintedParser(prog="pipenv-sync", description="Fill, inspect and prune pipenv-sync's store.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -153,7 +153,7 @@ def _add_output(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if getattr(args, "jobs", 1) < 1:
-        emit("pipenv-sync: error: --jobs must be at least 1", stream=sys.stderr)
+        emit("pipenv-sync: error: --jobs must be at least 1\nhint: give -j 1 or more", stream=sys.stderr)
         return EXIT_USAGE
     code: int = args.func(args)
     return code

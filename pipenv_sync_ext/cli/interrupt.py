@@ -129,8 +129,10 @@ class Watch:
         if inside != str(self.venv) and not inside.startswith(str(self.venv) + os.sep):
             return None
         # Not the file: the first one tried is always the stamp, which tells the user nothing.
-        hint = "hint: make it writable, or sync another venv"
-        return TargetError(f"{self.venv}: cannot be written ({exc.strerror}); {hint}")
+        return TargetError(
+            f"{self.venv}: cannot be written ({exc.strerror})",
+            hint="make it writable, or sync another venv (--venv DIR)",
+        )
 
     def interrupted(self) -> int:
         emit(self.message(), stream=sys.stderr)

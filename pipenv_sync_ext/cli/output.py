@@ -203,7 +203,9 @@ def guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:
         return failed(args, str(exc), code=exc.exit_code, hint=exc.hint, details=exc.details)
     except OSError as exc:  # permissions, disk full: not a bug
         where = f"{exc.filename}: " if exc.filename else ""
-        return failed(args, f"{where}{exc.strerror or exc}", code=EXIT_ERROR)
+        place = exc.filename or "the venv and the cache directory"
+        hint = f"check the permissions of {place} and the free space there, then run the same command again"
+        return failed(args, f"{where}{exc.strerror or exc}", code=EXIT_ERROR, hint=hint)
     except KeyboardInterrupt:
         emit("pipenv-sync: interrupted", stream=sys.stderr)
         return EXIT_ERROR

@@ -46,8 +46,8 @@ def check_mirror(url: str) -> str:
     valid = bool(parts.path) if parts.scheme == "file" else bool(parts.scheme and parts.netloc)
     if not valid:
         raise MirrorError(
-            f"--pypi-mirror (PIPENV_PYPI_MIRROR) {url!r}: not a URL; give the mirror's simple index, "
-            "e.g. https://mirror.example/simple"
+            f"--pypi-mirror (PIPENV_PYPI_MIRROR) {url!r}: not a URL",
+            hint="give the mirror's simple index, e.g. https://mirror.example/simple",
         )
     return url
 

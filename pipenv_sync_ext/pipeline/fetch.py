@@ -117,7 +117,10 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     lock, sections = select(lock, pipfile, dev=args.dev, categories=args.categories, all_sections=args.all_sections)
     for directory in args.find_links:
         if not directory.is_dir():
-            raise SyncError(f"--find-links {directory}: no such directory")
+            raise SyncError(
+                f"--find-links {directory}: no such directory",
+                hint="give a directory of wheels (a `pipenv-sync fetch --wheelhouse` output), or drop the option",
+            )
     cache_dir = args.cache_dir or default_cache_dir()
     store = Store(cache_dir, warn)
     find_links = FindLinks(args.find_links, warn, configured=(*find_links_dirs(), *lock.find_links))

@@ -64,7 +64,10 @@ def run_pipeline(
     )
     for directory in options.find_links:
         if not directory.is_dir():
-            raise SyncError(f"--find-links {directory}: no such directory")
+            raise SyncError(
+                f"--find-links {directory}: no such directory",
+                hint="give a directory of wheels (a `pipenv-sync fetch --wheelhouse` output), or drop the option",
+            )
     cache_dir = options.cache_dir or default_cache_dir()
     run = Run(
         project=project,
