@@ -252,8 +252,10 @@ def test_pipenv_options_reach_the_engine_or_are_refused(hooked: Hooked, world: W
     # pipenv's --python reaches the engine (which creates the venv with it)
     proc = pipenv(hooked, world, "sync", "--offline", "--python", "9.9")
     assert proc.returncode == 1
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("pipenv-sync: error: --python 9.9: no runnable Python 9.9 found in pyenv's or asdf's")
+    lines = proc.stderr.strip().splitlines()
+    error = next(line for line in lines if line.startswith("pipenv-sync: error:"))
+    assert error.startswith("pipenv-sync: error: --python 9.9: no runnable Python 9.9 found in pyenv's or asdf's")
+    assert lines[-1].startswith("hint: "), lines
     assert not world.venv.exists()
 
 

@@ -43,6 +43,7 @@ class TargetSpecError(SyncError):
     """The target flags do not describe a target this tool can evaluate markers for."""
 
     exit_code = 2
+    default_hint = "pipenv-sync fetch --help lists the target flags (--python-version, --platform, --abi...)"
 
 
 @dataclass(frozen=True)
