@@ -56,18 +56,25 @@ def _is_group_term(atom: tuple[Any, ...]) -> bool:
     return any(type(node).__name__ == "Variable" and node.value == "dependency_groups" for node in atom)
 
 
-def _simplify(markers: list[Any]) -> list[Any] | None:
-    """The tree without group terms; None when that makes it always true."""
-    # packaging's tree: atoms (lhs, op, rhs), nested lists for parentheses, "and"/"or"
-    # between them; "and" binds tighter, so a level is an "or" of "and"-branches.
+def or_branches(markers: list[Any]) -> list[list[Any]]:
+    """One level of packaging's marker tree as the "or" of its "and"-branches (the terms of each).
+
+    The tree holds atoms (lhs, op, rhs), nested lists for parentheses, and "and"/"or"
+    between them; "and" binds tighter, so a level is an "or" of "and"-branches.
+    """
     branches: list[list[Any]] = [[]]
     for item in markers:
         if item == "or":
             branches.append([])
         elif item != "and":
             branches[-1].append(item)
+    return branches
+
+
+def _simplify(markers: list[Any]) -> list[Any] | None:
+    """The tree without group terms; None when that makes it always true."""
     result: list[Any] = []
-    for branch in branches:
+    for branch in or_branches(markers):
         kept: list[Any] = []
         for term in branch:
             if isinstance(term, list):

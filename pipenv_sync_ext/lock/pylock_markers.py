@@ -21,7 +21,7 @@ from typing import Any
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
-from pipenv_sync_ext.lock.markers import format_markers
+from pipenv_sync_ext.lock.markers import format_markers, or_branches
 
 _SET_NAMES = ("dependency_groups", "extras")
 
@@ -66,16 +66,8 @@ def _set_term(atom: tuple[Any, ...], sets: dict[str, frozenset[str]]) -> bool | 
 
 
 def _reduce(markers: list[Any], sets: dict[str, frozenset[str]]) -> bool | list[Any]:
-    # packaging's tree: atoms (lhs, op, rhs), nested lists for parentheses, "and"/"or"
-    # between them; "and" binds tighter, so a level is an "or" of "and"-branches.
-    branches: list[list[Any]] = [[]]
-    for item in markers:
-        if item == "or":
-            branches.append([])
-        elif item != "and":
-            branches[-1].append(item)
     result: list[Any] = []
-    for branch in branches:
+    for branch in or_branches(markers):
         kept: list[Any] = []
         false = False
         for term in branch:
