@@ -358,6 +358,24 @@ def run_cli(
     return proc
 
 
+def sync_offline_pruned(
+    project: Path, venv: Path, *args: str | Path, wheels: Path, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The sync most safety tests run: ``--offline --prune`` from one wheel directory."""
+    return run_cli("--project", project, "--venv", venv, "--offline", "--prune", "--find-links", wheels, *args, env=env)
+
+
+def start_cli(*args: str | Path, env: Mapping[str, str], stderr: Any = subprocess.PIPE) -> subprocess.Popen[str]:
+    """The real CLI started in the background (to interrupt it, or to run another beside it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipenv_sync_ext", *map(str, args)],
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
 def assert_hinted(proc: subprocess.CompletedProcess[str]) -> None:
     """Every error the CLI reports (exit 1-4) comes with a ``hint:`` line saying how to fix it (issue 12)."""
     lines = proc.stderr.splitlines()

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from .support import build_wheel, cli_env, installed, lock_entry, make_venv, run_cli, snapshot, write_project
+from .support import (
+    build_wheel,
+    cli_env,
+    installed,
+    lock_entry,
+    make_venv,
+    run_cli,
+    snapshot,
+    sync_offline_pruned,
+    write_project,
+)
 
 
 @dataclass
@@ -28,18 +38,7 @@ class Two:
     tmp: Path
 
     def sync(self, project: Path, venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "--project",
-            project,
-            "--venv",
-            venv,
-            "--offline",
-            "--prune",
-            "--find-links",
-            self.wheels,
-            *args,
-            env={**self.env, **env},
-        )
+        return sync_offline_pruned(project, venv, *args, wheels=self.wheels, env={**self.env, **env})
 
 
 def _many_files(prefix: str, count: int) -> dict[str, bytes]:

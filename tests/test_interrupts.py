@@ -12,14 +12,23 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .support import build_wheel, cli_env, error_text, installed, lock_entry, make_venv, run_cli, write_project
+from .support import (
+    build_wheel,
+    cli_env,
+    error_text,
+    installed,
+    lock_entry,
+    make_venv,
+    start_cli,
+    sync_offline_pruned,
+    write_project,
+)
 
 BIG_FILES = 2000
 JOURNAL = ".pipenv-sync-journal.json"
@@ -53,18 +62,7 @@ class World:
     template: Path  # a venv synced to with_big, copied for each case
 
     def sync(self, project: Path, venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "--project",
-            project,
-            "--venv",
-            venv,
-            "--offline",
-            "--prune",
-            "--find-links",
-            self.wheels,
-            *args,
-            env={**self.env, **env},
-        )
+        return sync_offline_pruned(project, venv, *args, wheels=self.wheels, env={**self.env, **env})
 
     def fresh_venv(self) -> Path:
         """The venv synced to with-big, at the path it was made at (a venv is not movable)."""
@@ -190,14 +188,17 @@ def test_two_syncs_of_one_venv_with_different_caches_never_interleave(world: Wor
         "PIPENV_SYNC_TEST_HOLD_AFTER": "50",
         "PIPENV_SYNC_TEST_HOLD_FILE": str(hold),
     }
-    args = ["--project", world.without_big, "--venv", venv, "--offline", "--prune", "--find-links", world.wheels]
-    first = subprocess.Popen(
-        [sys.executable, "-m", "pipenv_sync_ext", *map(str, args)],
-        env=first_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args: list[str | Path] = [
+        "--project",
+        world.without_big,
+        "--venv",
+        venv,
+        "--offline",
+        "--prune",
+        "--find-links",
+        world.wheels,
+    ]
+    first = start_cli(*args, env=first_env)
     try:
         _wait_for(hold, first)  # the first sync is mid-removal of big, and stays there
         during = tree(venv)
@@ -224,26 +225,23 @@ def test_two_syncs_of_one_venv_with_different_caches_never_interleave(world: Wor
 def test_check_waits_for_a_running_sync_instead_of_reporting_its_half_done_state(world: World) -> None:
     venv = world.fresh_venv()
     hold = world.tmp / "hold-check"
-    args = ["--project", world.without_big, "--venv", venv, "--offline", "--prune", "--find-links", world.wheels]
+    args: list[str | Path] = [
+        "--project",
+        world.without_big,
+        "--venv",
+        venv,
+        "--offline",
+        "--prune",
+        "--find-links",
+        world.wheels,
+    ]
     env = {**world.env, "PIPENV_SYNC_TEST_HOLD_AFTER": "700", "PIPENV_SYNC_TEST_HOLD_FILE": str(hold)}
-    first = subprocess.Popen(
-        [sys.executable, "-m", "pipenv_sync_ext", *map(str, args)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = start_cli(*args, env=env)
     try:
         _wait_for(hold, first)
         log = world.tmp / "check-stderr.txt"
         with log.open("w") as sink:
-            check = subprocess.Popen(
-                [sys.executable, "-m", "pipenv_sync_ext", *map(str, args), "--check"],
-                env=world.env,
-                stdout=subprocess.PIPE,
-                stderr=sink,
-                text=True,
-            )
+            check = start_cli(*args, "--check", env=world.env, stderr=sink)
         # The check says it waits (it cannot finish while the sync is held), then answers once it is done.
         while "Waiting for another pipenv-sync" not in log.read_text():
             assert check.poll() is None, (check.communicate(), log.read_text())
