@@ -137,14 +137,12 @@ class IndexClient:
             request.add_header(name, value)
         if accept:
             request.add_header("Accept", accept)
-        auth = source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
+        auth = self._auth_for(url, source)
         if auth:
             # Unredirected: a redirect to another host (a CDN) must not carry the credentials.
             request.add_unredirected_header("Authorization", auth)
         context = _ssl_context(source.verify_ssl) if url.startswith("https:") else None
-        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
-        with self._dead_lock:
-            dead = self._dead.get(host)
+        host, dead = self._known_dead(url)
         if dead is not None:
             raise HostUnreachable(host, dead)
         self.requests += 1
@@ -165,12 +163,9 @@ class IndexClient:
 
     def _page(self, url: str, source: ResolvedSource, headers: dict[str, str]) -> Any:
         """A page over this thread's kept-alive connection (``store/keepalive.py``), else through urllib."""
-        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
-        with self._dead_lock:
-            known_dead = host in self._dead
-        if not known_dead and proxy_for(url) is None:
+        if self._known_dead(url)[1] is None and proxy_for(url) is None:
             sent = {"User-Agent": "pipenv-sync", "Accept": _ACCEPT, **headers}
-            auth = source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
+            auth = self._auth_for(url, source)
             if auth:
                 sent["Authorization"] = auth
             context = _ssl_context(source.verify_ssl) if url.startswith("https:") else None
@@ -182,6 +177,16 @@ class IndexClient:
             except (NotSimple, OSError, http.client.HTTPException):
                 pass  # a redirect, or a kept connection that failed: urllib says what it is
         return self._open(url, source, _ACCEPT, headers)
+
+    def _auth_for(self, url: str, source: ResolvedSource) -> str | None:
+        """The source's credentials on its own host, else netrc's for the URL's host."""
+        return source.auth if source.auth and _same_host(url, source.url) else self._netrc_for(url)
+
+    def _known_dead(self, url: str) -> tuple[str, str | None]:
+        """The URL's host, and why it cannot be reached when an earlier request found out."""
+        host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+        with self._dead_lock:
+            return host, self._dead.get(host)
 
     @property
     def unreachable(self) -> dict[str, str]:
