@@ -10,11 +10,16 @@ bounded (a gzip bomb is one small response).
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any
 
 ACCEPT_ENCODING = {"Accept-Encoding": "gzip"}
 MAX_PAGE = 64 << 20  # bytes, received or inflated: far above any real index page
+# JSON objects and arrays in one page: what json.loads builds is ~80 bytes each, so 64 MiB
+# of "{}," would be 1.7 GB in memory. A real page holds 2-3 per file (the largest few
+# hundred thousand files), so a million is far above any real one.
+MAX_CONTAINERS = 1_000_000
 
 
 def read_page_body(response: Any, *, what: str) -> bytes:
@@ -35,3 +40,13 @@ def read_page_body(response: Any, *, what: str) -> bytes:
     if len(body) > MAX_PAGE or inflater.unconsumed_tail:
         raise ValueError(f"{what}: page inflates beyond {MAX_PAGE >> 20} MiB; refused")
     return body
+
+
+def load_json_page(body: bytes) -> Any:
+    """A JSON page parsed, refusing (ValueError) one whose shape would cost memory or the stack, not bytes."""
+    if body.count(b"{") + body.count(b"[") > MAX_CONTAINERS:
+        raise ValueError(f"page holds more than {MAX_CONTAINERS:,} JSON objects and arrays; refused")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("page nested too deep to read; refused") from None

@@ -8,9 +8,10 @@ Split from ``store/index.py``, which fetches the pages.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from html.parser import HTMLParser
+
+from pipenv_sync_ext.store.httpbody import load_json_page
 
 
 class _LinkParser(HTMLParser):
@@ -29,7 +30,7 @@ def parse_listing(body: bytes, content_type: str, base_url: str) -> list[tuple[s
     """(filename, absolute url, sha256) for each file a simple-API page lists with a sha256."""
     files: list[tuple[str, str, str]] = []
     if "json" in content_type:
-        data = json.loads(body)
+        data = load_json_page(body)
         for f in data.get("files", []):
             digest = (f.get("hashes") or {}).get("sha256")
             if digest and f.get("filename") and f.get("url"):

@@ -25,6 +25,7 @@ preflight and downloads. Decisions:
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 from collections.abc import Callable, Sequence
@@ -178,7 +179,7 @@ class StatusCheck:
             raise _Failed(f"HTTP {exc.code}") from None
         except HostUnreachable as exc:
             raise _Failed(exc.reason) from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             raise _Failed(redact(str(exc)) or type(exc).__name__) from None
         try:
             parsed = parse_page(body, headers.get("Content-Type", ""), project=project, index=source.display)
