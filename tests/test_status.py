@@ -277,3 +277,39 @@ def test_pages_are_asked_over_kept_alive_connections(tmp_path: Path, index: Inde
     for_pages = [paths for paths in index.connections.values() if any(p.startswith("/simple/") for p in paths)]
     # 48 pages over at most one connection per thread (8 status, 8 listing), not one each
     assert len(for_pages) <= 16 and max(len(paths) for paths in for_pages) >= 3, for_pages
+
+
+def test_a_page_s_shape_is_bounded_before_it_is_parsed() -> None:
+    """A small page can cost gigabytes of objects or the whole stack: refused by count, not by bytes."""
+    from pipenv_sync_ext.store.httpbody import MAX_CONTAINERS, load_json_page
+
+    assert load_json_page(b'{"files": [{}, {}]}') == {"files": [{}, {}]}
+    with pytest.raises(ValueError, match="more than 1,000,000 JSON objects"):
+        load_json_page(b'{"files": [' + b"{}," * MAX_CONTAINERS + b"{}]}")
+    with pytest.raises(ValueError, match="nested too deep"):
+        load_json_page(b"[" * 200_000 + b"]" * 200_000)
+
+
+def test_what_an_index_says_reaches_the_terminal_without_control_characters(world: World) -> None:
+    """A yanked reason is the index's text: no escape sequence, no newline, one short line."""
+    world.index.yanked[world.wheels["alpha"].name] = "evil\x1b]0;TITLE\x07\x1b[2J\nfake: ok\u2028" + "A" * 10_000
+    code, out, venv = world.sync("v1")
+    assert code == 0, out
+    assert "\x1b" not in out and "\x07" not in out and "\u2028" not in out
+    said = " ".join(out.split())  # the warning is folded between words, under 200 characters a line
+    assert "evil?]0;TITLE??[2J?fake: ok?AAA" in said and "A" * 200 not in said
+    assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}
+
+
+def test_a_hostile_status_page_never_fails_the_sync(world: World) -> None:
+    """A page nested beyond the stack, or of a million empty objects: the status is missing, the sync goes on."""
+    code, out, _ = world.sync("warm")  # the store holds both files now
+    assert code == 0, out
+    for body in (b"[" * 200_000 + b"]" * 200_000, b'{"files": [' + b"{}," * 1_000_001 + b"{}]}"):
+        world.index.raw_pages["alpha"] = ("application/vnd.pypi.simple.v1+json", body)
+        shutil.rmtree(world.tmp / "cache" / "v1" / "status", ignore_errors=True)
+        venv = world.tmp / "hostile"
+        shutil.rmtree(venv, ignore_errors=True)
+        code, out, venv = world.sync(venv, "--json")
+        assert code == 0 and "Traceback" not in out, out
+        assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pipenv_sync_ext.fsutil import atomic_write
+from pipenv_sync_ext.store.httpbody import load_json_page
 
 ACTIVE, ARCHIVED, QUARANTINED, DEPRECATED = "active", "archived", "quarantined", "deprecated"
 _FORMAT = 1
@@ -115,7 +117,7 @@ def _str_or_none(value: Any) -> str | None:
 def parse_page(body: bytes, content_type: str, *, project: str, index: str) -> ProjectStatus:
     """The status a simple-API page states (``fetched_at`` and validators are the caller's)."""
     if "json" in content_type:
-        data = json.loads(body)
+        data = load_json_page(body)
         files: dict[str, str] = {}
         for f in data.get("files", []):
             digest = (f.get("hashes") or {}).get("sha256")
@@ -129,10 +131,28 @@ def parse_page(body: bytes, content_type: str, *, project: str, index: str) -> P
             reason = _str_or_none(marker.get("reason"))
         elif isinstance(marker, str):
             status = marker
-        return ProjectStatus(project, index, status.lower(), reason, files)
+        return _stated(project, index, status, reason, files)
     parser = _StatusParser()
     parser.feed(body.decode("utf-8", errors="replace"))
-    return ProjectStatus(project, index, parser.status.lower(), parser.reason, parser.files)
+    return _stated(project, index, parser.status, parser.reason, parser.files)
+
+
+# What an index says is printed to the user's terminal: no control characters (an escape
+# sequence could clear the screen or retitle the window, a newline fake a line of ours),
+# and a reason short enough for one line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_REASON = 160
+
+
+def _said(text: str) -> str:
+    text = _CONTROL.sub("?", text)
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "\u2026"
+
+
+def _stated(project: str, index: str, status: str, reason: str | None, files: dict[str, str]) -> ProjectStatus:
+    """A page's answer with every text it holds made safe to print (see :data:`_CONTROL`)."""
+    yanked = {digest: _said(why) for digest, why in files.items()}
+    return ProjectStatus(project, index, _said(status).lower(), None if reason is None else _said(reason), yanked)
 
 
 def _yank_reason(value: Any) -> str | None:
