@@ -237,6 +237,12 @@ def test_export_pylock_installs_with_pip_and_uv_with_the_network_cut(world: Worl
     first = out.read_bytes()
     assert run_cli(*export, env=env).returncode == 0
     assert out.read_bytes() == first  # byte-reproducible
+    assert out.stat().st_mode & 0o777 == 0o644  # meant to be shared, not private like the store's files
+    # an existing directory (or a device such as /dev/stdout) is never replaced by the rename
+    (tmp_path / "a-dir").mkdir()
+    onto_dir = run_cli(*export[:-1], tmp_path / "a-dir", env=env)
+    assert onto_dir.returncode == 2 and "exists and is not a regular file" in onto_dir.stderr, onto_dir.stderr
+    assert list((tmp_path / "a-dir").iterdir()) == []
     assert b"../wheelhouse/alpha-1.0-py3-none-any.whl" in first and b"dependency_groups" not in first
     want = {"alpha==1.0", "beta==2.0", "gamma==1.0"}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipenv_sync_ext.cli.output import run_command
-from pipenv_sync_ext.errors import LockError, MissingArtifactsError
+from pipenv_sync_ext.errors import LockError, MissingArtifactsError, UsageError
 from pipenv_sync_ext.fastpath.identity import split_categories
 from pipenv_sync_ext.fsutil import atomic_write
 from pipenv_sync_ext.lock.choose import load_lock
@@ -79,9 +79,15 @@ def run_export(args: argparse.Namespace) -> int:
                 hint="run `pipenv-sync fetch` (with the same --wheelhouse) first",
             )
         out = Path(os.path.abspath(args.pylock))
+        if os.path.lexists(out) and not (out.is_symlink() or out.is_file()):
+            # a directory, a device (/dev/stdout), a fifo: never replaced by the rename
+            raise UsageError(
+                f"--pylock {out}: exists and is not a regular file; nothing was written",
+                hint="give the path of the file to write (an existing pylock.toml there is replaced)",
+            )
         python = lock.requires.get("python_full_version")
         requires_python = f"=={python}" if python else None
-        atomic_write(out, render(packages, files, directory=out.parent, requires_python=requires_python))
+        atomic_write(out, render(packages, files, directory=out.parent, requires_python=requires_python), mode=0o644)
         text = f"Wrote {out}: {len(packages)} package(s) from {lock.path} [{', '.join(sections)}]"
         return text, {"pylock": str(out), "lock": str(lock.path), "sections": list(sections), "packages": len(packages)}
 
