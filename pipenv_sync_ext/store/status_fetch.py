@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.lock.model import LockedPackage, Source
-from pipenv_sync_ext.store.httpbody import read_page_body
+from pipenv_sync_ext.store.httpbody import PageRefused, read_page_body
 from pipenv_sync_ext.store.status import (
     ProjectStatus,
     StatusCache,
@@ -60,7 +60,7 @@ from pipenv_sync_ext.store.status import (
 if TYPE_CHECKING:  # http, ssl and email: imported only when the index may be asked
     from pipenv_sync_ext.store.index import IndexClient, ResolvedSource
 
-_WORKERS = 8
+_WORKERS = 4  # 8 cost twice the CPU (GIL hand-offs, handshakes) for no shorter check
 WHEELHOUSE_STATUS = "status.json"
 BUDGET = 10.0  # seconds for the whole check, from its start
 BUDGET_ENV = "PIPENV_SYNC_STATUS_TIMEOUT"
@@ -118,15 +118,15 @@ class StatusCheck:
         self._packages_of: dict[str, LockedPackage] = {}
         self._recorded_now: dict[str, ProjectStatus] = {}
         self._client: IndexClient | None = None
+        self._client_lock = threading.Lock()
+        # (project, source) -> its answer and problem, once asked; the workers fill it as they go, so
+        # past the deadline the sources that did answer in time still count
+        self._settled: dict[tuple[str, str], tuple[Answer | None, str | None]] = {}
         self._deadline = 0.0
         self._results: dict[str, Lookup] | None = None
 
     def start(self) -> StatusCheck:
-        from pipenv_sync_ext.store.index import IndexClient  # http and ssl only when the index may be asked
-
         self._deadline = time.monotonic() + budget()
-        client = IndexClient(self._sources, self._log) if self._online else None
-        self._client = client
         recorded = self._recorded_now = self._recorded()
         for package in self._packages:
             self._packages_of.setdefault(canonicalize_name(package.name), package)
@@ -138,16 +138,26 @@ class StatusCheck:
             self._futures[project] = future
             jobs.put((project, package, future))
         for _ in range(min(_WORKERS, len(self._packages_of))):
-            worker = threading.Thread(target=self._work, args=(client, jobs, recorded), name="status", daemon=True)
+            worker = threading.Thread(target=self._work, args=(jobs, recorded), name="status", daemon=True)
             worker.start()
         return self
 
+    def _client_once(self) -> IndexClient | None:
+        """The one client of the check, made by the first worker: importing http, ssl and email (20-30 ms)
+        happens beside the main thread, which meanwhile probes the interpreter."""
+        if not self._online:
+            return None
+        with self._client_lock:
+            if self._client is None:
+                from pipenv_sync_ext.store.index import IndexClient
+
+                self._client = IndexClient(self._sources, self._log)
+            return self._client
+
     def _work(
-        self,
-        client: IndexClient | None,
-        jobs: queue.SimpleQueue[tuple[str, LockedPackage, Future[Lookup]]],
-        recorded: dict[str, ProjectStatus],
+        self, jobs: queue.SimpleQueue[tuple[str, LockedPackage, Future[Lookup]]], recorded: dict[str, ProjectStatus]
     ) -> None:
+        client = self._client_once()
         while True:
             try:
                 project, package, future = jobs.get_nowait()
@@ -172,7 +182,7 @@ class StatusCheck:
             else:
                 future.cancel()  # not started: no worker takes it; started: its answer is not waited for
                 package = self._packages_of[project]
-                found[project] = self._lookup(self._client, project, package, self._recorded_now, late=True)
+                found[project] = self._lookup(None, project, package, self._recorded_now, late=True)
         self._results = found
         return found
 
@@ -200,31 +210,43 @@ class StatusCheck:
         problems: list[str] = []
         allowed = [s for s in self._sources if not package.index or s.name == package.index]
         sources = client.sources_for(package) if client is not None else [resolve_source(s) for s in allowed]
+        timed_out = False
         for source in sources:
-            cached = self._cache.get(source.display, project)
-            if late and client is not None:
-                problems.append(f"{source.display}: no answer within {budget():g} s")
-            elif client is not None and cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
-                answers.append(Answer(cached, CACHE))  # the index said this answer is still fresh
-                continue
-            elif client is not None:
-                try:
-                    fresh = self._ask(client, source, project, cached)
-                except _NotCarried:
-                    continue
-                except _Failed as exc:
-                    problems.append(f"{source.display}: {exc}")
-                else:
-                    self._cache.put(fresh)
-                    answers.append(Answer(fresh, INDEX))
-                    continue
-            if cached is not None:
-                answers.append(Answer(cached, CACHE))
+            key = (project, source.display)
+            if not late:
+                self._settled[key] = self._one(client, source, project)
+            elif key not in self._settled:  # still being asked: what the cache knows, and why
+                cached = self._cache.get(source.display, project)
+                why = f"{source.display}: no answer within {budget():g} s"
+                self._settled.setdefault(key, (None if cached is None else Answer(cached, CACHE), why))
+                timed_out = True
+            answer, problem = self._settled[key]
+            answers += [answer] if answer is not None else []
+            problems += [problem] if problem is not None else []
         wheelhouse = recorded.get(project)
         newer = wheelhouse is not None and all(wheelhouse.fetched_at > a.status.fetched_at for a in answers)
         if wheelhouse is not None and newer and not any(a.origin == INDEX for a in answers):
             answers = [Answer(wheelhouse, WHEELHOUSE)]
-        return Lookup(project, tuple(answers), tuple(problems), late=late and client is not None)
+        return Lookup(project, tuple(answers), tuple(problems), late=timed_out)
+
+    def _one(
+        self, client: IndexClient | None, source: ResolvedSource, project: str
+    ) -> tuple[Answer | None, str | None]:
+        """One source's answer on one project, and the problem met asking it (the cached answer stands in)."""
+        cached = self._cache.get(source.display, project)
+        fallback = None if cached is None else Answer(cached, CACHE)
+        if client is None:
+            return fallback, None
+        if cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
+            return fallback, None  # the index said this answer is still fresh
+        try:
+            fresh = self._ask(client, source, project, cached)
+        except _NotCarried:
+            return None, None
+        except _Failed as exc:
+            return fallback, f"{source.display}: {exc}"
+        self._cache.put(fresh)
+        return Answer(fresh, INDEX), None
 
     def _ask(
         self, client: IndexClient, source: ResolvedSource, project: str, cached: ProjectStatus | None
@@ -254,6 +276,8 @@ class StatusCheck:
             raise _Failed(f"HTTP {exc.code}") from None
         except HostUnreachable as exc:
             raise _Failed(exc.reason) from None
+        except PageRefused as exc:
+            raise _Failed(redact(str(exc))) from None
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise _Failed(redact(str(exc)) or type(exc).__name__) from None
         content_type = headers.get("Content-Type", "")
