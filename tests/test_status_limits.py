@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, write_project
 
 DAY = 86400
@@ -214,3 +216,34 @@ def test_a_gzip_bomb_listing_page_is_refused_at_once_not_retried_as_unreachable(
     assert "page inflates beyond 64 MiB; refused" in out and "unreachable" not in out and "retrying" not in out, out
     assert len(pages) == 2  # one for the listing, one for the status check: neither retried
     assert not (tmp_path / "v").exists() or installed(tmp_path / "v") == {}
+
+
+def test_a_json_page_is_read_unparsed_only_when_nothing_on_it_can_be_yanked_or_a_status() -> None:
+    """Most pages are megabytes with every ``"yanked": false``: read by counting, never misreading a page that
+    writes its JSON another way (spacing, escapes), nor one cut short."""
+    from pipenv_sync_ext.store.status import parse_page
+
+    def page(*files: str, extra: str = "") -> bytes:
+        return ('{"files": [' + ", ".join(files) + '], "meta": {"api-version": "1.1"}' + extra + "}").encode()
+
+    def ok(digest: str, yanked: str = '"yanked": false') -> str:
+        return f'{{"filename": "a-1.0.tar.gz", "hashes": {{"sha256": "{digest}"}}, {yanked}}}'
+
+    def read(body: bytes) -> tuple[str, dict[str, str]]:
+        status = parse_page(body, "application/vnd.pypi.simple.v1+json", project="a", index="i")
+        return status.status, dict(status.files)
+
+    assert read(page(ok("aa"), ok("bb", '"yanked":false'))) == ("active", {})
+    cases = {  # how a file may be yanked -> its reason as read
+        '"yanked" : true': "",
+        '"yanked": "broken"': "broken",
+        '"yank\\u0065d": "hidden"': "hidden",
+    }
+    for yanked, reason in cases.items():
+        assert read(page(ok("aa"), ok("bb", yanked))) == ("active", {"bb": reason}), yanked
+    quarantined = ', "project-status": {"status": "quarantined"}'
+    assert read(page(ok("aa"), extra=quarantined))[0] == "quarantined"
+    assert read(page(ok("aa"), extra=', "project\\u002dstatus": {"status": "archived"}'))[0] == "archived"
+    cut = page(ok("aa"), ok("bb", '"yanked": true'))[:-40]  # cut before the yanked entry ends
+    with pytest.raises(ValueError):
+        read(cut + b"}")

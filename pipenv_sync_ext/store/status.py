@@ -54,7 +54,7 @@ ACTIVE, ARCHIVED, QUARANTINED, DEPRECATED = "active", "archived", "quarantined",
 _FORMAT = 1
 CLOCK_SKEW = 300.0  # seconds a recorded time may lie ahead of this host's clock (another host wrote it)
 # Changes whenever parse_page would read the same bytes differently: cached digests then no longer match.
-_PARSER = b"status-parser-1"
+_PARSER = b"status-parser-2"
 
 
 @dataclass(frozen=True)
@@ -147,9 +147,30 @@ def page_digest(body: bytes, content_type: str) -> str:
     return h.hexdigest()
 
 
+def _plainly_active(body: bytes) -> bool:
+    """True when a JSON page can be read without parsing: no file is yanked and no project status is stated.
+
+    Every ``"yanked"`` key is followed by ``false`` and no ``"project-status"`` key is there. A key
+    could hide behind a ``\\u`` escape (``"yank\\u0065d"``) or odd spacing: then the page is parsed,
+    so an honest server writing JSON its own way is never misread, only read more slowly. A
+    ``"yanked"`` text that is no key (inside a string, escaped quotes) only makes it parse too.
+    And it must look whole: one object with ``"meta"`` and ``"files"`` (a body cut short, or not a
+    page at all, is parsed, and fails as before, so that the cached answer stands in).
+    """
+    page = body.strip()
+    if not (page.startswith(b"{") and page.endswith(b"}") and b'"meta"' in page and b'"files"' in page):
+        return False
+    if b"\\u" in body or b'"project-status"' in body:
+        return False
+    keys = body.count(b'"yanked"')
+    return keys == body.count(b'"yanked": false') + body.count(b'"yanked":false')
+
+
 def parse_page(body: bytes, content_type: str, *, project: str, index: str) -> ProjectStatus:
     """The status a simple-API page states (``fetched_at`` and validators are the caller's)."""
     if "json" in content_type:
+        if _plainly_active(body):  # most pages: megabytes of files, none yanked (0.3 s of json.loads saved)
+            return ProjectStatus(project, index)
         data = load_json_page(body)
         files: dict[str, str] = {}
         for f in data.get("files", []):
