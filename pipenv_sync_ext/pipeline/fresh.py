@@ -78,9 +78,8 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {with_python}")
     # A venv reached through a symlink is rebuilt where it really is; the link stays.
     final = Path(os.path.realpath(run.venv))
-    staging = create_beside(final, python, seed=options.seed)
+    staging, staged = create_beside(final, python, seed=options.seed, base=base, say=run.log)
     try:
-        staged = probe(venv_python(staging), None)
         # Scripts must name the interpreter where the venv will live, not the staging path.
         execute.apply(
             removals=[],
