@@ -16,6 +16,7 @@ from pathlib import Path
 from pipenv_sync_ext.errors import TargetError
 from pipenv_sync_ext.install import execute
 from pipenv_sync_ext.lock.choose import is_pylock_lock
+from pipenv_sync_ext.pipeline.bytecode import compile_step
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.pipeline.steps import (
@@ -94,6 +95,8 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
             repair=options.repair,
         )
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
+        if options.compile:
+            compile_step(run, plan, pending=pending, interp=staged, venv=staging, final=final)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
         run.gate(plan)  # withdrawn files: the build beside overlapped the status check; the venv is not yet changed
         venvlock.adopt(staging)  # held once it is the venv: a waiting sync must not slip in before the stamp
