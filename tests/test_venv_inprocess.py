@@ -6,8 +6,9 @@ compared entry by entry (names, modes, symlink targets, bytes: pyvenv.cfg and
 the activate scripts included), and the written venv's interpreter finds
 itself there. Then through the real CLI: a new venv is written (no
 ``python -m venv``), is not taken for moved, activates with its own prompt,
-and ``--seed`` gives it a working pip; a shim or an unknown builder falls back
-to ``python -m venv``.
+and ``--seed`` gives it a working pip; a shim in front of the base is written
+as ``venv`` run through it writes; an unknown builder, or a wrapper script in
+front of a venv's interpreter, falls back to ``python -m venv``.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def test_written_beside_it_names_the_final_place(tmp_path: Path, python: str) ->
     assert _tree(final) == reference
 
 
-def test_an_unknown_builder_or_a_shim_is_left_to_python_m_venv(tmp_path: Path) -> None:
+def test_an_unknown_builder_or_a_wrapper_is_left_to_python_m_venv(tmp_path: Path) -> None:
     python = BASES[0]
     base = probe(Path(python), None)
     short = "python{}.{}".format(*base.version.split(".")[:2])
@@ -163,13 +164,32 @@ def test_seed_gives_the_written_venv_pip(tmp_path: Path, project: tuple[Path, Pa
     assert str(tmp_path / ".venv") not in (venv / "bin" / "pip").read_text()  # not the staging path
 
 
-def test_a_shim_gets_python_m_venv(tmp_path: Path, project: tuple[Path, Path]) -> None:
-    shim = tmp_path / "bin" / "python3"
+def test_a_shim_is_written_as_its_venv_would_be(tmp_path: Path, project: tuple[Path, Path]) -> None:
+    """A pyenv-like shim: `shim -m venv` runs the interpreter, whose own path the venv then names."""
+    real = os.path.realpath(BASES[0])
+    shim = tmp_path / "shims" / "python3"
     shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\nexec {BASES[0]} "$@"\n')
+    shim.write_text(f'#!/bin/sh\nexec {real} "$@"\n')
     shim.chmod(0o755)
+    reference = tmp_path / "ref" / "venv"
+    subprocess.run([shim, "-m", "venv", "--without-pip", str(reference)], check=True)
     venv = tmp_path / "venv"
     proc = _sync(tmp_path, project, venv, "--python", shim)
+    assert proc.returncode == 0, proc.stderr
+    assert FALLBACK not in proc.stderr
+    assert installed(venv) == {"alpha": "1.0"}
+    assert _cfg(venv) == {**_cfg(reference), "command": _cfg(reference)["command"].replace(str(reference), str(venv))}
+    assert os.readlink(venv / "bin" / "python3") == os.readlink(reference / "bin" / "python3")
+
+
+def test_a_wrapper_in_a_venv_gets_python_m_venv(tmp_path: Path, project: tuple[Path, Path]) -> None:
+    other = tmp_path / "other"
+    subprocess.run([BASES[0], "-m", "venv", "--without-pip", str(other)], check=True)
+    wrapper = other / "bin" / "python-wrapped"
+    wrapper.write_text(f'#!/bin/sh\nexec {other / "bin" / "python"} "$@"\n')
+    wrapper.chmod(0o755)
+    venv = tmp_path / "venv"
+    proc = _sync(tmp_path, project, venv, "--python", wrapper)
     assert proc.returncode == 0, proc.stderr
     assert FALLBACK in proc.stderr
     assert installed(venv) == {"alpha": "1.0"}

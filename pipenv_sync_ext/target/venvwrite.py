@@ -22,10 +22,12 @@ Exactness, not imitation
 
 Falls back to ``python -m venv`` (:func:`builder_for` says why) for any builder not
 in :data:`BUILDERS` (another Python release, a distributor's patch), a
-non-Linux layout (Windows' ``Scripts``, macOS frameworks), an interpreter
-reached through a shim (``sys.executable`` would not be the path given), or
-an ABI the wheel tags do not name. An interpreter in a venv is fine: like
-``venv``, the new one is made from its ``sys._base_executable``. The venv's own
+non-Linux layout (Windows' ``Scripts``, macOS frameworks), a venv's
+interpreter that is a wrapper script (its ``sys.executable`` is not known), or
+an ABI the wheel tags do not name. A shim (pyenv's) in front of a base
+interpreter is fine: ``venv`` run through it sees the interpreter's own path.
+So is an interpreter in a venv: like ``venv``, the new one is made from its
+``sys._base_executable``. The venv's own
 interpreter is then asked where its prefix and site-packages are
 (:func:`~pipenv_sync_ext.target.venv.create_beside`), and a layout other than
 the one written also falls back.
@@ -76,10 +78,12 @@ def builder_for(python: str, base: Interpreter) -> Builder | str:
         return "not CPython"
     if not (os.path.isabs(python) and os.path.isabs(base.base_executable)):
         return f"{python}: a relative path"
-    if base.prefix == base.base_prefix and base.base_executable != python:
-        return f"{python}: runs {base.base_executable} (a shim?)"
-    if is_64bit(os.path.realpath(python)) is None:
-        return f"{python}: not an ELF executable (a shim?)"
+    if base.prefix == base.base_prefix:
+        # Not in a venv: its sys.executable is sys._base_executable, also when reached through a shim
+        # (pyenv's, asdf's), so `<shim> -m venv` writes what `<base_executable> -m venv` writes.
+        python = base.base_executable
+    elif is_64bit(os.path.realpath(python)) is None:
+        return f"{python}: a venv's interpreter that is not an ELF executable (a wrapper script?)"
     major, minor, micro = (int(p) for p in base.version.split(".")[:3])
     abi = base.tags[0].split("-")[1] if base.tags and base.tags[0].count("-") == 2 else ""
     short = f"cp{major}{minor}"
