@@ -32,7 +32,7 @@ from pipenv_sync_ext.pipeline.steps import (
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.discovery import find_python
 from pipenv_sync_ext.target.interpreter import probe, venv_python
-from pipenv_sync_ext.target.venv import create_beside, interrupted_swap, leftovers, retarget, swap_in
+from pipenv_sync_ext.target.venv import create_beside, interrupted_swap, leftovers, remove_tree, retarget, swap_in
 
 
 def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
@@ -75,7 +75,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     prepared = preflight(run, plan, interp=base, pending=pending)
     resuming = interrupted_swap(Path(os.path.realpath(run.venv)))
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
     run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {with_python}")
     # A venv reached through a symlink is rebuilt where it really is; the link stays.
     final = Path(os.path.realpath(run.venv))
