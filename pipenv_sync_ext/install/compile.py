@@ -87,24 +87,31 @@ def compile_installed(
         raise InstallError(f"{venv}: byte-compiling the installed files failed: {last}")
     out = proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
     written = dict(zip(out[0::2], out[1::2], strict=True))
-    real_venv = Path(os.path.realpath(venv))
     count = 0
     for dist, srcs in sources.items():
-        pycs = [os.path.normpath(written[s]) for s in srcs if s in written]
-        count += _record(dist, [p for p in pycs if is_inside(Path(os.path.realpath(p)), real_venv)])
+        # Recorded only where a .pyc must be: <source dir>/__pycache__/, checked (real, no link) before compiling.
+        pycs = [os.path.normpath(written[s]) for s in srcs if s in written and _beside_source(written[s], s)]
+        count += _record(dist, pycs)
     return count
 
 
+def _beside_source(pyc: str, source: str) -> bool:
+    cache = os.path.dirname(os.path.normpath(pyc))
+    return os.path.basename(cache) == "__pycache__" and os.path.dirname(cache) == os.path.dirname(source)
+
+
 def _sources(dist: InstalledDist, *, interpreter: Interpreter, venv: Path) -> Iterable[str]:
-    sites = [os.path.abspath(d) for d in interpreter.site_dirs]
+    # Strings, not Paths: a large package lists thousands of rows (both sides normalised, so the prefix is exact).
+    sites = tuple(os.path.normpath(os.path.abspath(d)) + os.sep for d in interpreter.site_dirs)
+    site_dir = os.path.abspath(dist.site_dir)
     real_venv = Path(os.path.realpath(venv))
     caches: dict[str, bool] = {}
     for row in _rows(dist):
         rel = row[0]
         if not rel.endswith(".py") or "\n" in rel or "\0" in rel:
             continue
-        path = os.path.normpath(os.path.join(dist.site_dir, rel))
-        if not any(is_inside(Path(path), Path(site)) for site in sites):
+        path = os.path.normpath(os.path.join(site_dir, rel))
+        if not path.startswith(sites):
             continue  # bin/, include/: pip compiles only what lands in lib
         directory = os.path.dirname(path)
         if directory not in caches:
