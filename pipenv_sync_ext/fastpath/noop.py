@@ -60,6 +60,7 @@ _FLAGS = {
     "--no-seed": "",
     "--check": "",
     "--rebuild-on-drift": "",
+    "--compile": "",  # compiles what a sync installs: nothing, when the stamp answers
 }
 _VALUED = {
     "--project": "project",
