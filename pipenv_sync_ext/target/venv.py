@@ -228,7 +228,9 @@ def discard(trash: Path) -> threading.Thread:
     """Delete ``trash`` (one of ours, renamed aside) in a thread the interpreter joins before it exits.
 
     Not a daemon: the process does not end with the old venv half-deleted unless it is killed,
-    and then the next sync removes the rest (:func:`clear_beside`).
+    and then the next sync removes the rest (:func:`clear_beside`). Not a detached process either,
+    though the prompt would come back sooner: a ``docker build`` step (and any CI job) ends when
+    the command does, and would keep whatever a detached deleter had not deleted yet in its image.
     """
     thread = threading.Thread(target=remove_tree, args=(trash,), name="discard")
     thread.start()
