@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from pipenv_sync_ext.cli.arguments import pypi_mirror
+from pipenv_sync_ext.cli.arguments import pypi_mirror, source_options
 from pipenv_sync_ext.cli.output import run_command
 from pipenv_sync_ext.cli.progress import for_command
 from pipenv_sync_ext.fastpath.identity import split_categories
@@ -33,7 +33,7 @@ def fetch_options(args: argparse.Namespace) -> FetchOptions:
         abi=tuple(args.abi),
         all_hashes=bool(args.all_hashes),
         wheelhouse=args.wheelhouse,
-        find_links=tuple(args.find_links),
+        **source_options(args),
         no_pip_cache=bool(args.no_pip_cache),
         cache_dir=args.cache_dir,
         offline=bool(args.offline),

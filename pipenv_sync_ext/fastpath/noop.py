@@ -66,6 +66,8 @@ _VALUED = {
     "--categories": "categories",
     "--keep": "keep",
     "--find-links": "",
+    "--index-url": "",  # where files would come from: nothing to fetch on a no-op
+    "--extra-index-url": "",
     "--cache-dir": "",
     "--python": "",
     "--lock-timeout": "",

@@ -58,6 +58,9 @@ class FetchOptions:
     all_hashes: bool = False
     wheelhouse: Path | None = None
     find_links: tuple[Path, ...] = ()
+    find_links_urls: tuple[str, ...] = ()  # remote mirrors (store/mirrors.py), as for a sync
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
     no_pip_cache: bool = False
     cache_dir: Path | None = None
     offline: bool = False
@@ -125,7 +128,12 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     store = Store(cache_dir, warn)
     find_links = FindLinks(args.find_links, warn, configured=(*find_links_dirs(), *lock.find_links))
     pip_cache = None if args.no_pip_cache else PipCache.default(cache_dir, warn)
-    client = None if args.offline else client_for(lock, log)
+    client = None
+    if not args.offline:
+        from pipenv_sync_ext.store.mirrorconfig import configured_mirrors
+
+        mirrors = configured_mirrors(args.find_links_urls, args.index_url, extra_index_urls=args.extra_index_urls)
+        client = client_for(lock, log, mirrors=mirrors)
     entries = [entry for section in sections for entry in lock.sections[section]]
     origins: dict[str, str] = {}
     progress = progress or LineProgress(log)

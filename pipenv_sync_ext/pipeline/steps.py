@@ -137,8 +137,12 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
     client = None
     if not run.options.offline:
         from pipenv_sync_ext.pipeline.lockurls import client_for  # http, ssl, email: only when the index may be asked
+        from pipenv_sync_ext.store.mirrorconfig import configured_mirrors
 
-        client = client_for(run.lock, run.log)
+        mirrors = configured_mirrors(
+            run.options.find_links_urls, run.options.index_url, extra_index_urls=run.options.extra_index_urls
+        )
+        client = client_for(run.lock, run.log, mirrors=mirrors)
     packages: list[LockedPackage] = [step.package for step in plan.install]
     preparing = step_of(run.progress, PREPARE, total=len(packages))
     builder = WheelBuilder(run.cache_dir, interp, build_requirements=build_requirements, log=run.log)
