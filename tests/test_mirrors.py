@@ -219,3 +219,33 @@ def test_precedence_is_pips_command_line_then_environment_then_pip_conf(tmp_path
     assert mirrors.pages == ("https://cli.example/l/", "https://env.example/l/")
     assert mirrors.indexes == ("https://cli.example/simple", "https://x.example/s", "https://conf-extra.example/simple")
     assert configured_mirrors([], None, env={"PIP_CONFIG_FILE": os.devnull}).indexes == ()
+
+
+def test_an_index_mirror_is_a_status_source_and_a_synced_venv_asks_it_nothing(world: World) -> None:
+    world.mirror.yanked[world.wheels["alpha"].name] = "broken build"
+    code, _, err = world.sync("v", "--index-url", world.mirror.url)
+    assert code == 0, err
+    assert installed(world.tmp / "v") == {"alpha": "1.0", "beta": "2.0"}
+    assert "alpha==1.0 is yanked by" in err and "broken build" in err and world.mirror.url in err
+    world.mirror.requests.clear()
+    code, _, err = world.sync("v", "--index-url", world.mirror.url)  # in sync: the stamp answers
+    assert code == 0, err
+    assert world.mirror.requests == []
+
+
+def test_a_tampered_index_mirror_falls_back_to_the_lock_source(world: World, index: Index) -> None:
+    alpha = world.wheels["alpha"]
+    world.mirror.files["alpha"] = [tampered_copy(alpha, world.tmp / "bad")]
+    world.mirror.raw_pages["alpha"] = (
+        "text/html",
+        f'<a href="../../files/{alpha.name}#sha256={sha256_file(alpha)}">x</a>'.encode(),
+    )
+    index.add(alpha)
+    project = write_project(
+        world.tmp / "proj2", {"default": {"alpha": lock_entry([alpha], "1.0")}}, index_url=index.url
+    )
+    proc = run_cli("--project", project, "--venv", world.tmp / "v", "--index-url", world.mirror.url, env=world.env)
+    assert proc.returncode == 0, proc.stderr
+    assert installed(world.tmp / "v") == {"alpha": "1.0"}
+    assert f"/files/{alpha.name}" in world.mirror.downloads and index.downloads == [f"/files/{alpha.name}"]
+    assert f"{world.mirror.url.removesuffix('/simple')}/files/{alpha.name}: refused" in proc.stderr
