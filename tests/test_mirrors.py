@@ -249,3 +249,34 @@ def test_a_tampered_index_mirror_falls_back_to_the_lock_source(world: World, ind
     assert installed(world.tmp / "v") == {"alpha": "1.0"}
     assert f"/files/{alpha.name}" in world.mirror.downloads and index.downloads == [f"/files/{alpha.name}"]
     assert f"{world.mirror.url.removesuffix('/simple')}/files/{alpha.name}: refused" in proc.stderr
+
+
+def test_a_link_without_a_hash_is_named_and_not_used(world: World) -> None:
+    alpha, beta = world.wheels["alpha"], world.wheels["beta"]
+    ctype, body = flat_page({f"../../files/{beta.name}": beta})
+    world.mirror.raw_pages["links"] = (ctype, body + f'<a href="../../files/{alpha.name}">{alpha.name}</a>'.encode())
+    code, _, err = world.sync("v", "--find-links", world.page)
+    assert code != 0 and "alpha==1.0" in err
+    assert f"{world.page}: {alpha.name} has no #sha256= in its link; not used" in err
+    assert world.mirror.downloads == [f"/files/{beta.name}"]
+    assert not (world.tmp / "v").exists()
+
+
+def test_a_page_naming_a_path_instead_of_a_file_is_refused_before_any_download(world: World) -> None:
+    digest = sha256_file(world.wheels["alpha"])
+    world.mirror.raw_pages["links"] = (
+        "text/html",
+        f'<a href="../../files/..%2F..%2Fevil.whl#sha256={digest}">x</a>'.encode(),
+    )
+    code, _, err = world.sync("v", "--find-links", world.page)
+    assert code != 0
+    assert f"{world.page}: a file the lock allows: '../../evil.whl' has a '..' component; refused" in err
+    assert world.mirror.downloads == []
+    assert not list(world.tmp.rglob("evil.whl")) and not (world.tmp / "v").exists()
+
+
+def test_an_unreachable_page_gives_way_to_the_next_mirror(world: World) -> None:
+    code, _, err = world.sync("v", "--find-links", "http://127.0.0.1:9/links/", "--index-url", world.mirror.url)
+    assert code == 0, err
+    assert installed(world.tmp / "v") == {"alpha": "1.0", "beta": "2.0"}
+    assert "http://127.0.0.1:9/links/: find-links page not read (cannot reach 127.0.0.1:9" in err

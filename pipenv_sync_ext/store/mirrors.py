@@ -41,10 +41,10 @@ from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import redact
-from pipenv_sync_ext.store.artifact import Artifact, names_version, safe_filename
+from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.index import IndexClient, RemoteFile, ResolvedSource, resolve_source
-from pipenv_sync_ext.store.listing import parse_listing
+from pipenv_sync_ext.store.listing import parse_listing, unhashed_links
 from pipenv_sync_ext.store.mirrorconfig import NO_MIRRORS, Mirrors, mirror_sources
 
 
@@ -56,6 +56,7 @@ class MirrorClient(IndexClient):
         self._pages = [resolve_source(s) for s in mirror_sources(mirrors.pages)]
         self._indexes = [resolve_source(s) for s in mirror_sources(mirrors.indexes)]
         self._page_files: dict[str, list[RemoteFile]] | None = None  # sha256 -> files the pages link
+        self._unhashed: dict[str, list[tuple[str, str]]] = {}  # project -> (file name, page): links without a sha256
         self._page_lock = threading.Lock()
         self._only = threading.local()  # sources_for() limited to a few, while one fallback lists them
         self._wanted: dict[str, LockedPackage] = {}  # sha256 -> the package it was listed for
@@ -119,6 +120,8 @@ class MirrorClient(IndexClient):
         files = self._read_pages()
         urls = {p.url for p in pages}
         found = [r for digest in sorted(package.hashes) for r in files.get(digest, []) if r.source.url in urls]
+        if not found:
+            self._say_unhashed(package)
         for remote in found:
             # Refused before any download when it is not a plain wheel or sdist name (as an index page's is).
             safe_filename(remote.artifact.filename, what=f"{remote.source.display}: a file the lock allows")
@@ -135,12 +138,22 @@ class MirrorClient(IndexClient):
                 self._page_files = files
             return self._page_files
 
+    def _say_unhashed(self, package: LockedPackage) -> None:
+        """A page that links the locked version without a sha256: say why it is not used (once per link)."""
+        for filename, page in self._unhashed.get(canonicalize_name(package.name), []):
+            if names_version(filename, package.name, package.version):
+                self._log(f"{page}: {filename} has no #sha256= in its link; not used (files are matched by sha256)")
+
     def _read_flat(self, page: ResolvedSource) -> list[RemoteFile]:
         try:
             body, content_type, final_url = self._retrying(
                 functools.partial(self._read_page, page.url, page), page.display
             )
             listing = parse_listing(body, content_type, final_url)
+            if "json" not in content_type:
+                for name in unhashed_links(body, final_url):
+                    if (parsed := project_of(name)) is not None:
+                        self._unhashed.setdefault(parsed[0], []).append((name, page.display))
         except urllib.error.HTTPError as exc:
             self._log(f"{page.display}: find-links page not read (HTTP {exc.code}); skipped")
             return []
