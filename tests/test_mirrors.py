@@ -280,3 +280,26 @@ def test_an_unreachable_page_gives_way_to_the_next_mirror(world: World) -> None:
     assert code == 0, err
     assert installed(world.tmp / "v") == {"alpha": "1.0", "beta": "2.0"}
     assert "http://127.0.0.1:9/links/: find-links page not read (cannot reach 127.0.0.1:9" in err
+
+
+def test_mirrors_come_before_every_source_and_a_mirror_that_is_a_source_is_asked_once() -> None:
+    from pipenv_sync_ext.lock.model import LockedPackage, Source
+    from pipenv_sync_ext.store.mirrorconfig import Mirrors
+    from pipenv_sync_ext.store.mirrors import MirrorClient
+
+    sources = [Source("pypi", "https://pypi.example/simple"), Source("corp", "https://corp.example/simple")]
+    mirrors = Mirrors(indexes=("https://m.example/simple", "https://corp.example/simple/"))
+    client = MirrorClient(sources, lambda _m: None, mirrors=mirrors)
+    pinned = LockedPackage("alpha", "1.0", frozenset({"0" * 64}), "default", index="pypi")
+    # an entry locked to "pypi" is looked up on every mirror, then on its own source
+    assert [s.url for s in client.sources_for(pinned)] == [
+        "https://m.example/simple",
+        "https://corp.example/simple/",
+        "https://pypi.example/simple",
+    ]
+    anywhere = LockedPackage("alpha", "1.0", frozenset({"0" * 64}), "default")
+    assert [s.url for s in client.sources_for(anywhere)] == [  # the mirror that is a source: once, as the source
+        "https://m.example/simple",
+        "https://pypi.example/simple",
+        "https://corp.example/simple",
+    ]

@@ -66,7 +66,7 @@ class MirrorClient(IndexClient):
         if only is not None:
             return list(only)
         own = super().sources_for(package)
-        mirrors = [m for m in self._indexes if all(m.url != s.url for s in own)]
+        mirrors = [m for m in self._indexes if all(m.url.rstrip("/") != s.url.rstrip("/") for s in own)]
         return [*mirrors, *own]
 
     def list_files(self, package: LockedPackage) -> list[RemoteFile]:

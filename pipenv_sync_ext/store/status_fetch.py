@@ -131,7 +131,8 @@ class StatusCheck:
         problems: list[str] = []
         allowed = [s for s in self._sources if not package.index or s.name == package.index]
         sources = client.sources_for(package) if client is not None else [resolve_source(s) for s in allowed]
-        mirrors = [m for m in map(resolve_source, self._mirrors) if all(m.url != s.url for s in sources)]
+        own = {s.url.rstrip("/") for s in sources}
+        mirrors = [m for m in map(resolve_source, self._mirrors) if m.url.rstrip("/") not in own]
         sources = [*mirrors, *sources]
         for source in sources:
             cached = self._cache.get(source.display, project)
