@@ -303,3 +303,23 @@ def test_mirrors_come_before_every_source_and_a_mirror_that_is_a_source_is_asked
         "https://pypi.example/simple",
         "https://corp.example/simple",
     ]
+
+
+def test_no_lock_sources_never_asks_the_lock_source(world: World, index: Index) -> None:
+    for w in world.wheels.values():
+        index.add(w)  # the lock's source could serve everything: it must not be asked, not even for status
+    project = write_project(
+        world.tmp / "proj2",
+        {"default": {n: lock_entry([w], w.name.split("-")[1]) for n, w in world.wheels.items()}},
+        index_url=index.url,
+    )
+    beta = world.wheels["beta"]
+    world.mirror.raw_pages["links"] = flat_page({f"../../files/{beta.name}": beta})  # alpha is missing
+    sync = ("--project", project, "--find-links", world.page, "--no-lock-sources")
+    proc = run_cli(*sync, "--venv", world.tmp / "v1", env=world.env)
+    assert proc.returncode != 0 and "alpha==1.0" in proc.stderr
+    assert not (world.tmp / "v1").exists()
+    proc = run_cli(*sync, "--venv", world.tmp / "v2", "--index-url", world.mirror.url, env=world.env)
+    assert proc.returncode == 0, proc.stderr
+    assert installed(world.tmp / "v2") == {"alpha": "1.0", "beta": "2.0"}
+    assert index.requests == []

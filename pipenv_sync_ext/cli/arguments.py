@@ -166,6 +166,11 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="another mirror, after --index-url (repeatable; env: PIP_EXTRA_INDEX_URL, pip.conf)",
     )
+    p.add_argument(
+        "--no-lock-sources",
+        action="store_true",
+        help="never ask the lock's own sources: only the store, find-links and the mirrors above",
+    )
     p.add_argument("--no-pip-cache", action="store_true", help="do not look in pip's (and pipenv's) HTTP cache")
     p.add_argument(
         "--pypi-mirror",
@@ -225,6 +230,7 @@ def source_options(args: argparse.Namespace) -> dict[str, Any]:
         "find_links_urls": tuple(remote),
         "index_url": args.index_url or None,
         "extra_index_urls": tuple(args.extra_index_url),
+        "lock_sources": not args.no_lock_sources,
     }
 
 

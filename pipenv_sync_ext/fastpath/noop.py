@@ -55,6 +55,7 @@ _FLAGS = {
     "--verbose": "verbose",
     "--offline": "",
     "--no-pip-cache": "",
+    "--no-lock-sources": "",
     "--seed": "",
     "--no-seed": "",
     "--check": "",
