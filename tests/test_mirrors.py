@@ -323,3 +323,17 @@ def test_no_lock_sources_never_asks_the_lock_source(world: World, index: Index) 
     assert proc.returncode == 0, proc.stderr
     assert installed(world.tmp / "v2") == {"alpha": "1.0", "beta": "2.0"}
     assert index.requests == []
+
+
+def test_a_file_the_mirror_cannot_serve_is_taken_from_the_next_place(world: World, index: Index) -> None:
+    alpha = world.wheels["alpha"]
+    world.mirror.files.pop("alpha")  # its page still links it: the download answers 404
+    index.add(alpha)
+    project = write_project(
+        world.tmp / "proj2", {"default": {"alpha": lock_entry([alpha], "1.0")}}, index_url=index.url
+    )
+    proc = run_cli("--project", project, "--venv", world.tmp / "v", "--find-links", world.page, env=world.env)
+    assert proc.returncode == 0, proc.stderr
+    assert installed(world.tmp / "v") == {"alpha": "1.0"}
+    assert f"/files/{alpha.name}: HTTP 404; trying {index.url}" in proc.stderr
+    assert index.downloads == [f"/files/{alpha.name}"]

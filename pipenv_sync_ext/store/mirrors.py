@@ -73,29 +73,40 @@ class MirrorClient(IndexClient):
         for digest in package.hashes:
             self._wanted.setdefault(digest, package)
         found = self._from_pages(package, self._pages)
+        if self._pages and not found:
+            self._say_unhashed(package)
         return [_as_locked(r, package) for r in found or super().list_files(package)]
 
     def download(self, remote: RemoteFile, store: Store, transfer: Transfer | None = None) -> LocalArtifact:
-        try:
-            return super().download(remote, store, transfer)
-        except FetchError as exc:
-            package = self._wanted.get(remote.artifact.sha256)
-            if package is None:
-                raise
-            alternative = self._next_place(package, remote)
-            if alternative is None:
-                raise
-            why = "its bytes are not the sha256 the page gave" if "hash mismatch" in str(exc) else str(exc)
-            self._log(f"{redact(remote.url)}: refused, {why}; trying {alternative.source.display}")
-            return self.download(alternative, store, transfer)  # and the place after it, if that fails too
+        """``remote``, else the same sha256 from each place after it in turn (a refused or failed download)."""
+        tried: set[str] = set()
+        while True:
+            try:
+                return super().download(remote, store, transfer)
+            except FetchError as exc:
+                tried.add(remote.source.url)
+                package = self._wanted.get(remote.artifact.sha256)
+                alternative = None if package is None else self._next_place(package, remote, tried)
+                if alternative is None:
+                    raise
+                if "hash mismatch" in str(exc):
+                    self._log(
+                        f"{redact(remote.url)}: refused, its bytes are not the sha256 its page gave; "
+                        f"trying {alternative.source.display}"
+                    )
+                else:
+                    self._log(f"{exc}; trying {alternative.source.display}")
+                remote = alternative
 
-    def _next_place(self, package: LockedPackage, failed: RemoteFile) -> RemoteFile | None:
+    def _next_place(self, package: LockedPackage, failed: RemoteFile, tried: set[str]) -> RemoteFile | None:
         """The same sha256 from the first place after the one that failed (pages, mirrors, the lock's sources)."""
         places = [*self._pages, *self.sources_for(package)]
         at = next((i for i, p in enumerate(places) if p.url == failed.source.url), None)
         if at is None:
             return None  # a URL the lock itself names (pylock.toml): no place comes after it
         for place in places[at + 1 :]:
+            if place.url in tried:
+                continue
             if place in self._pages:
                 listed = self._from_pages(package, [place])
             else:
@@ -120,8 +131,6 @@ class MirrorClient(IndexClient):
         files = self._read_pages()
         urls = {p.url for p in pages}
         found = [r for digest in sorted(package.hashes) for r in files.get(digest, []) if r.source.url in urls]
-        if not found:
-            self._say_unhashed(package)
         for remote in found:
             # Refused before any download when it is not a plain wheel or sdist name (as an index page's is).
             safe_filename(remote.artifact.filename, what=f"{remote.source.display}: a file the lock allows")
