@@ -173,6 +173,13 @@ def test_pip_find_links_and_pip_conf_urls_are_honoured(world: World) -> None:
     assert installed(world.tmp / "v2") == {"alpha": "1.0", "beta": "2.0"}
     assert "/simple/alpha/" in world.mirror.requests and world.mirror.downloads
 
+    conf.write_text(f"[install]\nfind-links =\n    /nonexistent\n    {world.page}\n")  # pip's multi-line form
+    world.mirror.requests.clear()
+    code, _, err = world.sync("v3", env={**cli_env(world.tmp / "third"), "PIP_CONFIG_FILE": str(conf)})
+    assert code == 0, err
+    assert installed(world.tmp / "v3") == {"alpha": "1.0", "beta": "2.0"}
+    assert world.mirror.requests.count("/simple/links/") == 1
+
 
 def test_credentials_in_a_mirror_url_are_never_printed(world: World) -> None:
     host = world.mirror.url.removeprefix("http://").removesuffix("/simple")
