@@ -226,6 +226,10 @@ def test_precedence_is_pips_command_line_then_environment_then_pip_conf(tmp_path
     assert mirrors.pages == ("https://cli.example/l/", "https://env.example/l/")
     assert mirrors.indexes == ("https://cli.example/simple", "https://x.example/s", "https://conf-extra.example/simple")
     assert configured_mirrors([], None, env={"PIP_CONFIG_FILE": os.devnull}).indexes == ()
+    # pip's configuration is pip's to judge: a value that is not a URL is left out, not an error
+    assert configured_mirrors([], None, env={**env, "PIP_INDEX_URL": "mirror:8080"}).indexes == (
+        "https://conf-extra.example/simple",
+    )
 
 
 def test_an_index_mirror_is_a_status_source_and_a_synced_venv_asks_it_nothing(world: World) -> None:
@@ -344,3 +348,10 @@ def test_a_file_the_mirror_cannot_serve_is_taken_from_the_next_place(world: Worl
     assert installed(world.tmp / "v") == {"alpha": "1.0"}
     assert f"/files/{alpha.name}: HTTP 404; trying {index.url}" in proc.stderr
     assert index.downloads == [f"/files/{alpha.name}"]
+
+
+def test_a_mirror_that_is_not_a_url_is_a_usage_error(world: World) -> None:
+    code, _, err = world.sync("v", "--index-url", "mirror.example/simple")
+    assert code == 2
+    assert "--index-url/--extra-index-url 'mirror.example/simple': not a URL" in err
+    assert world.mirror.requests == [] and not (world.tmp / "v").exists()
