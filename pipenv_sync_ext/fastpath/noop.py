@@ -56,6 +56,7 @@ _FLAGS = {
     "--verbose": "verbose",
     "--offline": "",
     "--no-pip-cache": "",
+    "--no-lock-sources": "",
     "--seed": "",
     "--no-seed": "",
     "--check": "",
@@ -68,6 +69,8 @@ _VALUED = {
     "--categories": "categories",
     "--keep": "keep",
     "--find-links": "",
+    "--index-url": "",  # where files would come from: nothing to fetch on a no-op
+    "--extra-index-url": "",
     "--cache-dir": "",
     "--python": "",
     "--lock-timeout": "",
