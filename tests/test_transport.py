@@ -393,3 +393,26 @@ def test_downloads_share_a_bounded_set_of_kept_alive_connections_and_overlap(tmp
     files_per_connection = [sum(p.startswith("/files/") for p in paths) for paths in index.connections.values()]
     assert max(files_per_connection) >= 2  # downloads, not only pages, reuse a kept connection
     assert state["most"] == MAX_PER_HOST and not state["waited_out"], state  # overlapping, and no more
+
+
+def test_a_file_url_source_is_read_from_disk(tmp_path: Path) -> None:
+    """A mirror on a share (``file://``, as PIPENV_PYPI_MIRROR may name): its pages are directories'
+    index.html; a project it does not carry is a 404 (the next source is asked), not a network failure."""
+    site = tmp_path / "site"
+    wheel = build_wheel(site / "files", "alpha", "1.0")
+    page = site / "simple" / "alpha" / "index.html"
+    page.parent.mkdir(parents=True)
+    digest = lock_entry([wheel], "1.0")["hashes"][0].split(":")[1]
+    page.write_text(f'<a href="../../files/{wheel.name}#sha256={digest}">{wheel.name}</a>')
+    packages = {"alpha": lock_entry([wheel], "1.0"), "beta": {"hashes": ["sha256:" + "0" * 64], "version": "==1.0"}}
+    project = write_project(tmp_path / "proj", {"default": packages}, index_url=(site / "simple").as_uri())
+    proc = sync(tmp_path, project, env_for(tmp_path))
+    assert proc.returncode == 4, proc.stderr
+    text = error_text(proc.stderr)
+    assert "beta" in text and "alpha" not in text.split("not fetched", 1)[-1], text
+    assert "retrying" not in proc.stderr and "unreachable" not in text
+    del packages["beta"]
+    project = write_project(tmp_path / "proj", {"default": packages}, index_url=(site / "simple").as_uri())
+    proc = sync(tmp_path, project, env_for(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert installed(tmp_path / "venv") == {"alpha": "1.0"}

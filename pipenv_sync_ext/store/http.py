@@ -27,6 +27,8 @@ Decisions:
   released before the caller parses it; a response that is not read to its end
   (an over-long page, an abandoned download) closes its connection rather than
   return it to the pool half-read.
+* **``file://`` sources** (a mirror on a share, ``PIPENV_PYPI_MIRROR=file:///...``)
+  are read from disk, as urllib did: a directory stands for its ``index.html``.
 * **Errors as the callers know them**: a final answer other than 2xx raises
   :class:`urllib.error.HTTPError` (a 304 too), a host that cannot be resolved,
   connected to, or whose certificate is not trusted raises
@@ -37,15 +39,18 @@ Decisions:
 from __future__ import annotations
 
 import http.client
+import mimetypes
 import ssl
 import threading
 import urllib.error
 import urllib.parse
+import urllib.request
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import urllib3
 from urllib3.exceptions import (
@@ -108,14 +113,15 @@ class Page:
 class Stream:
     """A download's open response: read in chunks, its connection back to the pool when closed."""
 
-    def __init__(self, raw: Any, url: str) -> None:
+    def __init__(self, raw: Any, url: str, *, headers: http.client.HTTPMessage | None = None) -> None:
         self._raw = raw
         self.url = url
-        self.headers = _message(raw.headers)
+        self._local = headers is not None  # a file:// URL: raw is an open file
+        self.headers = headers if headers is not None else _message(raw.headers)
 
     def read(self, amt: int | None = None) -> bytes:
         try:
-            data: bytes = self._raw.read(amt, decode_content=False)
+            data: bytes = self._raw.read(amt) if self._local else self._raw.read(amt, decode_content=False)
         except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
             raise NetworkError(_describe(exc)) from None
         return data
@@ -124,7 +130,10 @@ class Stream:
         return self.url
 
     def close(self) -> None:
-        _finish(self._raw)
+        if self._local:
+            self._raw.close()
+        else:
+            _finish(self._raw)
 
     def __enter__(self) -> Stream:
         return self
@@ -144,6 +153,9 @@ class Transport:
 
     def page(self, url: str, *, headers: Mapping[str, str], verify: bool) -> Page:
         """The page at ``url``, read whole and bounded; ``HTTPError`` for a final answer other than 2xx."""
+        if urllib.parse.urlsplit(url).scheme == "file":
+            with _local(url) as f:
+                return Page(url, 200, _local_headers(url), f.read(MAX_PAGE + 1))
         raw = self._request(url, headers=headers, verify=verify, read_retries=1)
         try:
             try:
@@ -156,6 +168,8 @@ class Transport:
 
     def stream(self, url: str, *, headers: Mapping[str, str], verify: bool) -> Stream:
         """The open response for a download (the caller closes it); ``HTTPError`` as :meth:`page`."""
+        if urllib.parse.urlsplit(url).scheme == "file":
+            return Stream(_local(url), url, headers=_local_headers(url))
         raw = self._request(url, headers=headers, verify=verify, read_retries=0)
         return Stream(raw, _final_url(raw, url))
 
@@ -289,6 +303,26 @@ def _finish(raw: Any) -> None:
     if not raw.closed:
         raw.close()  # the rest of the body is never read: the connection cannot carry another request
     raw.release_conn()
+
+
+def _local(url: str) -> BinaryIO:
+    """A ``file://`` index or file, opened (a directory stands for its ``index.html``, as pip reads one);
+    a missing one answers 404, so the next source is asked, as for an HTTP index."""
+    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    if path.is_dir():
+        path = path / "index.html"
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise urllib.error.HTTPError(url, 404, "Not Found", http.client.HTTPMessage(), None) from None
+
+
+def _local_headers(url: str) -> http.client.HTTPMessage:
+    message = http.client.HTTPMessage()
+    path = urllib.parse.urlsplit(url).path
+    ctype = "text/html" if path.endswith("/") else mimetypes.guess_type(path)[0]
+    message["Content-Type"] = ctype or "application/octet-stream"
+    return message
 
 
 def _final_url(raw: Any, url: str) -> str:
