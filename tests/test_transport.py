@@ -416,3 +416,22 @@ def test_a_file_url_source_is_read_from_disk(tmp_path: Path) -> None:
     proc = sync(tmp_path, project, env_for(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert installed(tmp_path / "venv") == {"alpha": "1.0"}
+
+
+def test_answers_without_a_body_keep_their_connection(tmp_path: Path, index: Index) -> None:
+    """A 304 (a status check's usual answer) is read to its end and its connection reused, not closed."""
+    import urllib.error
+
+    from pipenv_sync_ext.store.http import transport
+
+    index.keepalive = True
+    index.etags = True
+    index.add(build_wheel(tmp_path, "alpha", "1.0"))
+    http = transport()
+    etag = http.page(f"{index.url}/alpha/", headers={}, verify=True).headers["ETag"]
+    for _ in range(3):
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            http.page(f"{index.url}/alpha/", headers={"If-None-Match": etag}, verify=True)
+        assert answer.value.code == 304 and answer.value.headers["ETag"] == etag
+    assert index.not_modified == 3
+    assert [len(paths) for paths in index.connections.values()] == [4]

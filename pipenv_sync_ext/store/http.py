@@ -70,6 +70,7 @@ from pipenv_sync_ext.store.tls import CAChoice, ca_choice
 MAX_PER_HOST = 8  # connections to one host for the whole run: gather.py's download workers, no more
 TIMEOUT = 30.0  # seconds to connect, and between two reads of an answer
 _REDIRECTS = 10
+_DRAIN = 64 << 10  # bytes of an unread answer (an error page) read to keep its connection, rather than close it
 _POOLS = 32  # hosts kept at once (an index, its CDN, a mirror or two); more are opened again as needed
 
 # verify_ssl = false is the lock's own choice (pipenv writes it): not warned about on every request.
@@ -300,6 +301,8 @@ def _describe(exc: BaseException) -> str:
 
 def _finish(raw: Any) -> None:
     """The connection back to the pool: as it is when the answer was read to its end, else closed first."""
+    if not raw.closed and raw.length_remaining is not None and raw.length_remaining <= _DRAIN:
+        raw.drain_conn()  # a 304, a 404's short page: read to its end, so the connection stays alive
     if not raw.closed:
         raw.close()  # the rest of the body is never read: the connection cannot carry another request
     raw.release_conn()
