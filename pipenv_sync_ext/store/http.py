@@ -217,6 +217,8 @@ class Transport:
             user = urllib.parse.unquote(parts.username)
             password = urllib.parse.unquote(parts.password or "")
             proxy_headers = urllib3.make_headers(proxy_basic_auth=f"{user}:{password}")
+        if parts.scheme == "https":  # a TLS proxy is verified with the same CA choice as the index
+            options["proxy_ssl_context"] = self._context(True)
         return urllib3.ProxyManager(bare, proxy_headers=proxy_headers, **options)
 
     def _context(self, verify: bool) -> ssl.SSLContext:
