@@ -435,3 +435,14 @@ def test_answers_without_a_body_keep_their_connection(tmp_path: Path, index: Ind
         assert answer.value.code == 304 and answer.value.headers["ETag"] == etag
     assert index.not_modified == 3
     assert [len(paths) for paths in index.connections.values()] == [4]
+
+
+def test_a_file_url_that_cannot_be_read_is_a_fetch_error_naming_it(tmp_path: Path) -> None:
+    """Not a network failure to retry, nor the cache directory's fault (local_failure's wording)."""
+    from pipenv_sync_ext.errors import FetchError
+    from pipenv_sync_ext.store.http import transport
+
+    (tmp_path / "simple" / "alpha" / "index.html").mkdir(parents=True)  # a directory where the page should be
+    url = (tmp_path / "simple" / "alpha").as_uri() + "/"
+    with pytest.raises(FetchError, match=r"simple/alpha/: Is a directory"):
+        transport().page(url, headers={}, verify=True)

@@ -320,6 +320,8 @@ def _local(url: str) -> BinaryIO:
         return path.open("rb")
     except FileNotFoundError:
         raise urllib.error.HTTPError(url, 404, "Not Found", http.client.HTTPMessage(), None) from None
+    except OSError as exc:  # not the store's disk, nor the network: neither retried nor blamed on the cache
+        raise FetchError(f"{redact(url)}: {exc.strerror or exc}", hint="make the source's files readable") from None
 
 
 def _local_headers(url: str) -> http.client.HTTPMessage:
