@@ -156,3 +156,10 @@ def http_cache_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
         if root is not None and root not in roots:
             roots.append(root)
     return roots
+
+
+def pip_cert(env: Mapping[str, str] | None = None) -> str | None:
+    """The CA bundle pip is told to trust: ``PIP_CERT``, else pip.conf's ``cert`` (store/tls.py decides the rest)."""
+    env = os.environ if env is None else env
+    value = env.get("PIP_CERT") or pip_settings("install", env).get("cert")
+    return str(_expand_user(value.strip(), env)) if value and value.strip() else None
