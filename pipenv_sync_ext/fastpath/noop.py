@@ -36,6 +36,7 @@ from pipenv_sync_ext.fastpath.identity import (
     file_identity,
     fingerprint,
     interpreter_identity,
+    left_beside,
     selection_of,
     split_categories,
 )
@@ -55,10 +56,12 @@ _FLAGS = {
     "--verbose": "verbose",
     "--offline": "",
     "--no-pip-cache": "",
+    "--no-lock-sources": "",
     "--seed": "",
     "--no-seed": "",
     "--check": "",
     "--rebuild-on-drift": "",
+    "--compile": "",  # compiles what a sync installs: nothing, when the stamp answers
 }
 _VALUED = {
     "--project": "project",
@@ -66,6 +69,8 @@ _VALUED = {
     "--categories": "categories",
     "--keep": "keep",
     "--find-links": "",
+    "--index-url": "",  # where files would come from: nothing to fetch on a no-op
+    "--extra-index-url": "",
     "--cache-dir": "",
     "--python": "",
     "--lock-timeout": "",
@@ -146,6 +151,7 @@ def try_noop(argv: list[str], env: dict[str, str] | os._Environ[str]) -> int | N
             or key["allow_python_drift"] != bool(opts.get("allow_python_drift"))
             or stamp["interpreter"] != interpreter_identity(venv)
             or stamp["fingerprint"] != fingerprint(stamp["site_dirs"])
+            or left_beside(venv)
         ):
             return None
         from pipenv_sync_ext import __version__

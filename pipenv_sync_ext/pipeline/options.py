@@ -32,6 +32,10 @@ class Options:
     deploy: bool = False
     keep: tuple[str, ...] = ()
     find_links: tuple[Path, ...] = ()
+    find_links_urls: tuple[str, ...] = ()  # remote find-links pages (store/mirrors.py)
+    index_url: str | None = None  # a mirror of every lock source, asked before them (store/mirrors.py)
+    extra_index_urls: tuple[str, ...] = ()  # more mirrors, after index_url
+    lock_sources: bool = True  # False: the lock's own sources (and file URLs) are never asked (--no-lock-sources)
     pip_cache: bool = True  # also take artifacts from pip's (and pipenv's) HTTP cache
     cache_dir: Path | None = None
     rebuild: bool = False
@@ -41,6 +45,7 @@ class Options:
     lock_timeout: float = 600.0  # seconds to wait for another sync of the same venv
     lockfile: Path | None = None  # --lockfile: instead of the project's (fastpath/lockchoice.py)
     link_mode: str = "auto"  # how installed files come from the store: auto, clone, hardlink, copy or installer
+    compile: bool = False  # byte-compile what the sync installs (install/compile.py)
     pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
     allow_yanked: tuple[str, ...] = ()  # yanked files of these projects pass under --deploy (pipeline/withdrawn.py)
     status_max_age: float = 7 * 86400.0  # seconds: an older cached index status is said to be old
