@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipenv_sync_ext.errors import SyncError, TargetError
 from pipenv_sync_ext.fastpath import stamp
+from pipenv_sync_ext.fastpath.lockchoice import is_pylock
 from pipenv_sync_ext.feedback import Progress, Say
-from pipenv_sync_ext.lock.choose import is_pylock_lock, load_lock
-from pipenv_sync_ext.lock.freshness import check_lock
+from pipenv_sync_ext.lock import compiled
+from pipenv_sync_ext.lock.evaluated import recall, remember
 from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
-from pipenv_sync_ext.lock.selection import select
 from pipenv_sync_ext.pipeline import withdrawn
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.fresh import build_fresh
@@ -55,20 +56,14 @@ def run_pipeline(
         warnings.append(redact(message))  # kept in the stamp: a later process has not registered its secrets
         warn(message)
 
-    lock = load_lock(project.lockfile, warn=_warn)
-    lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, options.pypi_mirror))
-    _check_freshness(project, lock, options.deploy, _warn)
-    pipfile = project.pipfile if project.has_pipfile else None
-    lock, sections = select(
-        lock, pipfile, dev=options.dev, categories=options.categories, all_sections=options.all_sections
-    )
+    cache_dir = options.cache_dir or default_cache_dir()
+    lock, sections = _selected_lock(project, key, options, warn=_warn, cache_dir=cache_dir)
     for directory in options.find_links:
         if not directory.is_dir():
             raise SyncError(
                 f"--find-links {directory}: no such directory",
                 hint="give a directory of wheels (a `pipenv-sync fetch --wheelhouse` output), or drop the option",
             )
-    cache_dir = options.cache_dir or default_cache_dir()
     run = Run(
         project=project,
         venv=venv,
@@ -91,7 +86,7 @@ def run_pipeline(
 
 
 def _run(run: Run) -> Result:
-    venv, options, lock, log = run.venv, run.options, run.lock, run.log
+    venv, options, log = run.venv, run.options, run.log
 
     if venv.exists() and not venv.is_dir():
         raise TargetError(
@@ -124,7 +119,7 @@ def _run(run: Run) -> Result:
         upgraded = drift.base_upgraded(venv, interp.version)
         if upgraded is not None:
             problems.append(upgraded)
-        wanted = drift.requires_mismatch(lock.requires, interp.version, environment=interp.markers)
+        wanted = _requires_mismatch(run, interp.version, interp.markers)
         if wanted is not None:
             problems.append(_drift_problem(run, wanted, interp.version))
 
@@ -153,21 +148,90 @@ def _run(run: Run) -> Result:
 def _drift_problem(run: Run, wanted: str, have: str) -> drift.Problem:
     return drift.Problem(
         drift.PYTHON_DRIFT,
-        f"{run.lock.path}: {'' if is_pylock_lock(run.lock) else '_meta.requires '}wants {wanted}, "
+        f"{run.lock.path}: {'' if is_pylock(str(run.lock.path)) else '_meta.requires '}wants {wanted}, "
         f"the venv {run.venv} has Python {have}",
         False,
     )
 
 
-def _check_freshness(project: Project, lock: Lock, deploy: bool, warn: Say) -> None:
-    if is_pylock_lock(lock):
-        return  # a pylock.toml records no Pipfile hash (pipenv writes it from Pipfile.lock)
+def _selected_lock(
+    project: Project, key: stamp.Key | None, options: Options, *, warn: Say, cache_dir: Path
+) -> tuple[Lock, tuple[str, ...]]:
+    """The lock as this run sees it and the sections to sync: from the compiled lock in the store
+    when it checks out (``lock/compiled.py``), else loaded, checked and selected, and compiled."""
+    pipfile = project.pipfile if project.has_pipfile else None
+    inputs = None
+    if key is not None and not is_pylock(str(project.lockfile)):
+        inputs = compiled.key_inputs(
+            project.lockfile,
+            key.lock_sha256,
+            pipfile=pipfile,
+            pipfile_sha256=key.pipfile_sha256,
+            selection=key.selection,
+        )
+        hit = compiled.load(cache_dir, inputs, project.lockfile)
+        if hit is not None:
+            for note in hit.notes:
+                warn(note)
+            sources = with_mirror(hit.lock.sources, options.pypi_mirror)
+            if hit.fresh is None:
+                _check_freshness(project, hit.lock, options.deploy, warn)
+            elif not hit.fresh and pipfile is not None:
+                from pipenv_sync_ext.lock.freshness import report_stale
+
+                report_stale(pipfile=pipfile, lock_path=hit.lock.path, deploy=options.deploy, warn=warn)
+            return dataclasses.replace(hit.lock, sources=sources), hit.sections
+    from pipenv_sync_ext.lock.choose import load_lock
+    from pipenv_sync_ext.lock.selection import select
+
+    notes: list[str] = []
+
+    def noting(message: str) -> None:
+        notes.append(message)
+        warn(message)
+
+    lock = load_lock(project.lockfile, warn=noting)
+    sources = with_mirror(lock.sources, options.pypi_mirror)
+    fresh = _check_freshness(project, lock, options.deploy, warn)
+    lock, sections = select(
+        lock, pipfile, dev=options.dev, categories=options.categories, all_sections=options.all_sections
+    )
+    if inputs is not None:
+        compiled.save(cache_dir, inputs, compiled.Compiled(lock, sections, tuple(notes), fresh))
+    return dataclasses.replace(lock, sources=sources), sections
+
+
+def _check_freshness(project: Project, lock: Lock, deploy: bool, warn: Say) -> bool | None:
+    """Warn (or refuse under --deploy) when the lock is stale; whether it is fresh, when the
+    store may remember that (the Pipfile names its sources: ``lock/compiled.py``), else None."""
+    if is_pylock(str(lock.path)):
+        return None  # a pylock.toml records no Pipfile hash (pipenv writes it from Pipfile.lock)
     if not project.has_pipfile:
         warn(f"{project.pipfile}: not found; cannot tell whether {lock.path.name} is up to date")
-        return
-    check_lock(
-        pipfile=project.pipfile, lock_path=lock.path, pipfile_sha256=lock.pipfile_sha256, deploy=deploy, warn=warn
-    )
+        return None
+    from pipenv_sync_ext.lock.freshness import is_stale, report_stale
+    from pipenv_sync_ext.lock.schema import load_toml
+
+    stale = is_stale(project.pipfile, lock.pipfile_sha256)
+    if stale:
+        report_stale(pipfile=project.pipfile, lock_path=lock.path, deploy=deploy, warn=warn)
+    try:
+        own_sources = "source" in load_toml(project.pipfile, what="Pipfile")
+    except SyncError:
+        own_sources = False
+    return not stale if own_sources else None
+
+
+def _requires_mismatch(run: Run, version: str, markers: Mapping[str, str]) -> str | None:
+    """drift.requires_mismatch, remembered in the store for these requires and this interpreter
+    (it parses specifiers with ``packaging``: a repeat run need not import it)."""
+    key = {"requires": dict(run.lock.requires), "version": version, "environment": dict(markers)}
+    known = recall(run.cache_dir, "requires", key=key, valid=lambda v: isinstance(v, list) and len(v) == 1)
+    if known is not None and (known[0] is None or isinstance(known[0], str)):
+        return known[0]
+    wanted = drift.requires_mismatch(run.lock.requires, version, environment=markers)
+    remember(run.cache_dir, "requires", key=key, value=[wanted])
+    return wanted
 
 
 def _env_flag(name: str) -> bool:
