@@ -24,9 +24,10 @@ from packaging.version import Version
 from pipenv_sync_ext.install.removal import claimed_among, claimed_files
 from pipenv_sync_ext.lock.names import canonical_name
 from pipenv_sync_ext.plan import _same_version
+from pipenv_sync_ext.target.interpreter import _base_record, _run_probe, venv_python
 from pipenv_sync_ext.target.inventory import record_paths, scan
 
-from .support import build_wheel, cli_env, fake_dist, installed, lock_entry, make_venv, write_project
+from .support import build_wheel, cli_env, fake_dist, installed, lock_entry, make_venv, run_cli, write_project
 
 HEAVY = ("packaging", "plette", "tomlkit", "installer")
 
@@ -291,3 +292,27 @@ def test_plain_release_numbers_compare_as_versions(a: list[int], b: list[int], z
     left = ".".join(f"0{n}" if zero_padded else str(n) for n in a)
     right = ".".join(map(str, b))
     assert _same_version(left, right) == (Version(left) == Version(right))
+
+
+def test_a_new_venv_of_a_known_base_is_described_without_a_probe(synced: Synced) -> None:
+    probes = synced.tmp / "cache" / "probes"
+    assert len(list(probes.glob("base-*.json"))) == 1  # recorded by the first venv's probe
+    other = make_venv(synced.tmp / "venv2")
+    proc = run_cli(
+        "--project", synced.project, "--venv", other, "--offline", "--find-links", synced.wheels, env=synced.env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert installed(other) == {"alpha": "1.0", "beta": "1.0"}
+    entries = [json.loads(p.read_text()) for p in probes.glob("*.json") if not p.name.startswith("base-")]
+    [derived] = [e for e in entries if e.get("derived")]
+    assert derived.pop("derived") and derived == _run_probe(venv_python(other))  # what a probe would say
+
+
+def test_the_base_record_is_keyed_by_the_binary(tmp_path: Path) -> None:
+    binary = tmp_path / "python3.99"
+    binary.write_bytes(b"\x7fELF not really")
+    (tmp_path / "v" / "bin").mkdir(parents=True)
+    (tmp_path / "v" / "bin" / "python").symlink_to(binary)
+    first = _base_record(tmp_path / "cache", venv_python(tmp_path / "v"))
+    os.utime(binary, ns=(1, 1))  # a patch upgrade replaces the binary: another stat
+    assert first is not None and _base_record(tmp_path / "cache", venv_python(tmp_path / "v")) not in (None, first)
