@@ -296,14 +296,14 @@ def test_plain_release_numbers_compare_as_versions(a: list[int], b: list[int], z
 
 def test_a_new_venv_of_a_known_base_is_described_without_a_probe(synced: Synced) -> None:
     probes = synced.tmp / "cache" / "probes"
-    assert len(list(probes.glob("base-*.json"))) == 1  # recorded by the first venv's probe
+    assert len(list((probes / "bases").glob("*.json"))) == 1  # recorded by the first venv's probe
     other = make_venv(synced.tmp / "venv2")
     proc = run_cli(
         "--project", synced.project, "--venv", other, "--offline", "--find-links", synced.wheels, env=synced.env
     )
     assert proc.returncode == 0, proc.stderr
     assert installed(other) == {"alpha": "1.0", "beta": "1.0"}
-    entries = [json.loads(p.read_text()) for p in probes.glob("*.json") if not p.name.startswith("base-")]
+    entries = [json.loads(p.read_text()) for p in probes.glob("*.json")]
     [derived] = [e for e in entries if e.get("derived")]
     assert derived.pop("derived") and derived == _run_probe(venv_python(other))  # what a probe would say
 

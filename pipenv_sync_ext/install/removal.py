@@ -45,10 +45,21 @@ class Claims:
 
     def key(self, path: Path | str) -> str:
         parent, name = os.path.split(os.path.abspath(path))
-        real = self._dirs.get(parent)
+        return os.path.join(self._real(parent), name)
+
+    def _real(self, directory: str) -> str:
+        """``os.path.realpath(directory)``, one ``lstat`` per directory not seen before: the
+        directories of a venv share their parents, which ``realpath`` would walk again each time."""
+        real = self._dirs.get(directory)
         if real is None:
-            real = self._dirs[parent] = os.path.realpath(parent)
-        return os.path.join(real, name)
+            parent, name = os.path.split(directory)
+            if not name or parent == directory:
+                real = os.path.realpath(directory)
+            else:
+                joined = os.path.join(self._real(parent), name)
+                real = os.path.realpath(joined) if os.path.islink(joined) else joined
+            self._dirs[directory] = real
+        return real
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, (str, Path)) and self.key(path) in self._keys

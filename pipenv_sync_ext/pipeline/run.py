@@ -28,7 +28,6 @@ from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
 from pipenv_sync_ext.pipeline import withdrawn
 from pipenv_sync_ext.pipeline.context import Run
-from pipenv_sync_ext.pipeline.fresh import build_fresh
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.redact import redact
@@ -85,6 +84,13 @@ def run_pipeline(
         return withdrawn.judged(gate, run, _run)
 
 
+def _build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
+    # Imported only to build a venv: a sync in place does not pay for discovery and venv creation.
+    from pipenv_sync_ext.pipeline.fresh import build_fresh as build
+
+    return build(run, problems)
+
+
 def _run(run: Run) -> Result:
     venv, options, log = run.venv, run.options, run.log
 
@@ -93,10 +99,10 @@ def _run(run: Run) -> Result:
             f"{venv}: is not a directory; not a virtualenv", hint="point --venv at a virtualenv, or move the file away"
         )
     if not venv.exists() or not any(venv.iterdir()):
-        return build_fresh(run, ())
+        return _build_fresh(run, ())
     if not (options.check or options.dry_run) and interrupted_swap(Path(os.path.realpath(venv))):
         log(f"{venv}: an earlier rebuild was interrupted while its contents were swapped; rebuilding it")
-        return build_fresh(run, ())
+        return _build_fresh(run, ())
     problems = list(drift.inspect_venv(venv, prune=options.prune))
     if any(p.code == drift.NO_PYVENV_CFG for p in problems):
         if options.check:
@@ -106,7 +112,7 @@ def _run(run: Run) -> Result:
             hint="point --venv at a virtualenv, or remove this directory and sync again to create one",
         )
     if options.rebuild:
-        return build_fresh(run, tuple(problems))
+        return _build_fresh(run, tuple(problems))
 
     interp = None
     if not any(p.breaks_venv for p in problems):
@@ -131,7 +137,7 @@ def _run(run: Run) -> Result:
     if len(allowed) < len(problems) and (options.rebuild_on_drift or _env_flag("PIPENV_SYNC_REBUILD")):
         for p in problems:
             log(f"Rebuilding: {p.message}")
-        return build_fresh(run, tuple(problems))
+        return _build_fresh(run, tuple(problems))
     fatal = [p for p in problems if p.breaks_venv or (p.code == drift.PYTHON_DRIFT and p not in allowed)]
     if fatal:
         reasons = "; ".join(p.message for p in fatal)

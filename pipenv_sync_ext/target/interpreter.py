@@ -10,7 +10,7 @@ patch upgrade of the base interpreter changes the binary, so the key changes.
 A new venv of a base already seen is not probed at all (issue 16): after a
 real probe of a venv, what is the same for every venv of that base (version,
 markers, tags, the scheme's layout relative to the prefix) is kept under
-``<cache>/probes/base-<key>.json``, keyed by the real binary (path, size, mtime,
+``<cache>/probes/bases/<key>.json``, keyed by the real binary (path, size, mtime,
 inode), with the ``home`` its ``pyvenv.cfg`` names. Another venv whose
 ``bin/python`` resolves to that binary and whose ``pyvenv.cfg`` names that
 ``home`` is described from it with its own prefix. Recorded only when the probe
@@ -115,7 +115,7 @@ def _base_record(cache_dir: Path | None, python: Path) -> Path | None:
     except OSError:
         return None
     parts = [real, str(st.st_size), str(st.st_mtime_ns), str(st.st_ino), str(PROBE_FORMAT)]
-    return cache_dir / "probes" / f"base-{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()}.json"
+    return cache_dir / "probes" / "bases" / f"{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()}.json"
 
 
 def _home(python: Path) -> str | None:
