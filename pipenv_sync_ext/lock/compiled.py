@@ -105,17 +105,15 @@ def load(cache_dir: Path, inputs: Mapping[str, Any], lock_path: Path) -> Compile
 
 
 def save(cache_dir: Path, inputs: Mapping[str, Any], compiled: Compiled) -> bool:
-    """Write the entry atomically when it would load as ``compiled``; False when it is not cached."""
+    """Write the entry (atomically, once the sync succeeded: :func:`.evaluated.flush`) when it would
+    load as ``compiled``; False when it is not cached."""
     if is_pylock(str(compiled.lock.path)) or compiled.lock.content_sha256 != inputs["lock"][1]:
         return False  # the lock changed between its hash and its reading: the next run compiles it
     if not _matches_lock(compiled, inputs):
         return False
-    from pipenv_sync_ext.fsutil import atomic_write
+    from pipenv_sync_ext.lock.evaluated import defer_write
 
-    try:
-        atomic_write(entry_path(cache_dir, inputs), json.dumps({"key": inputs, **_encode(compiled)}).encode())
-    except OSError:
-        return False  # a read-only store still syncs, without the cache
+    defer_write(entry_path(cache_dir, inputs), json.dumps({"key": inputs, **_encode(compiled)}).encode())
     return True
 
 

@@ -7,6 +7,10 @@ accepts its shape; anything else is a miss, and the caller computes the answer
 (with ``packaging``) and :func:`remember`\\ s it. Keys include the tool version,
 so a new version's rules never meet an old answer.
 
+Decision: written only once the sync succeeded (:func:`flush`, by the pipeline):
+until then :func:`remember` and :func:`defer_write` hold the files in memory, so a
+refused sync leaves nothing in the store but the artifacts it verified.
+
 Decision: a marker's truth is cached per interpreter marker environment (the
 probe's ``markers``), for the set of marker texts of the selected entries, so a
 prune that installs nothing new imports no marker parser at all.
@@ -25,6 +29,30 @@ from pipenv_sync_ext import __version__
 from pipenv_sync_ext.lock.model import Entry
 
 _MAX_BYTES = 4 * 1024 * 1024
+_pending: dict[Path, bytes] = {}  # path -> content, written by flush()
+
+
+def defer_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (atomically) when the run succeeds: :func:`flush`."""
+    _pending[path] = data
+
+
+def pending(path: Path) -> bytes | None:
+    return _pending.get(path)
+
+
+def flush() -> None:
+    """Write what this run remembered (a read-only store: it is computed again next time)."""
+    from pipenv_sync_ext.fsutil import atomic_write
+
+    while _pending:
+        path, data = _pending.popitem()
+        with contextlib.suppress(OSError):
+            atomic_write(path, data)
+
+
+def discard() -> None:
+    _pending.clear()
 
 
 def _path(cache_dir: Path, kind: str, key: Any) -> Path:
@@ -36,9 +64,12 @@ def recall(cache_dir: Path | None, kind: str, *, key: Any, valid: Callable[[Any]
     """The remembered value for ``key``, when there is one and ``valid`` accepts it; else None."""
     if cache_dir is None:
         return None
+    path = _path(cache_dir, kind, key)
     try:
-        with open(_path(cache_dir, kind, key), "rb") as f:
-            raw = f.read(_MAX_BYTES + 1)
+        raw = pending(path)
+        if raw is None:
+            with open(path, "rb") as f:
+                raw = f.read(_MAX_BYTES + 1)
         data = json.loads(raw) if len(raw) <= _MAX_BYTES else None
     except (OSError, ValueError, RecursionError):
         return None
@@ -50,12 +81,8 @@ def recall(cache_dir: Path | None, kind: str, *, key: Any, valid: Callable[[Any]
 
 
 def remember(cache_dir: Path | None, kind: str, *, key: Any, value: Any) -> None:
-    if cache_dir is None:
-        return
-    from pipenv_sync_ext.fsutil import atomic_write
-
-    with contextlib.suppress(OSError):  # a read-only store: the answer is computed again next time
-        atomic_write(_path(cache_dir, kind, key), json.dumps({"key": key, "value": value}).encode())
+    if cache_dir is not None:
+        defer_write(_path(cache_dir, kind, key), json.dumps({"key": key, "value": value}).encode())
 
 
 def marker_results(

@@ -22,7 +22,7 @@ from pipenv_sync_ext.errors import SyncError, TargetError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.fastpath.lockchoice import is_pylock
 from pipenv_sync_ext.feedback import Progress, Say
-from pipenv_sync_ext.lock import compiled
+from pipenv_sync_ext.lock import compiled, evaluated
 from pipenv_sync_ext.lock.evaluated import recall, remember
 from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
@@ -55,6 +55,7 @@ def run_pipeline(
         warnings.append(redact(message))  # kept in the stamp: a later process has not registered its secrets
         warn(message)
 
+    evaluated.discard()  # nothing an earlier run in this process left unwritten (it failed)
     cache_dir = options.cache_dir or default_cache_dir()
     lock, sections = _selected_lock(project, key, options, warn=_warn, cache_dir=cache_dir)
     for directory in options.find_links:
@@ -81,7 +82,13 @@ def run_pipeline(
     # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.
     reading = options.check or options.dry_run
     with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log, shared=reading):
-        return withdrawn.judged(gate, run, _run)
+        try:
+            result = withdrawn.judged(gate, run, _run)
+        except BaseException:
+            evaluated.discard()  # a refused sync adds nothing to the store but verified artifacts
+            raise
+    evaluated.flush()  # the compiled lock and the answers remembered (lock/evaluated.py)
+    return result
 
 
 def _build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
