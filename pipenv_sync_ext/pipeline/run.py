@@ -58,6 +58,8 @@ def run_pipeline(
     evaluated.discard()  # nothing an earlier run in this process left unwritten (it failed)
     cache_dir = options.cache_dir or default_cache_dir()
     lock, sections = _selected_lock(project, key, options, warn=_warn, cache_dir=cache_dir)
+    if not options.lock_sources:  # --no-lock-sources: only the store, find-links and the mirrors
+        lock = dataclasses.replace(lock, sources=(), urls={})
     for directory in options.find_links:
         if not directory.is_dir():
             raise SyncError(
