@@ -18,7 +18,8 @@ Stdlib only. One run:
    caches: cold (empty store), then again (in sync: answered by the stamp), then
    into a fresh venv with the warm store (only the index status check asks);
 5. a kill-and-restart run: N fresh hosts, nginx killed (SIGKILL, every worker)
-   after ``--kill-after`` requests, restarted ``--down`` seconds later; every host
+   after ``--kill-after`` requests (default: half-way through a cold run, among the downloads),
+   restarted ``--down`` seconds later; every host
    must end synced (installed set == the lock's, ``--check`` exit 0) or unchanged
    (the venv's files as before, exit non-zero with a ``pipenv-sync: error:`` line),
    never half-installed; the unchanged ones are then synced again.
@@ -570,8 +571,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--mode", choices=["mirror", "find-links", "index-url"], default="mirror",
                    help="how hosts are pointed at the server (default: --pypi-mirror)")  # fmt: skip
     p.add_argument("--kill-hosts", type=int, default=None, help="hosts killed and restarted (default: largest N)")
-    p.add_argument("--kill-after", type=int, default=None, help="kill the server after K requests (default 3/host)")
-    p.add_argument("--down", type=float, default=2.0, help="seconds the server stays down (default 2)")
+    p.add_argument("--kill-after", type=int, default=None, help="kill after K requests (default: half a cold run)")
+    p.add_argument("--down", type=float, default=5.0, help="seconds the server stays down (default 5)")
     p.add_argument("--no-kill", action="store_true", help="skip the kill-and-restart run")
     p.add_argument("--project", default="medium", help="fixture project-NAME (default medium)")
     p.add_argument("--fixtures", default=str(REPO.parent / "shared" / "fixtures"),
@@ -613,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server_dir = args.work / "server"
     shutil.rmtree(server_dir, ignore_errors=True)
     server_dir.mkdir(parents=True)
-    server = Server(server_dir, wh, args.port or free_port(), max([*sizes, args.kill_hosts or 0]), nginx)
+    server = Server(server_dir, wh, args.port or free_port(), max([*sizes, args.kill_hosts or 1]), nginx)
     server.start()
     fleet = Fleet(args, tool, hosts_python(args, project), project, server)
     rows: list[Row] = []
@@ -632,8 +633,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(measure(fleet, hosts, f"N={n}", "fresh venv, warm store"))
             shutil.rmtree(hosts[0].root.parent, ignore_errors=True)  # 50 stores and venvs are ~10 GB
         if not args.no_kill:
-            n = args.kill_hosts or max(sizes)
-            args.kill_after = args.kill_after or 3 * n
+            n = args.kill_hosts or max(sizes or [1])
+            # default: half-way through a cold run of n hosts (pages first, then files: among the downloads)
+            cold = next((r for r in rows if r.hosts == n and r.run == "cold"), None)
+            args.kill_after = args.kill_after or (cold.total // 2 if cold else 69 * n)
             kills.append(kill_and_restart(fleet, n))
     finally:
         server.stop()
