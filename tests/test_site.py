@@ -201,7 +201,11 @@ def test_every_page_lists_every_file_by_the_sha256_of_its_bytes_with_relative_li
     os.symlink(world.wheels["gamma==2.0"], wh / world.wheels["gamma==2.0"].name)
     (wh / "notes.txt").write_text("not an artifact\n")
     (wh / ".tmp-abc.part").write_bytes(b"half a wheel")
-    fetch(world)
+    # packaging reads this as an sdist of "x<script>": no page carries it, escaped or not, and fetch says so
+    (wh / "x<script>-1.0.tar.gz").write_bytes(world.wheels["delta==0.5"].read_bytes())
+    proc = fetch(world)
+    assert "not listed in its pages (not a valid project name): 'x<script>-1.0.tar.gz'" in proc.stderr
+    assert not any("script" in page.read_text() for page in every_page(wh))
 
     names = {world.wheels[k].name for k in ("alpha==1.0", "odd-name==2.0+local.1", "gamma==1.0")}
     on_disk = {name: sha256_file(wh / name) for name in names}

@@ -20,8 +20,12 @@ Decisions:
 * The hashes are those of the bytes in DIR, read now (or hashed as they were
   copied there): a page never vouches for what the store *says* a file is.
 * Only regular files (not symlinks: a page must not publish what a link points
-  at) whose names are a single safe wheel or sdist name are listed; others in
-  DIR (``status.json``, ``.tmp-*`` copies in flight) are not.
+  at) whose names are a single safe wheel or sdist name of a valid project name
+  are listed; others in DIR (``status.json``, ``.tmp-*`` copies in flight) are
+  not. :mod:`packaging` parses ``x<script>-1.0.tar.gz`` as an sdist of
+  ``x<script>``: such a name is left out (and named, so nobody wonders why a
+  host cannot find it) rather than escaped into a page. Names are still
+  percent-quoted in links and HTML-escaped in text.
 * Every page is written beside its final name and renamed (readers see the old
   page or the new one), project pages before the lists that lead to them, the
   flat page last, and only after every file they list is complete (the caller
@@ -39,6 +43,7 @@ import fcntl
 import html
 import json
 import os
+import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -53,6 +58,7 @@ PAGE = "index.html"
 JSON_PAGE = "index.json"
 SIMPLE = "simple"
 API_VERSION = "1.1"  # PEP 700: files carry "size", projects "versions"
+_PROJECT = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # a canonical PEP 503 name (valid PEP 508 names only)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class SiteFile:
 class Site:
     files: int
     projects: int
+    left_out: tuple[str, ...] = ()  # wheel/sdist-looking names no page lists (no valid project name)
 
 
 def readable_mode() -> int:
@@ -90,8 +97,11 @@ def writing(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def site_files(directory: Path, known: Mapping[str, str] | None = None) -> list[SiteFile]:
-    """The files the pages list, sorted by name; ``known``: name -> sha256 of bytes this run wrote or hashed."""
+def site_files(
+    directory: Path, known: Mapping[str, str] | None = None, left_out: list[str] | None = None
+) -> list[SiteFile]:
+    """The files the pages list, sorted by name; ``known``: name -> sha256 of bytes this run wrote or hashed;
+    ``left_out`` collects names that parse as an artifact of no valid project."""
     known = known or {}
     found: list[SiteFile] = []
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
@@ -103,6 +113,10 @@ def site_files(directory: Path, known: Mapping[str, str] | None = None) -> list[
             continue  # not a wheel or sdist (status.json), or a name no page should carry
         parsed = project_of(entry.name)
         assert parsed is not None  # safe_filename parsed it
+        if not _PROJECT.fullmatch(parsed[0]):
+            if left_out is not None:
+                left_out.append(entry.name)
+            continue
         try:
             size = entry.stat(follow_symlinks=False).st_size
             digest = known.get(entry.name) or sha256_of(Path(entry.path))
@@ -115,8 +129,9 @@ def site_files(directory: Path, known: Mapping[str, str] | None = None) -> list[
 def write_site(directory: Path, known: Mapping[str, str] | None = None) -> Site:
     """(Re)write every page for the files in ``directory`` (call with the files already in place)."""
     mode = readable_mode()
+    left_out: list[str] = []
     with writing(directory):
-        files = site_files(directory, known)
+        files = site_files(directory, known, left_out)
         by_project: dict[str, list[SiteFile]] = {}
         for f in files:
             by_project.setdefault(f.project, []).append(f)
@@ -131,7 +146,7 @@ def write_site(directory: Path, known: Mapping[str, str] | None = None) -> Site:
         flat = "".join(_file_link(f, prefix="") for f in files)
         atomic_write(directory / PAGE, _html("Links", flat), mode=mode)
         _remove_stale(simple, set(by_project))
-    return Site(len(files), len(by_project))
+    return Site(len(files), len(by_project), tuple(left_out))
 
 
 def _project_json(project: str, files: list[SiteFile]) -> bytes:

@@ -58,6 +58,10 @@ def export(artifacts: Iterable[LocalArtifact], directory: Path, warn: Callable[[
             copied += 1
         known[name] = digest
     site = write_site(directory, known)
+    if site.left_out:
+        more = f" and {len(site.left_out) - 3} more" if len(site.left_out) > 3 else ""
+        names = ", ".join(map(repr, site.left_out[:3]))
+        warn(f"{directory}: not listed in its pages (not a valid project name): {names}{more}")
     return Wheelhouse(directory, copied, present, site.files, site.projects)
 
 
