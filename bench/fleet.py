@@ -78,6 +78,12 @@ def check(cmd: Sequence[str | os.PathLike[str]], env: Mapping[str, str] | None =
     return res.stdout
 
 
+def remove(path: Path) -> None:
+    """``rm -rf``: a host's venv and store are ~23,000 files (project-medium): rm is faster than shutil.rmtree."""
+    if path.exists():
+        subprocess.run(["rm", "-rf", "--", str(path)], check=True)
+
+
 def clean_env(home: Path) -> dict[str, str]:
     """No user configuration (pip.conf, PIP_*, proxies), every cache under ``home``."""
     drop = ("PIP_", "PIPENV_", "VIRTUAL_ENV", "UV_", "CONDA", "PYTHONPATH", "PYTHONHOME")
@@ -326,7 +332,7 @@ class Fleet:
 
     def hosts(self, n: int, label: str) -> list[Host]:
         base = self.args.work / "hosts" / label
-        shutil.rmtree(base, ignore_errors=True)
+        remove(base)
         hosts = [Host(i, base / f"h{i:02d}") for i in range(n)]
         for h in hosts:
             h.root.mkdir(parents=True)
@@ -628,10 +634,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(measure(fleet, hosts, f"N={n}", "cold"))
             rows.append(measure(fleet, hosts, f"N={n}", "again (in sync)"))
             for h in hosts:  # a rebuilt host: fresh venv, the store it already has
-                shutil.rmtree(h.venv)
+                remove(h.venv)
                 check([fleet.python, "-m", "venv", "--without-pip", str(h.venv)])
             rows.append(measure(fleet, hosts, f"N={n}", "fresh venv, warm store"))
-            shutil.rmtree(hosts[0].root.parent, ignore_errors=True)  # 50 stores and venvs are ~10 GB
+            remove(hosts[0].root.parent)  # 50 stores and venvs are ~10 GB
         if not args.no_kill:
             n = args.kill_hosts or max(sizes or [1])
             # default: half-way through a cold run of n hosts (pages first, then files: among the downloads)
