@@ -28,8 +28,9 @@ How hosts reach the server (``--mode``): ``mirror`` (default) passes
 ``--pypi-mirror http://127.0.0.N:PORT/simple`` (the lock names PyPI, so the mirror
 replaces it: no other network); ``find-links`` passes ``--find-links
 http://127.0.0.N:PORT/`` and ``index-url`` passes ``--index-url .../simple/``, each
-with ``--pypi-mirror`` pointed at a closed loopback port so the lock's own source
-is unreachable (these need remote find-links/mirrors in the tool).
+with ``--no-lock-sources`` where the tool has it (else ``--pypi-mirror`` pointed at
+a closed loopback port), so the lock's own source is never reached (these modes
+need the tool's remote find-links and mirrors).
 
     python3 bench/fleet.py [--hosts 1,10,50] [--mode mirror|find-links|index-url]
                            [--kill-hosts N] [--kill-after K] [--tool PATH] [--out FILE]
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -320,11 +322,17 @@ class Fleet:
 
     def source_args(self, host: Host) -> list[str]:
         base = f"http://{host.addr}:{self.server.port}"
+        if self.args.mode == "mirror":
+            return ["--pypi-mirror", f"{base}/simple"]
+        # the lock's own source must not be reached: left out where the tool can, else a closed port
+        alone = ["--no-lock-sources"] if self.no_lock_sources else ["--pypi-mirror", CLOSED]
         if self.args.mode == "find-links":
-            return ["--find-links", f"{base}/", "--pypi-mirror", CLOSED]
-        if self.args.mode == "index-url":
-            return ["--index-url", f"{base}/simple/", "--pypi-mirror", CLOSED]
-        return ["--pypi-mirror", f"{base}/simple"]
+            return ["--find-links", f"{base}/", *alone]
+        return ["--index-url", f"{base}/simple/", *alone]
+
+    @functools.cached_property
+    def no_lock_sources(self) -> bool:
+        return "--no-lock-sources" in subprocess.run([self.tool, "--help"], capture_output=True, text=True).stdout
 
     def command(self, host: Host, *extra: str) -> list[str]:
         return [self.tool, "--project", str(self.project), "--venv", str(host.venv),
