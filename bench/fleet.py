@@ -622,6 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tool = setup_tool(args)
     project = setup_project(args)
     wh = setup_wheelhouse(args, tool, project)
+    if args.mode == "find-links" and not (wh / "index.html").is_file():
+        raise SystemExit(f"fleet: {wh} has no flat index.html (a tool without site pages): use --mode mirror")
     nginx = None if args.http_server else find_nginx()
     if nginx is None:
         log("nginx is not available (and could not be installed): falling back to Python's http.server")
