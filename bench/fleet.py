@@ -476,7 +476,9 @@ def kill_and_restart(fleet: Fleet, n: int) -> KillResult:
             synced.append(h)
         elif h.rc != 0 and tree(h.venv) == before[h.i] and error:
             unchanged.append(h)
-            errors.append(error.removeprefix("pipenv-sync: error: ")[:140])
+            # one line per distinct error: the host's own address and the project path told apart no host
+            text = error.removeprefix("pipenv-sync: error: ").replace(f"{fleet.project}/", "")
+            errors.append(re.sub(r"127\.0\.0\.\d+", "127.0.0.N", text)[:140])
         else:
             half.append(h)
             errors.append(f"HALF-INSTALLED host {h.i}: rc {h.rc}, {len(now)} of {len(fleet.wanted)} packages")
@@ -487,8 +489,9 @@ def kill_and_restart(fleet: Fleet, n: int) -> KillResult:
         agrees += res.returncode == (0 if h in synced else 5)
     fleet.run(unchanged)  # the server is back: the hosts that stopped cleanly now sync
     resynced = sum(1 for h in unchanged if h.rc == 0 and installed(h.venv) == fleet.wanted)
+    counted = [f"{errors.count(e)}x {e}" for e in sorted(set(errors))]
     return KillResult(n, killed_after, fleet.args.down, len(synced), len(unchanged), len(half), agrees, resynced,
-                      sorted(set(errors)))  # fmt: skip
+                      counted)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- setup
@@ -563,7 +566,7 @@ def render(rows: list[Row], kills: list[KillResult], meta: Mapping[str, str]) ->
     out = [f"{k}: {v}" for k, v in meta.items()]
     header = ["hosts", "run", "ok", "median", "p95", "req/host", "pages/host", "files/host", "bytes/host",
               "dup files", "JSON pages", "304", "server total", "note"]  # fmt: skip
-    out += ["", rst_table(header, [
+    out += [] if not rows else ["", rst_table(header, [
         [str(r.hosts), r.run, f"{r.ok}/{r.hosts}", f"{r.median:.2f} s", f"{r.p95:.2f} s", f"{r.requests:g}",
          f"{r.pages:g}", f"{r.files:g}", human(r.bytes), str(r.duplicates), str(r.json_pages),
          str(r.not_modified), str(r.total), r.note or "-"]
