@@ -29,12 +29,14 @@ from .support import (
     Index,
     build_wheel,
     cli_env,
+    error_text,
     installed,
     lock_entry,
     make_sdist,
     make_venv,
     run_cli,
     sha256_file,
+    start_cli,
     write_project,
 )
 
@@ -336,3 +338,36 @@ def test_a_negotiating_server_gives_pep_691_json_to_this_tool_and_pip(world: Wor
         assert served.json_pages == 1
         got = world.tmp / "pipdl" / world.wheels["odd-name==2.0+local.1"].name
         assert sha256_file(got) == sha256_file(world.wheels["odd-name==2.0+local.1"])
+
+
+def test_a_symlink_in_the_wheelhouse_never_takes_a_page_or_a_file_outside_it(world: World) -> None:
+    wh, outside = world.wheelhouse, world.tmp / "outside"
+    wh.mkdir()
+    outside.mkdir()
+    alpha = world.wheels["alpha==1.0"]
+    os.symlink(alpha, wh / alpha.name)  # a listed name that is a link: replaced by a real copy, and listed
+    os.symlink(outside, wh / "simple")  # the pages' directory leading out: refused before any page
+    proc = run_cli("fetch", "--project", world.project, "--wheelhouse", wh, env=world.env("build"))
+    assert proc.returncode != 0
+    assert "leads outside" in error_text(proc.stderr) and "refused" in error_text(proc.stderr)
+    assert list(outside.iterdir()) == [] and sorted(p.name for p in wh.iterdir()) == [alpha.name, "simple"]
+    assert (wh / alpha.name).is_symlink()  # refused before the first copy: nothing changed
+    (wh / "simple").unlink()
+    fetch(world)
+    assert not (wh / alpha.name).is_symlink() and sha256_file(wh / alpha.name) == sha256_file(alpha)
+    assert alpha.name in listed_files(wh / "index.html", wh)
+
+
+def test_two_fetches_at_once_into_one_wheelhouse_both_end_up_listed(world: World) -> None:
+    other = _lock(world.index, world.wheels, world.tmp / "other", {"gamma": "2.0", "delta": "0.5"})
+    env = world.env("build")
+    started = [start_cli("fetch", "--project", project, "--wheelhouse", world.wheelhouse, env=env)
+               for project in (world.project, other)]  # fmt: skip
+    for proc in started:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    names = {w.name for w in world.wheels.values()}
+    # whichever wrote its pages last listed the files of both (pages are written under flock on the directory)
+    assert set(listed_files(world.wheelhouse / "index.html", world.wheelhouse)) == names
+    for page in every_page(world.wheelhouse):
+        assert all(sha256_file(world.wheelhouse / n) == d for n, d in listed_files(page, world.wheelhouse).items())

@@ -49,6 +49,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipenv_sync_ext.confine import confine
 from pipenv_sync_ext.errors import UnsafePathError
 from pipenv_sync_ext.fsutil import atomic_write
 from pipenv_sync_ext.store.artifact import project_of, safe_filename
@@ -97,6 +98,12 @@ def writing(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def check_site(directory: Path) -> None:
+    """Refuse, before any file is copied, a wheelhouse whose pages would be written outside it (a planted symlink)."""
+    for relative in (PAGE, f"{SIMPLE}/{PAGE}", f"{SIMPLE}/{JSON_PAGE}"):
+        confine(directory, relative, what=f"--wheelhouse {directory}: page")
+
+
 def site_files(
     directory: Path, known: Mapping[str, str] | None = None, left_out: list[str] | None = None
 ) -> list[SiteFile]:
@@ -136,15 +143,19 @@ def write_site(directory: Path, known: Mapping[str, str] | None = None) -> Site:
         for f in files:
             by_project.setdefault(f.project, []).append(f)
         simple = directory / SIMPLE
+
+        def page(relative: str) -> Path:  # a planted symlink (simple -> /etc) must not take a page outside DIR
+            return confine(directory, relative, what=f"--wheelhouse {directory}: page")
+
         for project, listed in sorted(by_project.items()):
-            atomic_write(simple / project / JSON_PAGE, _project_json(project, listed), mode=mode)
-            atomic_write(simple / project / PAGE, _project_html(project, listed), mode=mode)
+            atomic_write(page(f"{SIMPLE}/{project}/{JSON_PAGE}"), _project_json(project, listed), mode=mode)
+            atomic_write(page(f"{SIMPLE}/{project}/{PAGE}"), _project_html(project, listed), mode=mode)
         projects = {"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in sorted(by_project)]}
-        atomic_write(simple / JSON_PAGE, _json(projects), mode=mode)
+        atomic_write(page(f"{SIMPLE}/{JSON_PAGE}"), _json(projects), mode=mode)
         links = "".join(f'    <a href="{_href(p + "/")}">{html.escape(p)}</a><br/>\n' for p in sorted(by_project))
-        atomic_write(simple / PAGE, _html("Simple index", links), mode=mode)
+        atomic_write(page(f"{SIMPLE}/{PAGE}"), _html("Simple index", links), mode=mode)
         flat = "".join(_file_link(f, prefix="") for f in files)
-        atomic_write(directory / PAGE, _html("Links", flat), mode=mode)
+        atomic_write(page(PAGE), _html("Links", flat), mode=mode)
         _remove_stale(simple, set(by_project))
     return Site(len(files), len(by_project), tuple(left_out))
 

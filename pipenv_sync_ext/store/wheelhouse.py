@@ -27,7 +27,7 @@ from pathlib import Path
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.store.artifact import safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, sha256_of
-from pipenv_sync_ext.store.site import readable_mode, write_site
+from pipenv_sync_ext.store.site import check_site, readable_mode, write_site
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Wheelhouse:
 
 def export(artifacts: Iterable[LocalArtifact], directory: Path, warn: Callable[[str], None]) -> Wheelhouse:
     directory.mkdir(parents=True, exist_ok=True)
+    check_site(directory)
     known: dict[str, str] = {}  # file name -> sha256, for files this run wrote or checked
     copied = present = 0
     for local in artifacts:
@@ -51,7 +52,8 @@ def export(artifacts: Iterable[LocalArtifact], directory: Path, warn: Callable[[
                  "the second is left out")  # fmt: skip
             continue
         target = directory / name
-        if target.is_file() and _sha256_or_none(target) == digest:
+        # a symlink is replaced by a copy: the pages list regular files only (store/site.py)
+        if not target.is_symlink() and target.is_file() and _sha256_or_none(target) == digest:
             present += 1
         else:
             _copy_atomic(local.path, target, digest)
