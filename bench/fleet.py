@@ -672,6 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": str(os.cpu_count()),
         "load average (start, end)": f"{load_start[0]:.2f}, {os.getloadavg()[0]:.2f}",
     }
+    if not nginx:
+        meta["note"] = "http.server logs no body sizes: bytes/host reads 0; requests are counted"
     text = render(rows, kills, meta)
     print(text)
     if args.out:
