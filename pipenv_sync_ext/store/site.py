@@ -81,8 +81,16 @@ class Site:
 
 
 def readable_mode() -> int:
-    """0644 under the usual umask: a static server may run as another user (nginx's www-data)."""
-    umask = os.umask(0)
+    """0644 under the usual umask: a static server may run as another user (nginx's www-data).
+
+    The umask is read from ``/proc/self/status`` where there is one: ``os.umask`` can only be
+    read by setting it, which for a moment changes it for every thread of the process.
+    """
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
 
