@@ -476,9 +476,10 @@ def kill_and_restart(fleet: Fleet, n: int) -> KillResult:
             synced.append(h)
         elif h.rc != 0 and tree(h.venv) == before[h.i] and error:
             unchanged.append(h)
-            # one line per distinct error: the host's own address and the project path told apart no host
+            # one line per kind of error: the host's address, the port, the project path and counts made alike
             text = error.removeprefix("pipenv-sync: error: ").replace(f"{fleet.project}/", "")
-            errors.append(re.sub(r"127\.0\.0\.\d+", "127.0.0.N", text)[:140])
+            text = re.sub(r"127\.0\.0\.\d+:\d+", "127.0.0.N:PORT", text)
+            errors.append(re.sub(r"\b\d+ (locked )?package", r"K \1package", text)[:140])
         else:
             half.append(h)
             errors.append(f"HALF-INSTALLED host {h.i}: rc {h.rc}, {len(now)} of {len(fleet.wanted)} packages")
