@@ -2,7 +2,8 @@
 
 Order of places, cheapest first: the store, ``--find-links`` directories (and
 pip's configured ones), pip's HTTP cache (scanned only when something is still
-missing), then (unless offline) the lock's sources. Nothing in the environment
+missing), then (unless offline) the client's: remote mirrors (``store/mirrors.py``)
+and the lock's sources. Nothing in the environment
 changes until every install has its artifact; otherwise
 :class:`MissingArtifactsError` lists each missing package, its version and the
 files the lock allows.
@@ -205,7 +206,7 @@ def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None
         details=[f"{host}: {why}" for host, why in hosts]
         + [f"[{m.package.category}] {m.package.name}=={m.package.version}" for m in missing],
         hint="without network access, sync with --offline from the store (and --find-links DIR with the "
-        "artifacts); or make the Pipfile's [[source]] a mirror you can reach",
+        "artifacts); or give a mirror you can reach (--index-url URL, --find-links URL)",
     )
 
 
@@ -214,7 +215,7 @@ def _missing_hint(missing: Sequence[Missing], client: IndexClient | None) -> str
         return "run `pipenv-sync fetch` where the index is reachable, then sync again; or sync without --offline"
     if any("is listed by" in m.reason or "hash mismatch" in m.reason for m in missing):
         return "the lock's hashes are not the index's files: relock (`pipenv lock`), or fix the [[source]]"
-    return "relock (`pipenv lock`) for this interpreter, or pass --find-links DIR with the locked files"
+    return "relock (`pipenv lock`) for this interpreter, or pass --find-links DIR|URL with the locked files"
 
 
 def _missing(package: LockedPackage, exc: FetchError) -> Missing:
