@@ -371,3 +371,23 @@ def test_two_fetches_at_once_into_one_wheelhouse_both_end_up_listed(world: World
     assert set(listed_files(world.wheelhouse / "index.html", world.wheelhouse)) == names
     for page in every_page(world.wheelhouse):
         assert all(sha256_file(world.wheelhouse / n) == d for n, d in listed_files(page, world.wheelhouse).items())
+
+
+def test_this_tool_syncs_from_the_served_wheelhouse_alone_by_find_links_or_index_url(world: World) -> None:
+    fetch(world)
+    files = {world.wheels[k].name for k in ("alpha==1.0", "odd-name==2.0+local.1", "gamma==1.0")}
+    with serve(world.wheelhouse, negotiate=True) as served:
+        for option, url in (("--find-links", f"{served.url}/"), ("--index-url", f"{served.url}/simple/")):
+            host = option.strip("-")
+            served.paths.clear()
+            # the lock's own index is the loopback one: --no-lock-sources keeps it out of the run
+            world.index.requests.clear()
+            proc = run_cli("--project", world.project, "--venv", world.tmp / host / "venv", option, url,
+                           "--no-lock-sources", env=world.env(host))  # fmt: skip
+            assert proc.returncode == 0, proc.stderr
+            assert installed(world.tmp / host / "venv") == world.expected()
+            assert world.index.requests == []
+            downloaded = {urllib.parse.unquote(p.rsplit("/", 1)[-1]) for p in served.paths if not p.endswith("/")}
+            assert downloaded == files, (option, served.paths)
+            if option == "--find-links":
+                assert [p for p in served.paths if p.endswith("/")] == ["/"]  # the flat page, once
