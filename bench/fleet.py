@@ -24,15 +24,15 @@ Stdlib only. One run:
    (the venv's files as before, exit non-zero with a ``pipenv-sync: error:`` line),
    never half-installed; the unchanged ones are then synced again.
 
-How hosts reach the server (``--mode``): ``mirror`` (default) passes
-``--pypi-mirror http://127.0.0.N:PORT/simple`` (the lock names PyPI, so the mirror
-replaces it: no other network); ``find-links`` passes ``--find-links
-http://127.0.0.N:PORT/`` and ``index-url`` passes ``--index-url .../simple/``, each
-with ``--no-lock-sources`` where the tool has it (else ``--pypi-mirror`` pointed at
-a closed loopback port), so the lock's own source is never reached (these modes
-need the tool's remote find-links and mirrors).
+How hosts reach the server (``--mode``): ``find-links`` (default) passes
+``--find-links http://127.0.0.N:PORT/`` (the flat page) and ``index-url`` passes
+``--index-url .../simple/``, each with ``--no-lock-sources`` where the tool has it
+(else ``--pypi-mirror`` pointed at a closed loopback port), so the lock's own source
+is never reached; ``mirror`` passes ``--pypi-mirror http://127.0.0.N:PORT/simple``
+(the lock names only PyPI, so the mirror replaces it: no other network), for a tool
+without remote find-links and mirrors.
 
-    python3 bench/fleet.py [--hosts 1,10,50] [--mode mirror|find-links|index-url]
+    python3 bench/fleet.py [--hosts 1,10,50] [--mode find-links|index-url|mirror]
                            [--kill-hosts N] [--kill-after K] [--tool PATH] [--out FILE]
 """
 
@@ -586,8 +586,8 @@ def render(rows: list[Row], kills: list[KillResult], meta: Mapping[str, str]) ->
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--hosts", default="1,10", help="comma-separated fleet sizes (default 1,10; the README's: 1,10,50)")
-    p.add_argument("--mode", choices=["mirror", "find-links", "index-url"], default="mirror",
-                   help="how hosts are pointed at the server (default: --pypi-mirror)")  # fmt: skip
+    p.add_argument("--mode", choices=["find-links", "index-url", "mirror"], default="find-links",
+                   help="how hosts are pointed at the server (default: --find-links URL/)")  # fmt: skip
     p.add_argument("--kill-hosts", type=int, default=None, help="hosts killed and restarted (default: largest N)")
     p.add_argument("--kill-after", type=int, default=None, help="kill after K requests (default: half a cold run)")
     p.add_argument("--down", type=float, default=5.0, help="seconds the server stays down (default 5)")
