@@ -355,6 +355,7 @@ class Fleet:
             res = subprocess.run(self.command(h, *extra), env=clean_env(h.root), capture_output=True, text=True,
                                  timeout=TIMEOUT)  # fmt: skip
             h.seconds, h.rc, h.stderr = time.perf_counter() - t0, res.returncode, res.stderr
+            (h.root / "stderr.log").write_text(res.stderr)  # kept for a look after the run (-v details)
 
         threads = [threading.Thread(target=one, args=(h,)) for h in hosts]
         for t in threads:
