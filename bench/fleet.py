@@ -656,8 +656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_kill:
             n = args.kill_hosts or max(sizes or [1])
             # default: half-way through a cold run of n hosts (pages first, then files: among the downloads)
-            cold = next((r for r in rows if r.hosts == n and r.run == "cold"), None)
-            args.kill_after = args.kill_after or (cold.total // 2 if cold else 69 * n)
+            # (requests per cold host as measured at the largest N, else mirror mode's 138)
+            per_host = next((r.total / r.hosts for r in reversed(rows) if r.run == "cold"), 138.0)
+            args.kill_after = args.kill_after or max(1, int(per_host * n / 2))
             kills.append(kill_and_restart(fleet, n))
     finally:
         server.stop()
