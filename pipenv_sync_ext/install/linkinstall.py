@@ -94,7 +94,7 @@ class _Plan(NamedTuple):
     launchers: list[tuple[str, str, str]]  # path, module, attr
 
 
-def _plan(tree: Unpacked, interpreter: Interpreter) -> _Plan:
+def _plan(tree: Unpacked, interpreter: Interpreter, confiners: dict[str, Confiner] | None = None) -> _Plan:
     """Where each file goes; every directory it writes in confined under its scheme directory (preflight
     confined each path before the first change; this is the same rule at the place that writes).
 
@@ -127,11 +127,18 @@ def _plan(tree: Unpacked, interpreter: Interpreter) -> _Plan:
         dst = f"{scheme[m.scheme]}/{rel}"
         kind = _SCRIPT_FILE if m.scheme == "scripts" else _COPY if dst.startswith(scripts) else _LINK
         ops.append(_Op(kind, m, dst))
-    under = {key: Confiner(directory) for key, directory in scheme.items()}
+    confiners = {} if confiners is None else confiners  # shared by the plans of one sync: made before any install
+
+    def under(key: str) -> Confiner:
+        found = confiners.get(scheme[key])
+        if found is None:
+            found = confiners[scheme[key]] = Confiner(scheme[key])
+        return found
+
     for key, directory in directories:
-        under[key].check(directory, what=what)
+        under(key).check(directory, what=what)
     launchers = [
-        (under["scripts"].check(name, what=f"{tree.wheel}: a launcher"), module, attr)
+        (under("scripts").check(name, what=f"{tree.wheel}: a launcher"), module, attr)
         for name, (module, attr, _section) in names.items()
     ]
     return _Plan(scheme, ops, launchers)
@@ -254,7 +261,8 @@ def install_all(
     """Install every wheel: from its tree in parallel, then one at a time those that share a path or fall back.
     ``done``: called once per wheel installed (from any thread), for a progress display."""
     linker = Linker(link_mode, same_device(cache_dir, interpreter), warn)
-    plans = {i: _plan(tree, interpreter) for i, (_local, tree) in enumerate(jobs) if tree is not None}
+    confiners: dict[str, Confiner] = {}  # per scheme directory, for every plan (all made before the first file)
+    plans = {i: _plan(tree, interpreter, confiners) for i, (_local, tree) in enumerate(jobs) if tree is not None}
     owners: dict[str, int] = {}
     shared: set[int] = set()
     for i, plan in plans.items():

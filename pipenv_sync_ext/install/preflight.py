@@ -145,31 +145,39 @@ def check_targets(
     # directory that is a link out of the venv (include -> /elsewhere) is caught too.
     venv = os.path.abspath(interpreter.scheme["data"]).rstrip("/")
 
-    def place(directory: str, dest: str, label: str, what: str) -> None:
-        directory = os.path.abspath(directory)
-        root, rel = directory, dest
-        if directory.startswith(venv + "/"):
-            root, rel = venv or "/", f"{directory[len(venv) + 1 :]}/{dest}"
-        if root not in confiners:
-            confiners[root] = Confiner(root)
-        confiner = confiners[root]
-        clashes.check(confiner, *confiner.resolve(rel, what=f"{label}: {what}"), label)
+    bases: dict[str, tuple[Confiner, str]] = {}  # scheme directory -> its confiner, and its path under it
 
+    def place(directory: str, dest: str, label: str, what: str) -> None:
+        base = bases.get(directory)
+        if base is None:  # once per directory, not per file: abspath and the split are the same for all
+            absolute = os.path.abspath(directory)
+            root, lead = absolute, ""
+            if absolute.startswith(venv + "/"):
+                root, lead = venv or "/", f"{absolute[len(venv) + 1 :]}/"
+            if root not in confiners:
+                confiners[root] = Confiner(root)
+            base = bases[directory] = (confiners[root], lead)
+        confiner, lead = base
+        clashes.check(confiner, *confiner.resolve(lead + dest, what=what), label)
+
+    checked: dict[str, _Targets] = {}  # by sha256: the first lock entry checked (one wheel writes the same paths)
+    with _checked_lock:
+        for (sha, _n, _v), t in _checked.items():
+            checked.setdefault(sha, t)
     for local in installs:
-        with _checked_lock:
-            found = [t for (sha, _n, _v), t in _checked.items() if sha == local.artifact.sha256]
-        if not found:
+        targets = checked.get(local.artifact.sha256)
+        if targets is None:
             raise InstallError(f"{local.artifact.filename}: was not checked before installing; not installed")
-        targets = found[0]
         scheme = dist_scheme(interpreter.scheme, targets.name)
         label = local.artifact.filename
         prefix = targets.dist_info + "/"
+        whats = {key: f"{label}: a file for the {key} directory" for key in scheme}
         for key, dest in targets.placed:
             if key == targets.root and dest.startswith(prefix):
                 dest = targets.dist_info + PARTIAL_SUFFIX + dest[len(targets.dist_info) :]
-            place(scheme[key], dest, label, f"a file for the {key} directory")
+            place(scheme[key], dest, label, whats[key])
         for script in targets.scripts:
-            place(scheme["scripts"], script, label, "an entry point's launcher")
+            place(scheme["scripts"], script, label, f"{label}: an entry point's launcher")
 
 
 class _Clashes:
