@@ -193,6 +193,31 @@ def test_requires_python_and_environments_are_drift(world: World, tmp_path: Path
             'wheels = [{ path = "a.whl", hashes = { sha256 = "' + "0" * 64 + '" } }]\n',
             "write 'x' in extras",
         ),
+        (
+            'lock-version = "1.0"\n[[packages]]\nname = "a"\nversion = "1.0"\n'
+            'wheels = [{ path = "a-1.0-py3-none-any.whl", size = 9223372036854775807, hashes = { sha256 = "'
+            + "0" * 64
+            + '" } }]\n',
+            "size 9223372036854775807 is more than 64 GiB",
+        ),
+        (
+            'lock-version = "1.0"\n'
+            + "".join(
+                f'[[packages]]\nname = "A"\nversion = "{v}"\n'
+                f'wheels = [{{ path = "a-{v}-py3-none-any.whl", hashes = {{ sha256 = "{d * 64}" }} }}]\n'
+                for v, d in (("1.0", "1"), ("2.0", "2"))
+            ),
+            "packages[1] (A): a second entry for 'a' with no marker (first: ",
+        ),
+        (
+            'lock-version = "1.0"\n'
+            + "".join(
+                f'[[packages]]\nname = "a"\nversion = "{v}"\nmarker = "{m}"\n'
+                f'wheels = [{{ path = "a-{v}-py3-none-any.whl", hashes = {{ sha256 = "{d * 64}" }} }}]\n'
+                for v, d, m in (("1.0", "1", "os_name == 'posix'"), ("2.0", "2", "os_name ==  'posix'"))
+            ),
+            "a second entry for 'a' with the same marker",
+        ),
     ],
 )
 def test_a_malformed_pylock_is_one_line_naming_the_file(tmp_path: Path, text: str, message: str) -> None:

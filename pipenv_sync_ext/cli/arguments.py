@@ -6,8 +6,9 @@ import argparse
 import os
 import re
 import sys
+import urllib.parse
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pipenv_sync_ext.fastpath.identity import split_categories
 from pipenv_sync_ext.pipeline.options import Options
@@ -149,9 +150,26 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         "--find-links",
         action="append",
         default=[],
-        type=Path,
-        metavar="DIR",
-        help="extra read-only directory of artifacts, matched by sha256 (repeatable)",
+        metavar="DIR|URL",
+        help="extra read-only directory of artifacts, or an http(s) page of links to them, matched by sha256 "
+        "(repeatable; env: PIP_FIND_LINKS, pip.conf)",
+    )
+    p.add_argument(
+        "--index-url",
+        metavar="URL",
+        help="a simple index mirroring every lock source, asked before them (env: PIP_INDEX_URL, pip.conf)",
+    )
+    p.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another mirror, after --index-url (repeatable; env: PIP_EXTRA_INDEX_URL, pip.conf)",
+    )
+    p.add_argument(
+        "--no-lock-sources",
+        action="store_true",
+        help="never ask the lock's own sources: only the store, find-links and the mirrors above",
     )
     p.add_argument("--no-pip-cache", action="store_true", help="do not look in pip's (and pipenv's) HTTP cache")
     p.add_argument(
@@ -185,7 +203,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         repair=args.repair,
         deploy=args.deploy,
         keep=tuple(args.keep),
-        find_links=tuple(args.find_links),
+        **source_options(args),
         pip_cache=not args.no_pip_cache,
         cache_dir=args.cache_dir,
         rebuild=args.rebuild,
@@ -200,6 +218,20 @@ def options_from_args(args: argparse.Namespace) -> Options:
         require_fresh_status=args.require_fresh_status,
         lockfile=args.lockfile,
     )
+
+
+def source_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--find-links`` split into local directories and remote pages, and the index mirrors (store/mirrors.py)."""
+    from pipenv_sync_ext.store.pipconfig import local_path
+
+    remote = [v for v in args.find_links if urllib.parse.urlsplit(v).scheme in ("http", "https")]
+    return {
+        "find_links": tuple(local_path(v) for v in args.find_links if v not in remote),
+        "find_links_urls": tuple(remote),
+        "index_url": args.index_url or None,
+        "extra_index_urls": tuple(args.extra_index_url),
+        "lock_sources": not args.no_lock_sources,
+    }
 
 
 def pypi_mirror(args: argparse.Namespace) -> str | None:

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from pipenv_sync_ext.cli.arguments import pypi_mirror
+from pipenv_sync_ext.cli.arguments import pypi_mirror, source_options
 from pipenv_sync_ext.cli.output import run_command
 from pipenv_sync_ext.cli.progress import for_command
 from pipenv_sync_ext.fastpath.identity import split_categories
@@ -33,7 +33,7 @@ def fetch_options(args: argparse.Namespace) -> FetchOptions:
         abi=tuple(args.abi),
         all_hashes=bool(args.all_hashes),
         wheelhouse=args.wheelhouse,
-        find_links=tuple(args.find_links),
+        **source_options(args),
         no_pip_cache=bool(args.no_pip_cache),
         cache_dir=args.cache_dir,
         offline=bool(args.offline),
@@ -54,22 +54,34 @@ def run_fetch(args: argparse.Namespace) -> int:
         finally:
             progress.finish()
         if fetched.wheelhouse is not None:
-            _record_status(fetched, online=not args.offline, log=log)
+            _record_status(fetched, args, log=log)
         return _fetch_text(fetched, args.verbose), _fetch_json(fetched, time.perf_counter() - started)
 
     return run_command(args, body)
 
 
-def _record_status(f: Fetched, *, online: bool, log: Any) -> None:
+def _record_status(f: Fetched, args: argparse.Namespace, *, log: Any) -> None:
     """``status.json`` beside the wheelhouse: the index status of what it holds, for hosts that are offline.
 
     Asked (conditionally) once the wheelhouse is written; offline, what the cache knows is recorded.
     """
+    from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
     from pipenv_sync_ext.store.status import write_recorded
     from pipenv_sync_ext.store.status_fetch import WHEELHOUSE_STATUS, StatusCheck
 
     packages = [p for p, _a in f.chosen]
-    check = StatusCheck(packages, f.lock.sources, cache_dir=f.store.root, online=online, log=log).start()
+    given = source_options(args)
+    mirrors = configured_mirrors(
+        given["find_links_urls"], given["index_url"], extra_index_urls=given["extra_index_urls"]
+    )
+    check = StatusCheck(
+        packages,
+        f.lock.sources,
+        cache_dir=f.store.root,
+        online=not args.offline,
+        log=log,
+        mirrors=mirror_sources(mirrors.indexes),  # the same status sources as a sync's
+    ).start()
     statuses = [a.status for lookup in check.results().values() for a in lookup.answers]
     write_recorded(f.wheelhouse.directory / WHEELHOUSE_STATUS, statuses)
     log(f"Recorded the index status of {len(statuses)} project(s) in {f.wheelhouse.directory / WHEELHOUSE_STATUS}")

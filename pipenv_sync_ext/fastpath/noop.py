@@ -55,6 +55,7 @@ _FLAGS = {
     "--verbose": "verbose",
     "--offline": "",
     "--no-pip-cache": "",
+    "--no-lock-sources": "",
     "--seed": "",
     "--no-seed": "",
     "--check": "",
@@ -66,6 +67,8 @@ _VALUED = {
     "--categories": "categories",
     "--keep": "keep",
     "--find-links": "",
+    "--index-url": "",  # where files would come from: nothing to fetch on a no-op
+    "--extra-index-url": "",
     "--cache-dir": "",
     "--python": "",
     "--lock-timeout": "",

@@ -58,6 +58,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MAX_BYTES = 64 * 1024 * 1024
+# The largest wheels on PyPI are a few GiB (CUDA builds); a size past this is a typo or an attack on a
+# reader that trusts it (PEP 751 `size` is advisory here: the bytes are checked against the hash).
+MAX_FILE_SIZE = 64 * 2**30
 _NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 DEV_GROUP = "dev"  # pipenv: [dev-packages] = develop = the "dev" dependency group
@@ -110,6 +113,7 @@ def parse_pylock(data: Any, path: Path, content_sha256: str = "") -> Lock:
     sources: dict[str, Source] = {}
     places = _Places()
     read = [_read_package(t, base, sources, places) for t in top.tables("packages")]
+    _refuse_twins(read)
     selections = {"default": defaults, "develop": frozenset({DEV_GROUP})}
     selections.update({g: frozenset({g}) for g in groups if g != DEV_GROUP and g not in selections})
     sections = {
@@ -142,6 +146,27 @@ class _Places:
         if digest is not None and url is not None and not url.startswith("file:"):
             filename = f.string("name") or os.path.basename(urllib.parse.urlsplit(url).path)
             self.urls.setdefault(digest, (filename, url))
+
+
+def _refuse_twins(read: list[tuple[Entry, str | None, str]]) -> None:
+    """Two entries of one name with the same marker (or none) cannot both apply: refuse the lock.
+
+    PEP 751 tells entries of one name apart by their markers. With the same
+    marker, a sync would have to pick one, and which pin wins would be an accident
+    of file order; an installer that picked the other would build a different
+    venv from the same lock. So it is a broken lock, said at parse time.
+    """
+    seen: dict[tuple[str, str | None], str] = {}
+    for entry, marker, where in read:
+        key = (entry.name, " ".join(marker.split()) if marker is not None else None)
+        first = seen.setdefault(key, where)
+        if first != where:
+            said = f"the same marker {marker!r:.80}" if marker is not None else "no marker"
+            raise LockError(
+                f"{where}: a second entry for {entry.name!r} with {said} (first: {first.split(' (')[0]}); "
+                "PEP 751 entries of one name are told apart by their markers",
+                hint="lock again with the tool that wrote it (e.g. `pipenv lock`, `uv export --format pylock.toml`)",
+            )
 
 
 def _for_selection(read: tuple[Entry, str | None, str], section: str, groups: frozenset[str]) -> Entry | None:
@@ -212,7 +237,9 @@ def _file(f: Table, base: Path) -> tuple[str | None, Path | None]:
     url, path = f.string("url"), f.string("path")
     if url is None and path is None:
         raise LockError(f"{f.where}: needs a url or a path")
-    f.integer("size")
+    size = f.integer("size")
+    if size is not None and size > MAX_FILE_SIZE:
+        raise LockError(f"{f.where}: size {size} is more than {MAX_FILE_SIZE // 2**30} GiB; not a file a lock pins")
     hashes = f.table("hashes")
     if hashes is None or not hashes.data:
         raise LockError(f"{f.where}: hashes is missing (PEP 751 requires at least one)")

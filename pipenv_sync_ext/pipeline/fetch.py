@@ -58,6 +58,10 @@ class FetchOptions:
     all_hashes: bool = False
     wheelhouse: Path | None = None
     find_links: tuple[Path, ...] = ()
+    find_links_urls: tuple[str, ...] = ()  # remote mirrors (store/mirrors.py), as for a sync
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    lock_sources: bool = True
     no_pip_cache: bool = False
     cache_dir: Path | None = None
     offline: bool = False
@@ -91,6 +95,7 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     from pipenv_sync_ext.plan import make_plan, warn_overrides
     from pipenv_sync_ext.store.findlinks import FindLinks
     from pipenv_sync_ext.store.gather import gather, gather_every_file
+    from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
     from pipenv_sync_ext.store.pipcache import PipCache
     from pipenv_sync_ext.store.pipconfig import find_links_dirs
     from pipenv_sync_ext.target.project import find_project
@@ -105,6 +110,8 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     project = find_project(args.project, lockfile=args.lockfile)
     lock = load_lock(project.lockfile, warn=warn)
     lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, args.pypi_mirror))
+    if not args.lock_sources:  # --no-lock-sources, as for a sync
+        lock = dataclasses.replace(lock, sources=(), urls={})
     # fetch stays quiet when there is no Pipfile: it only fills the store
     check_lock(
         pipfile=project.pipfile if project.has_pipfile and not is_pylock_lock(lock) else None,
@@ -125,7 +132,9 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
     store = Store(cache_dir, warn)
     find_links = FindLinks(args.find_links, warn, configured=(*find_links_dirs(), *lock.find_links))
     pip_cache = None if args.no_pip_cache else PipCache.default(cache_dir, warn)
-    client = None if args.offline else client_for(lock, log)
+    mirrors = configured_mirrors(args.find_links_urls, args.index_url, extra_index_urls=args.extra_index_urls)
+    pip_sources = [*mirror_sources(mirrors.indexes), *lock.sources]  # for build requirements, as a sync's
+    client = None if args.offline else client_for(lock, log, mirrors=mirrors)
     entries = [entry for section in sections for entry in lock.sections[section]]
     origins: dict[str, str] = {}
     progress = progress or LineProgress(log)
@@ -163,8 +172,8 @@ def fetch(args: FetchOptions, *, warn: Say, log: Say, progress: Progress | None 
             store,
             fetcher,
             find_links=[*args.find_links, *find_links_dirs()],
-            sources=lock.sources,
-            offline=args.offline,
+            sources=pip_sources,
+            offline=args.offline or not (pip_sources or args.lock_sources),
             log=log,
         )
         others = [o.entry for o in plan.others]

@@ -1,4 +1,4 @@
-"""The index client of a run: the lock's sources, then the URLs the lock itself names (pylock.toml).
+"""The index client of a run: remote mirrors, the lock's sources, then the URLs the lock itself names (pylock.toml).
 
 A pylock.toml written by ``uv pip compile`` or ``pip lock`` may name no index
 at all, only each file's URL. Such a URL is one more place to look, never a
@@ -17,11 +17,20 @@ from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, Source
 from pipenv_sync_ext.store.artifact import Artifact
 from pipenv_sync_ext.store.index import IndexClient, RemoteFile, ResolvedSource
+from pipenv_sync_ext.store.mirrorconfig import NO_MIRRORS, Mirrors
+from pipenv_sync_ext.store.mirrors import MirrorClient
 
 
-class LockURLClient(IndexClient):
-    def __init__(self, sources: Sequence[Source], log: Callable[[str], None], urls: Mapping[str, tuple[str, str]]):
-        super().__init__(sources, log)
+class LockURLClient(MirrorClient):
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        log: Callable[[str], None],
+        urls: Mapping[str, tuple[str, str]],
+        *,
+        mirrors: Mirrors = NO_MIRRORS,
+    ):
+        super().__init__(sources, log, mirrors=mirrors)
         self._urls = urls
 
     def list_files(self, package: LockedPackage) -> list[RemoteFile]:
@@ -45,6 +54,8 @@ def _url_source(url: str) -> ResolvedSource:
     return ResolvedSource(name=f"{parts.scheme}://{parts.netloc}", url=url, auth=None, verify_ssl=True)
 
 
-def client_for(lock: Lock, log: Callable[[str], None]) -> IndexClient:
-    """The client a sync or fetch of ``lock`` downloads with."""
-    return LockURLClient(lock.sources, log, lock.urls) if lock.urls else IndexClient(lock.sources, log)
+def client_for(lock: Lock, log: Callable[[str], None], *, mirrors: Mirrors = NO_MIRRORS) -> IndexClient:
+    """The client a sync or fetch of ``lock`` downloads with: ``mirrors`` first (``store/mirrors.py``)."""
+    if lock.urls:
+        return LockURLClient(lock.sources, log, lock.urls, mirrors=mirrors)
+    return MirrorClient(lock.sources, log, mirrors=mirrors) if mirrors else IndexClient(lock.sources, log)

@@ -32,6 +32,10 @@ class Options:
     deploy: bool = False
     keep: tuple[str, ...] = ()
     find_links: tuple[Path, ...] = ()
+    find_links_urls: tuple[str, ...] = ()  # remote find-links pages (store/mirrors.py)
+    index_url: str | None = None  # a mirror of every lock source, asked before them (store/mirrors.py)
+    extra_index_urls: tuple[str, ...] = ()  # more mirrors, after index_url
+    lock_sources: bool = True  # False: the lock's own sources (and file URLs) are never asked (--no-lock-sources)
     pip_cache: bool = True  # also take artifacts from pip's (and pipenv's) HTTP cache
     cache_dir: Path | None = None
     rebuild: bool = False

@@ -57,6 +57,8 @@ def run_pipeline(
 
     lock = load_lock(project.lockfile, warn=_warn)
     lock = dataclasses.replace(lock, sources=with_mirror(lock.sources, options.pypi_mirror))
+    if not options.lock_sources:  # --no-lock-sources: only the store, find-links and the mirrors
+        lock = dataclasses.replace(lock, sources=(), urls={})
     _check_freshness(project, lock, options.deploy, _warn)
     pipfile = project.pipfile if project.has_pipfile else None
     lock, sections = select(

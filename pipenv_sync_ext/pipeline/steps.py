@@ -20,6 +20,7 @@ from pipenv_sync_ext.store.buildreqs import BuildRequirements, PipFetch
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.findlinks import FindLinks
 from pipenv_sync_ext.store.gather import gather
+from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
 from pipenv_sync_ext.store.sdist import WheelBuilder
 from pipenv_sync_ext.target import inventory
 from pipenv_sync_ext.target.interpreter import Interpreter
@@ -117,16 +118,20 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
     from pipenv_sync_ext.store.pipcache import PipCache
     from pipenv_sync_ext.store.pipconfig import find_links_dirs
 
+    options = run.options
     store = Store(run.cache_dir, run.warn)
     configured = find_links_dirs()
-    find_links = FindLinks(run.options.find_links, run.warn, configured=(*configured, *run.lock.find_links))
+    find_links = FindLinks(options.find_links, run.warn, configured=(*configured, *run.lock.find_links))
+    mirrors = configured_mirrors(options.find_links_urls, options.index_url, extra_index_urls=options.extra_index_urls)
+    # pip gets the index mirrors too; with --no-lock-sources and none of them, no index at all (not pip's default)
+    pip_sources = [*mirror_sources(mirrors.indexes), *run.lock.sources]
     build_requirements = BuildRequirements(
         run.cache_dir,
         store,
         lambda: wheel_fetch(interp, Path(interp.prefix)),
-        find_links=[*run.options.find_links, *configured],
-        sources=run.lock.sources,
-        offline=run.options.offline,
+        find_links=[*options.find_links, *configured],
+        sources=pip_sources,
+        offline=options.offline or not (pip_sources or options.lock_sources),
         log=run.log,
     )
     for req in pending:
@@ -138,7 +143,7 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
     if not run.options.offline:
         from pipenv_sync_ext.pipeline.lockurls import client_for  # http, ssl, email: only when the index may be asked
 
-        client = client_for(run.lock, run.log)
+        client = client_for(run.lock, run.log, mirrors=mirrors)
     packages: list[LockedPackage] = [step.package for step in plan.install]
     preparing = step_of(run.progress, PREPARE, total=len(packages))
     builder = WheelBuilder(run.cache_dir, interp, build_requirements=build_requirements, log=run.log)

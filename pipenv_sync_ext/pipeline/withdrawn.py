@@ -36,10 +36,11 @@ from packaging.utils import canonicalize_name
 
 from pipenv_sync_ext.errors import SyncError, WithdrawnError
 from pipenv_sync_ext.feedback import Say
-from pipenv_sync_ext.lock.model import Lock, LockedPackage
+from pipenv_sync_ext.lock.model import Lock, LockedPackage, Source
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.plan import Plan
+from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
 from pipenv_sync_ext.store.status import ARCHIVED, DEPRECATED, QUARANTINED, StatusReport, Withdrawn
 from pipenv_sync_ext.store.status_fetch import INDEX, Lookup, StatusCheck
 
@@ -69,10 +70,17 @@ class Gate:
         require_fresh: bool,
         warn: Say,
         log: Say,
+        mirrors: Sequence[Source] = (),
     ) -> None:
         self._packages = [e for s in sections for e in lock.sections[s] if isinstance(e, LockedPackage)]
         self._check = StatusCheck(
-            self._packages, lock.sources, cache_dir=cache_dir, online=online, wheelhouses=wheelhouses, log=log
+            self._packages,
+            lock.sources,
+            cache_dir=cache_dir,
+            online=online,
+            wheelhouses=wheelhouses,
+            log=log,
+            mirrors=mirrors,
         )
         self._online = online
         self._deploy = deploy
@@ -237,6 +245,7 @@ def _message(w: Withdrawn) -> str:
 def start_gate(run: Run) -> Gate:
     """The gate of one run, its status requests already under way (none under --offline, --check, --dry-run)."""
     options = run.options
+    mirrors = configured_mirrors(options.find_links_urls, options.index_url, extra_index_urls=options.extra_index_urls)
     return Gate(
         run.lock,
         run.sections,
@@ -249,6 +258,7 @@ def start_gate(run: Run) -> Gate:
         require_fresh=options.require_fresh_status,
         warn=run.warn,
         log=run.log,
+        mirrors=mirror_sources(mirrors.indexes),  # index mirrors are status sources; find-links pages are not
     ).start()
 
 

@@ -2,7 +2,8 @@
 
 Order of places, cheapest first: the store, ``--find-links`` directories (and
 pip's configured ones), pip's HTTP cache (scanned only when something is still
-missing), then (unless offline) the lock's sources. Nothing in the environment
+missing), then (unless offline) the client's: remote mirrors (``store/mirrors.py``)
+and the lock's sources. Nothing in the environment
 changes until every install has its artifact; otherwise
 :class:`MissingArtifactsError` lists each missing package, its version and the
 files the lock allows.

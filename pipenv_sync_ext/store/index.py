@@ -10,8 +10,9 @@ Credentials in source URLs (``https://user:${TOKEN}@host/simple``) are expanded
 from the environment like pipenv does, sent as an ``Authorization`` header, and
 never printed: :mod:`pipenv_sync_ext.redact` registers what is expanded, and
 every output strips it. A host with no credentials in its URL gets them from ``$NETRC`` or ``~/.netrc`` when that
-file has an entry for it. Proxies come from the environment (``https_proxy``,
-``no_proxy``...), as urllib reads them.
+file has an entry for it. Every request goes through the run's one transport
+(:mod:`.http`: urllib3 pools, kept alive and bounded per host; proxies from the
+environment; the CA that :mod:`.tls` chooses).
 
 Transient failures (5xx, a reset connection, a body shorter than its
 ``Content-Length``) are retried with exponential backoff; every attempt writes
@@ -34,15 +35,13 @@ import http.client
 import netrc
 import os
 import shutil
-import ssl
 import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer, locked
@@ -52,12 +51,13 @@ from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
-from pipenv_sync_ext.store.keepalive import Connections, NotSimple
 from pipenv_sync_ext.store.listing import parse_listing
-from pipenv_sync_ext.store.reach import HostUnreachable, proxy_for, unreachable_reason
+from pipenv_sync_ext.store.reach import HostUnreachable
+
+if TYPE_CHECKING:
+    from pipenv_sync_ext.store.http import Page, Stream, Transport
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-_TIMEOUT = 30.0
 _ATTEMPTS = 3
 _BACKOFF = 0.2  # seconds before the 2nd attempt, doubled for each further one
 _TRANSIENT = (OSError, ValueError, http.client.HTTPException)
@@ -122,7 +122,7 @@ class IndexClient:
         self._netrc: dict[str, str | None] = {}
         self._dead: dict[str, str] = {}  # host:port -> why it cannot be reached
         self._dead_lock = threading.Lock()
-        self._kept = Connections(timeout=_TIMEOUT)
+        self._transport: Transport | None = None  # the run's, on the first request
         self._retried: set[str] = set()  # hosts whose retries were announced (once each)
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
@@ -130,53 +130,46 @@ class IndexClient:
             return [s for s in self._sources if s.name == package.index]
         return list(self._sources)
 
-    def _open(self, url: str, source: ResolvedSource, accept: str | None = None, headers: Any = None) -> Any:
-        request = urllib.request.Request(url)
-        request.add_header("User-Agent", "pipenv-sync")
-        for name, value in (headers or {}).items():  # validators of a conditional request (store/status_fetch.py)
-            request.add_header(name, value)
-        if accept:
-            request.add_header("Accept", accept)
-        auth = self._auth_for(url, source)
-        if auth:
-            # Unredirected: a redirect to another host (a CDN) must not carry the credentials.
-            request.add_unredirected_header("Authorization", auth)
-        context = _ssl_context(source.verify_ssl) if url.startswith("https:") else None
+    def _http(self) -> Transport:
+        if self._transport is None:
+            from pipenv_sync_ext.store.http import transport  # urllib3 and ssl only once a request is made
+
+            self._transport = transport()
+        return self._transport
+
+    def _headers(self, url: str, source: ResolvedSource, extra: Mapping[str, str]) -> dict[str, str]:
+        """What every request sends; the credentials only to their own host (see :meth:`_auth_for`)."""
         host, dead = self._known_dead(url)
         if dead is not None:
             raise HostUnreachable(host, dead)
+        sent = {"User-Agent": "pipenv-sync", **extra}
+        auth = self._auth_for(url, source)
+        if auth:
+            # urllib3 drops it when a redirect leaves the host: a CDN never sees the index's credentials.
+            sent["Authorization"] = auth
         self.requests += 1
-        try:
-            return urllib.request.urlopen(request, timeout=_TIMEOUT, context=context)
-        except urllib.error.HTTPError:
-            raise
-        except urllib.error.URLError as exc:
-            why = unreachable_reason(exc)
-            if why is None:
-                raise
-            proxy = proxy_for(url)
-            if proxy:  # what could not be reached is the proxy
-                why += f" (through the proxy {redact(proxy)})"
-            with self._dead_lock:
-                self._dead.setdefault(host, why)
-            raise HostUnreachable(host, why) from None
+        return sent
 
-    def _page(self, url: str, source: ResolvedSource, headers: dict[str, str]) -> Any:
-        """A page over this thread's kept-alive connection (``store/keepalive.py``), else through urllib."""
-        if self._known_dead(url)[1] is None and proxy_for(url) is None:
-            sent = {"User-Agent": "pipenv-sync", "Accept": _ACCEPT, **headers}
-            auth = self._auth_for(url, source)
-            if auth:
-                sent["Authorization"] = auth
-            context = _ssl_context(source.verify_ssl) if url.startswith("https:") else None
-            try:
-                self.requests += 1
-                return self._kept.get(url, headers=sent, context=context)
-            except urllib.error.HTTPError:
-                raise  # a final answer (304, 404, 500...): the callers judge it, as urllib's
-            except (NotSimple, OSError, http.client.HTTPException):
-                pass  # a redirect, or a kept connection that failed: urllib says what it is
-        return self._open(url, source, _ACCEPT, headers)
+    def _page(self, url: str, source: ResolvedSource, headers: Mapping[str, str]) -> Page:
+        """A page, read whole and bounded, over the run's kept-alive connections (``store/http.py``)."""
+        sent = self._headers(url, source, {"Accept": _ACCEPT, **headers})
+        return self._reaching(url, lambda: self._http().page(url, headers=sent, verify=source.verify_ssl))
+
+    def _stream(self, url: str, source: ResolvedSource) -> Stream:
+        sent = self._headers(url, source, {})
+        return self._reaching(url, lambda: self._http().stream(url, headers=sent, verify=source.verify_ssl))
+
+    def _reaching(self, url: str, request: Callable[[], T]) -> T:
+        """``request()``; a host it finds unreachable is remembered for the run (``store/reach.py``)."""
+        from pipenv_sync_ext.store.http import CannotConnect
+
+        try:
+            return request()
+        except CannotConnect as exc:
+            host = self._known_dead(url)[0]
+            with self._dead_lock:
+                self._dead.setdefault(host, exc.reason)
+            raise HostUnreachable(host, exc.reason) from None
 
     def _auth_for(self, url: str, source: ResolvedSource) -> str | None:
         """The source's credentials on its own host, else netrc's for the URL's host."""
@@ -252,7 +245,7 @@ class IndexClient:
             raise unreachable
         return found
 
-    def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Any:
+    def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Page:
         """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
         ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
         return self._page(url, source, {**validators, **ACCEPT_ENCODING})
@@ -274,7 +267,7 @@ class IndexClient:
             part = staging / ".download"
             try:
                 h = hashlib.sha256()
-                with self._open(remote.url, remote.source) as response, part.open("wb") as out:
+                with self._stream(remote.url, remote.source) as response, part.open("wb") as out:
                     expected = _content_length(response)
                     if transfer is not None:
                         transfer.start(expected)
@@ -349,17 +342,6 @@ class _Truncated(OSError):
     pass
 
 
-@functools.cache
-def _ssl_context(verify: bool) -> ssl.SSLContext:
-    """One per run and setting: loading the CA store costs ~50-200 ms of CPU (under the GIL), which per
-    request made a status check of 46 projects take seconds; a context is safe to share between threads."""
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def _content_length(response: Any) -> int | None:
     try:
         value = int(response.headers.get("Content-Length", ""))
@@ -374,8 +356,6 @@ def _short(digests: frozenset[str], limit: int = 2) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason)
     return str(exc) or type(exc).__name__
 
 

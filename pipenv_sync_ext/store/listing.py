@@ -47,6 +47,18 @@ def parse_listing(body: bytes, content_type: str, base_url: str) -> list[tuple[s
     return [f for f in files if _fetchable(f[1], base_url)]
 
 
+def unhashed_links(body: bytes, base_url: str) -> list[str]:
+    """File names of an HTML page's links that carry no ``#sha256=`` (a find-links page may have them)."""
+    parser = _LinkParser()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    names = []
+    for href in parser.links:
+        url, _, fragment = urllib.parse.urljoin(base_url, href).partition("#")
+        if not dict(urllib.parse.parse_qsl(fragment)).get("sha256"):
+            names.append(urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]))
+    return names
+
+
 def _fetchable(url: str, page_url: str) -> bool:
     # A remote index page must not make us read local files (file://) or speak other
     # schemes; a file:// index the user configured may point at its own files.

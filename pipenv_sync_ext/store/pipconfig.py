@@ -11,10 +11,14 @@ caches in. pip's rules, as ``pip/_internal/configuration.py`` applies them:
   existing file), then ``$PIP_CONFIG_FILE``; ``PIP_CONFIG_FILE=/dev/null``
   loads none at all (that is how pipenv switches them off);
 * in each file ``[global]``, then the command's section (``[install]``);
-* then the environment: ``PIP_FIND_LINKS``, ``PIP_CACHE_DIR``.
+* then the environment: ``PIP_FIND_LINKS``, ``PIP_INDEX_URL``,
+  ``PIP_EXTRA_INDEX_URL``, ``PIP_CACHE_DIR`` (a variable that is set replaces
+  the files' value, as pip's ``ConfigOptionParser`` applies it).
 
-``find-links`` values are whitespace-separated; only local directories (plain
-paths or ``file://`` URLs) are used, remote ones are left to pip.
+``find-links`` values are whitespace-separated: local directories (plain paths
+or ``file://`` URLs) are :func:`find_links_dirs`, ``http(s)://`` pages are
+:func:`find_links_urls` (remote mirrors, ``store/mirrors.py``).
+``index-url`` and ``extra-index-url`` are :func:`index_urls`.
 """
 
 from __future__ import annotations
@@ -62,24 +66,51 @@ def pip_settings(section: str = "install", env: Mapping[str, str] | None = None)
     return settings
 
 
+def _configured(key: str, variable: str, env: Mapping[str, str]) -> list[str]:
+    """The whitespace-separated values of ``key``: ``$variable`` when set, else pip.conf's."""
+    raw = env.get(variable)
+    if raw is None:
+        raw = pip_settings("install", env).get(key, "")
+    return raw.split()
+
+
+def _remote(item: str) -> bool:
+    scheme = urllib.parse.urlsplit(item).scheme
+    return len(scheme) > 1 and scheme != "file"  # "C:" is a drive, not a scheme
+
+
 def find_links_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
     """Local directories of pip's ``find-links`` (``PIP_FIND_LINKS`` wins over pip.conf)."""
     env = os.environ if env is None else env
-    raw = env.get("PIP_FIND_LINKS")
-    if raw is None:
-        raw = pip_settings("install", env).get("find-links", "")
     dirs: list[Path] = []
-    for item in raw.split():
-        scheme = urllib.parse.urlsplit(item).scheme
-        if scheme == "file":
-            path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(item).path))
-        elif scheme and len(scheme) > 1:  # http(s) and friends: pip's business, not a directory
+    for item in _configured("find-links", "PIP_FIND_LINKS", env):
+        if _remote(item):  # a page of links: find_links_urls
             continue
-        else:
-            path = _expand_user(item, env)
+        path = local_path(item, env)
         if path not in dirs:
             dirs.append(path)
     return dirs
+
+
+def find_links_urls(env: Mapping[str, str] | None = None) -> list[str]:
+    """Remote (``http(s)://``) pages of pip's ``find-links``, in order, without repeats."""
+    env = os.environ if env is None else env
+    return list(dict.fromkeys(item for item in _configured("find-links", "PIP_FIND_LINKS", env) if _remote(item)))
+
+
+def index_urls(env: Mapping[str, str] | None = None) -> tuple[str | None, list[str]]:
+    """pip's ``index-url`` (one, ``PIP_INDEX_URL`` first) and ``extra-index-url`` (any number)."""
+    env = os.environ if env is None else env
+    index = _configured("index-url", "PIP_INDEX_URL", env)
+    return (index[0] if index else None), _configured("extra-index-url", "PIP_EXTRA_INDEX_URL", env)
+
+
+def local_path(item: str, env: Mapping[str, str] | None = None) -> Path:
+    """A plain path (``~`` expanded) or a ``file://`` URL as the path it names."""
+    env = os.environ if env is None else env
+    if urllib.parse.urlsplit(item).scheme == "file":
+        return Path(urllib.request.url2pathname(urllib.parse.urlsplit(item).path))
+    return _expand_user(item, env)
 
 
 def _expand_user(value: str, env: Mapping[str, str]) -> Path:
@@ -125,3 +156,10 @@ def http_cache_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
         if root is not None and root not in roots:
             roots.append(root)
     return roots
+
+
+def pip_cert(env: Mapping[str, str] | None = None) -> str | None:
+    """The CA bundle pip is told to trust: ``PIP_CERT``, else pip.conf's ``cert`` (store/tls.py decides the rest)."""
+    env = os.environ if env is None else env
+    value = env.get("PIP_CERT") or pip_settings("install", env).get("cert")
+    return str(_expand_user(value.strip(), env)) if value and value.strip() else None

@@ -1,14 +1,16 @@
 """Whether a host can be reached at all: a DNS or connect failure is an answer for the whole run.
 
 Used by :mod:`.index`: such a failure is not retried, and every later request
-to the same ``host:port`` fails at once with :class:`HostUnreachable`.
+to the same ``host:port`` fails at once with :class:`HostUnreachable`. A
+certificate that is not trusted is such an answer too (:mod:`.http` says so):
+another attempt meets the same certificate. Standard library only: the
+socket-level cause is judged here, whatever client raised it.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
-import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -28,9 +30,8 @@ class HostUnreachable(FetchError):
 _UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT}
 
 
-def unreachable_reason(exc: urllib.error.URLError) -> str | None:
-    """Why ``exc`` (raised while connecting and sending, by urlopen) means the host is unreachable, if it does."""
-    reason = exc.reason
+def unreachable_reason(reason: BaseException | None) -> str | None:
+    """Why ``reason`` (the socket error under a failed connect) means the host is unreachable, if it does."""
     if isinstance(reason, socket.gaierror):
         return f"the name does not resolve ({reason.strerror or reason})"
     if isinstance(reason, TimeoutError):

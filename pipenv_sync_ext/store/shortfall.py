@@ -36,7 +36,7 @@ def raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None,
         details=[f"{host}: {why}" for host, why in hosts]
         + [f"[{m.package.category}] {m.package.name}=={m.package.version}" for m in missing],
         hint="without network access, sync with --offline from the store (and --find-links DIR with the "
-        "artifacts); or make the Pipfile's [[source]] a mirror you can reach",
+        "artifacts); or give a mirror you can reach (--index-url URL, --find-links URL)",
     )
 
 
@@ -45,4 +45,4 @@ def missing_hint(missing: Sequence[Missing], client: IndexClient | None) -> str:
         return "run `pipenv-sync fetch` where the index is reachable, then sync again; or sync without --offline"
     if any("is listed by" in m.reason or "hash mismatch" in m.reason for m in missing):
         return "the lock's hashes are not the index's files: relock (`pipenv lock`), or fix the [[source]]"
-    return "relock (`pipenv lock`) for this interpreter, or pass --find-links DIR with the locked files"
+    return "relock (`pipenv lock`) for this interpreter, or pass --find-links DIR|URL with the locked files"

@@ -7,7 +7,9 @@ preflight and downloads. Decisions:
 * **One request per (source, project)**: every source the lock lets a package
   come from is asked (a package with ``index = "..."`` only that one), since any
   mirror serving the lock's files is a source of status; disagreements are the
-  policy's to report (:mod:`pipenv_sync_ext.pipeline.withdrawn`).
+  policy's to report (:mod:`pipenv_sync_ext.pipeline.withdrawn`). So are the
+  ``--index-url``/``--extra-index-url`` mirrors (``mirrors``, asked first, as
+  downloads ask them); a ``--find-links`` page is not a simple index and is not asked.
 * **Conditional**: the cached ``ETag`` and ``Last-Modified`` go out as
   ``If-None-Match`` and ``If-Modified-Since``; a ``304`` costs no body and only
   refreshes the cached answer's time. An answer the index declared fresh
@@ -77,9 +79,11 @@ class StatusCheck:
         online: bool,
         wheelhouses: Sequence[Path] = (),
         log: Callable[[str], None] = lambda _m: None,
+        mirrors: Sequence[Source] = (),
     ) -> None:
         self._packages = list(packages)
         self._sources = list(sources)
+        self._mirrors = list(mirrors)
         self._cache = StatusCache(cache_dir)
         self._online = online
         self._wheelhouses = list(wheelhouses)
@@ -127,6 +131,9 @@ class StatusCheck:
         problems: list[str] = []
         allowed = [s for s in self._sources if not package.index or s.name == package.index]
         sources = client.sources_for(package) if client is not None else [resolve_source(s) for s in allowed]
+        own = {s.url.rstrip("/") for s in sources}
+        mirrors = [m for m in map(resolve_source, self._mirrors) if m.url.rstrip("/") not in own]
+        sources = [*mirrors, *sources]
         for source in sources:
             cached = self._cache.get(source.display, project)
             if client is not None and cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
