@@ -12,6 +12,7 @@ from pipenv_sync_ext.errors import SyncError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.install import direct, execute, journal, verify
 from pipenv_sync_ext.install.preflight import check_targets
+from pipenv_sync_ext.pipeline.bytecode import compile_step
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.pipeline.steps import (
@@ -83,6 +84,8 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
             # no journal, unless a removal was cut short, so --check does not report an interruption.
             journal.settle(run.venv, site_dirs=interp.site_dirs)
             raise
+        if options.compile:
+            compile_step(run, plan, pending=pending, interp=interp, venv=run.venv)
     # Checked after every change, and always under --deploy, whose promise it is.
     if (options.deploy or not plan.changes_nothing or pending) and not conflicts_ok(run, plan, interp):
         return run.result(plan, problems, direct=names(pending))
