@@ -32,11 +32,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from pipenv_sync_ext.errors import SyncError, WithdrawnError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, Source
+from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.plan import Plan

@@ -36,9 +36,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
-
 from pipenv_sync_ext.lock.model import LockedPackage, Source
+from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.store.httpbody import read_page_body
 from pipenv_sync_ext.store.status import ProjectStatus, StatusCache, max_age, parse_page, read_recorded
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from pipenv_sync_ext.confine import path_problem
 from pipenv_sync_ext.errors import InstallError, UnsafePathError
+from pipenv_sync_ext.lock.names import canonical_name
 from pipenv_sync_ext.store.extract import SCHEMES, check_sizes, parse_entry_points
 
 __all__ = ["Checked", "check_archive", "identity", "where_of"]
@@ -156,12 +157,18 @@ def identity(found: tuple[str, str, str], *, name: str, version: str | None, whe
     """The ``.dist-info``'s and METADATA's name and version (``found``: the directory, METADATA's Name and
     Version) are the lock entry's (see preflight's decisions)."""
     dist_info, meta_name, meta_version = found
+    stem = dist_info[: -len(".dist-info")]
+    dir_name, _, dir_version = stem.rpartition("-")
+    if (
+        version is not None
+        and canonical_name(dir_name) == name == canonical_name(meta_name)
+        and dir_version == meta_version == version
+    ):
+        return  # the usual wheel, spelled as locked: no version parser needed (issue 16)
     from packaging.specifiers import InvalidSpecifier, Specifier
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
-    stem = dist_info[: -len(".dist-info")]
-    dir_name, _, dir_version = stem.rpartition("-")
     if canonicalize_name(dir_name) != name or canonicalize_name(meta_name) != name:
         other = meta_name if canonicalize_name(meta_name) != name else dir_name
         raise InstallError(f"{where}: is a wheel of {other!r}, not of {name!r} ({dist_info}); not installed")
