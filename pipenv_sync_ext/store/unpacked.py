@@ -347,19 +347,26 @@ def prepare_all(
     """An intact unpacked tree per wheel, in parallel; None (with a warning) where one cannot be made.
     ``done``: called once per wheel (from any thread), for a progress display."""
 
+    said = threading.Lock()
+
+    def say(message: str) -> None:  # one at a time: the pool's threads would interleave their lines
+        with said:
+            warn(message)
+
     def one(local: LocalArtifact) -> Unpacked | None:
         try:
             return attempt(local)
         finally:
             if done is not None:
-                done()
+                with said:  # the progress line is redrawn on the same terminal as the warnings
+                    done()
 
     def attempt(local: LocalArtifact) -> Unpacked | None:
         try:
-            return prepare(local, cache_dir, deep=deep, warn=warn)
+            return prepare(local, cache_dir, deep=deep, warn=say)
         except (OSError, ValueError) as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            warn(
+            say(
                 f"{local.artifact.filename}: cannot be unpacked into {unpacked_root(cache_dir)} ({first}); "
                 "installing it from the wheel"
             )
