@@ -220,8 +220,7 @@ def unpack(local: LocalArtifact, cache_dir: Path, *, expect: tuple[str, str | No
     leaves no tree; a :class:`ValueError` or :class:`OSError`: no tree can be made (installer may cope)."""
     import zipfile
 
-    from packaging.utils import canonicalize_name
-
+    from pipenv_sync_ext.lock.names import canonical_name
     from pipenv_sync_ext.store.wheelcheck import check_archive, identity, where_of
 
     sha = local.artifact.sha256
@@ -253,7 +252,7 @@ def unpack(local: LocalArtifact, cache_dir: Path, *, expect: tuple[str, str | No
             "format": FORMAT,
             "sha256": sha,
             "wheel": label,
-            "name": canonicalize_name(checked.metadata_name),
+            "name": canonical_name(checked.metadata_name),  # packaging's, without its import in the pool
             "metadata_name": checked.metadata_name,
             "version": checked.version,
             "dist_info": checked.dist_info,
