@@ -31,6 +31,7 @@ from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.redact import redact
+from pipenv_sync_ext.store import pagememo
 from pipenv_sync_ext.store.cas import default_cache_dir
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.interpreter import probe, venv_python
@@ -49,13 +50,33 @@ def run_pipeline(
     started: float,
     progress: Progress | None = None,
 ) -> Result:
+    evaluated.discard()  # nothing an earlier run in this process left unwritten (it failed)
+    pagememo.open_run()  # the status check and the listing fetch each page once (store/pagememo.py)
+    try:
+        return _pipeline(
+            project=project, venv=venv, key=key, options=options, warn=warn, log=log, started=started, progress=progress
+        )
+    finally:
+        pagememo.close_run()
+
+
+def _pipeline(
+    *,
+    project: Project,
+    venv: Path,
+    key: stamp.Key | None,
+    options: Options,
+    warn: Say,
+    log: Say,
+    started: float,
+    progress: Progress | None,
+) -> Result:
     warnings: list[str] = []
 
     def _warn(message: str) -> None:
         warnings.append(redact(message))  # kept in the stamp: a later process has not registered its secrets
         warn(message)
 
-    evaluated.discard()  # nothing an earlier run in this process left unwritten (it failed)
     cache_dir = options.cache_dir or default_cache_dir()
     lock, sections = _selected_lock(project, key, options, warn=_warn, cache_dir=cache_dir)
     if not options.lock_sources:  # --no-lock-sources: only the store, find-links and the mirrors
