@@ -31,8 +31,8 @@ from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.in_place import sync_in_place
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.redact import redact
-from pipenv_sync_ext.store import pagememo
 from pipenv_sync_ext.store.cas import default_cache_dir
+from pipenv_sync_ext.store.status_fetch import StatusCheck
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.interpreter import probe, venv_python
 from pipenv_sync_ext.target.project import Project
@@ -49,28 +49,10 @@ def run_pipeline(
     log: Say,
     started: float,
     progress: Progress | None = None,
+    early: StatusCheck | None = None,
 ) -> Result:
+    """``early``: the status check ``pipeline/early.py`` started, adopted by the gate when it asks the same."""
     evaluated.discard()  # nothing an earlier run in this process left unwritten (it failed)
-    pagememo.open_run()  # the status check and the listing fetch each page once (store/pagememo.py)
-    try:
-        return _pipeline(
-            project=project, venv=venv, key=key, options=options, warn=warn, log=log, started=started, progress=progress
-        )
-    finally:
-        pagememo.close_run()
-
-
-def _pipeline(
-    *,
-    project: Project,
-    venv: Path,
-    key: stamp.Key | None,
-    options: Options,
-    warn: Say,
-    log: Say,
-    started: float,
-    progress: Progress | None,
-) -> Result:
     warnings: list[str] = []
 
     def _warn(message: str) -> None:
@@ -101,7 +83,7 @@ def _pipeline(
         started=started,
         progress=progress,
     )
-    run.gate = gate = withdrawn.start_gate(run)
+    run.gate = gate = withdrawn.start_gate(run, early=early)
     # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.
     reading = options.check or options.dry_run
     with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log, shared=reading):
