@@ -105,3 +105,19 @@ def test_projects_of_unselected_sections_are_asked_once_and_never_judged(tmp_pat
     code = run_cli("--project", project, "--venv", tmp_path / "v", "--dev", env=cli_env(tmp_path))
     assert code.returncode == 1 and "quarantined" in code.stderr, code.stderr
     assert installed(tmp_path / "v") == {"alpha": "1.0"}
+
+
+def test_a_lock_the_pipeline_would_refuse_starts_no_early_check(tmp_path: Path, index: Index) -> None:
+    """Not JSON, NaN, a source URL urllib cannot split: nothing is asked early; the pipeline says what is wrong."""
+    project_dir = _two_sections(tmp_path, index)
+    path = project_dir / "Pipfile.lock"
+    good = path.read_text()
+    lock = json.loads(good)
+    lock["_meta"]["sources"][0]["url"] = "http://[::1/simple"
+    for text in ("{not json", good.replace('"==1.0"', "NaN", 1), json.dumps(lock)):
+        path.write_text(text)
+        options = Options(cache_dir=tmp_path / "cache")
+        assert start_early(find_project(project_dir), options, log=lambda _m: None) is None, text[:40]
+        proc = run_cli("--project", project_dir, "--venv", tmp_path / "v", env=cli_env(tmp_path))
+        assert proc.returncode != 0 and "Pipfile.lock" in proc.stderr, proc.stderr
+    assert index.requests == []

@@ -24,14 +24,15 @@ lock's parsing), the requests overlap that work too. Decisions:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from pathlib import Path
 
 from pipenv_sync_ext.errors import SyncError
 from pipenv_sync_ext.fastpath.lockchoice import is_pylock
 from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.lock.names import canonical_name
+from pipenv_sync_ext.lock.schema import Where, check_url, load_json
 from pipenv_sync_ext.pipeline.options import Options
 from pipenv_sync_ext.store.cas import default_cache_dir
 from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
@@ -52,8 +53,8 @@ def start_early(project: Project, options: Options, *, log: Callable[[str], None
     if options.offline or options.check or options.dry_run or is_pylock(str(project.lockfile)):
         return None
     try:
-        raw = json.loads(project.lockfile.read_bytes())
-        sources, packages = _read(raw)
+        raw = load_json(project.lockfile)  # bounded as the pipeline's own read (lock/schema.py)
+        sources, packages = _read(raw, project.lockfile)
         sources = with_mirror(sources, options.pypi_mirror) if options.lock_sources else ()
         mirrors = status_mirrors(options)
     except (OSError, ValueError, TypeError, AttributeError, KeyError, SyncError):
@@ -69,15 +70,17 @@ def start_early(project: Project, options: Options, *, log: Callable[[str], None
     ).start()
 
 
-def _read(raw: dict[str, object]) -> tuple[tuple[Source, ...], list[LockedPackage]]:
+def _read(raw: dict[str, object], path: Path) -> tuple[tuple[Source, ...], list[LockedPackage]]:
     meta = raw.get("_meta")
     listed = meta.get("sources") if isinstance(meta, dict) else None
     sources = tuple(
         Source(name=s.get("name") or f"source{i}", url=s["url"], verify_ssl=s.get("verify_ssl") is not False)
         for i, s in enumerate(listed or ())
     )
-    if not all(isinstance(s.url, str) and isinstance(s.name, str) for s in sources):
-        raise ValueError("a source without a URL")
+    for source in sources:  # a URL urllib cannot split would fail a worker: the pipeline refuses it instead
+        if not isinstance(source.url, str) or not isinstance(source.name, str):
+            raise ValueError("a source without a URL")
+        check_url(source.url, "url", where=Where(path, "_meta"))
     packages: list[LockedPackage] = []
     for section, entries in raw.items():
         if section == "_meta" or not isinstance(entries, dict):
