@@ -93,9 +93,17 @@ def _read(raw: dict[str, object], path: Path) -> tuple[tuple[Source, ...], list[
                 LockedPackage(
                     name=canonical_name(name),
                     version=str(spec.get("version", "")),
-                    hashes=frozenset(),
+                    hashes=_sha256s(spec["hashes"]),
                     category=section,
                     index=index if isinstance(index, str) else None,
                 )
             )
     return sources, packages
+
+
+def _sha256s(hashes: object) -> frozenset[str]:
+    """The lock's ``sha256:`` digests, lower-case: the status check asks the store whether it holds one."""
+    if not isinstance(hashes, list):
+        return frozenset()
+    digests = (h[7:].lower() for h in hashes if isinstance(h, str) and h.startswith("sha256:") and len(h) == 71)
+    return frozenset(d for d in digests if not d.strip("0123456789abcdef"))  # a path is never made of others

@@ -152,14 +152,16 @@ class IndexClient:
         self.requests += 1
         return sent
 
-    def _page(self, url: str, source: ResolvedSource, headers: Mapping[str, str]) -> Page:
+    def _page(self, url: str, source: ResolvedSource, headers: Mapping[str, str], *, keep: bool = False) -> Page:
         """A page, read whole and bounded, over the run's kept-alive connections (``store/http.py``)."""
         sent = self._headers(url, source, {"Accept": _ACCEPT, **headers})
 
         def fetch() -> Page:
             return self._reaching(url, lambda: self._http().page(url, headers=sent, verify=source.verify_ssl))
 
-        return fetch() if self._memo is None else self._memo.page(url, verify=source.verify_ssl, fetch=fetch)
+        if self._memo is None:
+            return fetch()
+        return self._memo.page(url, verify=source.verify_ssl, fetch=fetch, keep=keep)
 
     def _stream(self, url: str, source: ResolvedSource) -> Stream:
         sent = self._headers(url, source, {})
@@ -257,10 +259,13 @@ class IndexClient:
             raise unreachable
         return found
 
-    def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Page:
+    def read_conditional(
+        self, url: str, source: ResolvedSource, validators: dict[str, str], *, keep: bool = False
+    ) -> Page:
         """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
-        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
-        return self._page(url, source, {**validators, **ACCEPT_ENCODING})
+        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache.
+        ``keep``: a listing will want the page too (``store/pagememo.py``)."""
+        return self._page(url, source, {**validators, **ACCEPT_ENCODING}, keep=keep)
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
         with self._page(url, source, ACCEPT_ENCODING) as response:

@@ -8,13 +8,17 @@ for the file to download (``store/index.py``). Decisions:
   client is made (``pipeline/run.py``), and :func:`close_run` ends it; every
   ``IndexClient`` made in between shares it, none made outside a run has one.
   A page is never reused across runs, so a change at the index is seen by the next run.
-* **Only 2xx pages** are kept, as received (still gzipped: each reader inflates
-  and bounds it, so a refused page is refused by each reader, fetched once). A
-  304 carries no body and an error is not an answer: the next asker fetches.
+* **Kept only when another reader is expected**, and given once: the status
+  check keeps a page when none of the project's locked files is in the store (a
+  download's listing will ask for it), and the listing that takes it frees it. A
+  prune or an in-sync venv keeps nothing (the 18.6 MB of medium's pages held to
+  the end of the run would be a third of its peak memory). Only 2xx pages, as
+  received (still gzipped: each reader inflates and bounds it, so a refused page
+  is refused by each reader, fetched once). A 304 carries no body and an error is
+  not an answer: the next asker fetches.
 * **In flight is shared**: a reader that asks for a page another thread is
-  fetching waits for that fetch rather than fetching it again beside it.
-* **Any asker may take a kept page**: a conditional request answered from a
-  page fetched earlier in this run is as fresh as a 304 would have said.
+  fetching waits for that fetch (and takes it, kept or not) rather than fetching
+  it again beside it.
 * **Bounded**: at most :data:`LIMIT` bytes kept; past it, pages are fetched as before.
 * Keyed by URL and TLS setting; the credentials are the source's, the same for both askers.
 """
@@ -37,41 +41,52 @@ class PageMemo:
         self._size = 0
         self._kept: dict[tuple[str, bool], Page] = {}
         self._fetching: dict[tuple[str, bool], threading.Event] = {}
+        self._waiting: dict[tuple[str, bool], int] = {}  # readers waiting for a fetch in flight
+        self._handed: dict[tuple[str, bool], Page] = {}  # a fetched page, until its waiter takes it
         self._lock = threading.Lock()
-        self.fetched = 0  # requests made through the memo (kept or not)
-        self.shared = 0  # askers answered without a request
+        self.shared = 0  # kept pages given to a second reader
 
-    def page(self, url: str, *, verify: bool, fetch: Callable[[], Page]) -> Page:
-        """The page at ``url`` kept from this run, else ``fetch()``'s (kept when it is a 2xx and fits)."""
+    def page(self, url: str, *, verify: bool, fetch: Callable[[], Page], keep: bool = False) -> Page:
+        """The page at ``url`` kept (or being fetched) in this run, else ``fetch()``'s; kept for one more
+        reader when ``keep``, it is a 2xx and it fits."""
         key = (url, verify)
         with self._lock:
-            kept = self._kept.get(key)
+            kept = self._take(key)
             if kept is not None:
-                self.shared += 1
                 return kept
             running = self._fetching.get(key)
             if running is None:
                 done = self._fetching[key] = threading.Event()
+                self._waiting[key] = 0
+            else:
+                self._waiting[key] += 1
         if running is not None:
             running.wait()
             with self._lock:
-                kept = self._kept.get(key)
-                if kept is not None:
-                    self.shared += 1
-                    return kept
-            return fetch()  # the other fetch failed, was a 304, or did not fit
+                kept = self._handed.pop(key, None) or self._take(key)
+            return kept if kept is not None else fetch()  # the other fetch failed or was a 304
+        found: Page | None = None
         try:
             found = fetch()
-            with self._lock:
-                self.fetched += 1
-                if 200 <= found.status < 300 and self._size + len(found.body) <= self._limit:
-                    self._kept[key] = found
-                    self._size += len(found.body)
             return found
         finally:
             with self._lock:
                 del self._fetching[key]
+                ok = found is not None and 200 <= found.status < 300
+                if ok and found is not None and self._waiting.pop(key, 0):
+                    self._handed[key] = found  # to the reader that waited for it (at most one other reads a page)
+                elif ok and found is not None and keep and self._size + len(found.body) <= self._limit:
+                    self._kept[key] = found
+                    self._size += len(found.body)
+                self._waiting.pop(key, None)
             done.set()
+
+    def _take(self, key: tuple[str, bool]) -> Page | None:
+        kept = self._kept.pop(key, None)
+        if kept is not None:
+            self._size -= len(kept.body)
+            self.shared += 1
+        return kept
 
 
 _current: PageMemo | None = None
