@@ -32,7 +32,6 @@ from pipenv_sync_ext.pipeline.in_place import sync_in_place
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.redact import redact
 from pipenv_sync_ext.store.cas import default_cache_dir
-from pipenv_sync_ext.store.status_fetch import StatusCheck
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.interpreter import probe, venv_python
 from pipenv_sync_ext.target.project import Project
@@ -49,16 +48,14 @@ def run_pipeline(
     log: Say,
     started: float,
     progress: Progress | None = None,
-    early: StatusCheck | None = None,
 ) -> Result:
-    """``early``: the status check ``pipeline/early.py`` started, adopted by the gate when it asks the same."""
-    evaluated.discard()  # nothing an earlier run in this process left unwritten (it failed)
     warnings: list[str] = []
 
     def _warn(message: str) -> None:
         warnings.append(redact(message))  # kept in the stamp: a later process has not registered its secrets
         warn(message)
 
+    evaluated.discard()  # nothing an earlier run in this process left unwritten (it failed)
     cache_dir = options.cache_dir or default_cache_dir()
     lock, sections = _selected_lock(project, key, options, warn=_warn, cache_dir=cache_dir)
     if not options.lock_sources:  # --no-lock-sources: only the store, find-links and the mirrors
@@ -83,7 +80,7 @@ def run_pipeline(
         started=started,
         progress=progress,
     )
-    run.gate = gate = withdrawn.start_gate(run, early=early)
+    run.gate = gate = withdrawn.start_gate(run)
     # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.
     reading = options.check or options.dry_run
     with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log, shared=reading):

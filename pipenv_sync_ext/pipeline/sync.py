@@ -50,24 +50,14 @@ def sync(
                 stamp_hit=True,
                 packages=hit.packages,
             )
-    from pipenv_sync_ext.pipeline.early import start_early
     from pipenv_sync_ext.store import pagememo
 
     pagememo.open_run()  # the status check and the listing fetch each page once (store/pagememo.py)
     try:
-        early = start_early(project, options, log=log)  # before the pipeline's imports: see pipeline/early.py
         from pipenv_sync_ext.pipeline.run import run_pipeline
 
         return run_pipeline(
-            project=project,
-            venv=venv,
-            key=key,
-            options=options,
-            warn=warn,
-            log=log,
-            started=started,
-            progress=progress,
-            early=early,
+            project=project, venv=venv, key=key, options=options, warn=warn, log=log, started=started, progress=progress
         )
     finally:
         pagememo.close_run()

@@ -42,9 +42,9 @@ from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, Source
 from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.pipeline.context import Run
-from pipenv_sync_ext.pipeline.early import status_mirrors
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.plan import Plan
+from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
 from pipenv_sync_ext.store.status import ARCHIVED, DEPRECATED, QUARANTINED, StatusReport, Withdrawn
 from pipenv_sync_ext.store.status_fetch import INDEX, Lookup, StatusCheck, budget
 
@@ -77,24 +77,17 @@ class Gate:
         warn: Say,
         log: Say,
         mirrors: Sequence[Source] = (),
-        early: StatusCheck | None = None,
     ) -> None:
         self._packages = [e for s in sections for e in lock.sections[s] if isinstance(e, LockedPackage)]
-        self._projects = {canonicalize_name(p.name) for p in self._packages}
-        # started from the raw lock as the run began (pipeline/early.py), when it asks what this one would
-        self._adopted = early is not None and early.asks_as(self._packages, lock.sources, mirrors=mirrors)
-        if early is not None and self._adopted:
-            self._check = early
-        else:
-            self._check = StatusCheck(
-                self._packages,
-                lock.sources,
-                cache_dir=cache_dir,
-                online=online,
-                wheelhouses=wheelhouses,
-                log=log,
-                mirrors=mirrors,
-            )
+        self._check = StatusCheck(
+            self._packages,
+            lock.sources,
+            cache_dir=cache_dir,
+            online=online,
+            wheelhouses=wheelhouses,
+            log=log,
+            mirrors=mirrors,
+        )
         self._online = online
         self._deploy = deploy
         self._allow = {canonicalize_name(n) for n in allow_yanked}
@@ -104,8 +97,7 @@ class Gate:
         self.report: StatusReport | None = None
 
     def start(self) -> Gate:
-        if not self._adopted:
-            self._check.start()
+        self._check.start()
         return self
 
     def __call__(self, plan: Plan | None) -> None:
@@ -132,8 +124,7 @@ class Gate:
             raise _refused(errors) from failure
 
     def _judge(self, plan: Plan | None) -> tuple[StatusReport, list[str], list[str], list[str]]:
-        # an early check asked every section's projects: only this run's speak (problems, late answers)
-        lookups = {p: found for p, found in self._check.results().items() if p in self._projects}
+        lookups = self._check.results()
         if plan is None:
             packages = self._packages
         else:
@@ -266,10 +257,10 @@ def _message(w: Withdrawn) -> str:
     return f"note: {w.name} is {w.kind} on {w.index}{because}"
 
 
-def start_gate(run: Run, *, early: StatusCheck | None = None) -> Gate:
-    """The gate of one run, its status requests already under way (none under --offline, --check, --dry-run):
-    ``early``'s when it asks what the gate would (``pipeline/early.py``)."""
+def start_gate(run: Run) -> Gate:
+    """The gate of one run, its status requests already under way (none under --offline, --check, --dry-run)."""
     options = run.options
+    mirrors = configured_mirrors(options.find_links_urls, options.index_url, extra_index_urls=options.extra_index_urls)
     return Gate(
         run.lock,
         run.sections,
@@ -282,8 +273,7 @@ def start_gate(run: Run, *, early: StatusCheck | None = None) -> Gate:
         require_fresh=options.require_fresh_status,
         warn=run.warn,
         log=run.log,
-        mirrors=status_mirrors(options),
-        early=early,
+        mirrors=mirror_sources(mirrors.indexes),  # index mirrors are status sources; find-links pages are not
     ).start()
 
 

@@ -4,8 +4,8 @@ A cold sync needs a project's page twice: the status check reads it for
 yanked files and the project's status (``store/status_fetch.py``), the listing
 for the file to download (``store/index.py``). Decisions:
 
-* **Per run**: :func:`open_run` starts a new memo as a sync starts, before any
-  client is made (``pipeline/run.py``), and :func:`close_run` ends it; every
+* **Per run**: :func:`open_run` starts a new memo as the stamp misses, before
+  any client is made (``pipeline/sync.py``), and :func:`close_run` ends it; every
   ``IndexClient`` made in between shares it, none made outside a run has one.
   A page is never reused across runs, so a change at the index is seen by the next run.
 * **Kept only when another reader is expected**, and given once: the status

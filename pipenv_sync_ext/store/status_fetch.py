@@ -149,19 +149,6 @@ class StatusCheck:
             worker.start()
         return self
 
-    def asks_as(
-        self, packages: Sequence[LockedPackage], sources: Sequence[Source], *, mirrors: Sequence[Source]
-    ) -> bool:
-        """Whether this check asks every project of ``packages`` of the very sources a check made for them
-        would (``pipeline/early.py`` started it from the raw lock; the gate adopts it only then)."""
-        if self._sources != list(sources) or self._mirrors != list(mirrors):
-            return False
-        for package in packages:
-            mine = self._packages_of.get(canonicalize_name(package.name))
-            if mine is None or mine.index != package.index:
-                return False
-        return True
-
     def _client_once(self) -> IndexClient | None:
         """The one client of the check, made by the first worker: importing http, ssl and email (20-30 ms)
         happens beside the main thread, which meanwhile probes the interpreter."""
