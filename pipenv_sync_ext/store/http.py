@@ -151,6 +151,7 @@ class Transport:
         self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
         self._lock = threading.Lock()
         self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> its proxy, decided once
 
     def page(self, url: str, *, headers: Mapping[str, str], verify: bool) -> Page:
         """The page at ``url``, read whole and bounded; ``HTTPError`` for a final answer other than 2xx."""
@@ -175,7 +176,7 @@ class Transport:
         return Stream(raw, _final_url(raw, url))
 
     def _request(self, url: str, *, headers: Mapping[str, str], verify: bool, read_retries: int) -> Any:
-        proxy = proxy_for(url)
+        proxy = self._proxy(url)
         manager = self._manager(proxy, verify)
         retries = urllib3.Retry(total=None, connect=0, read=read_retries, status=0, other=0, redirect=_REDIRECTS)
         try:
@@ -188,6 +189,17 @@ class Transport:
             return raw
         _finish(raw)
         raise urllib.error.HTTPError(_final_url(raw, url), raw.status, raw.reason or "", _message(raw.headers), None)
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy for ``url``'s scheme and host, decided on the first request to it: urllib reads the
+        environment (and ``no_proxy``) on every call, ~0.6 ms each, 30 ms over a status check's 46 pages."""
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        try:
+            return self._proxies[key]
+        except KeyError:
+            found = self._proxies[key] = proxy_for(url)
+            return found
 
     def _manager(self, proxy: str | None, verify: bool) -> urllib3.PoolManager:
         with self._lock:

@@ -50,8 +50,9 @@ from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
-from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
+from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, PageRefused, read_page_body
 from pipenv_sync_ext.store.listing import parse_listing
+from pipenv_sync_ext.store.pagememo import current as current_memo
 from pipenv_sync_ext.store.reach import HostUnreachable
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class IndexClient:
         self._dead_lock = threading.Lock()
         self._transport: Transport | None = None  # the run's, on the first request
         self._retried: set[str] = set()  # hosts whose retries were announced (once each)
+        self._memo = current_memo()  # the run's pages, shared with the status check (store/pagememo.py)
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -150,10 +152,16 @@ class IndexClient:
         self.requests += 1
         return sent
 
-    def _page(self, url: str, source: ResolvedSource, headers: Mapping[str, str]) -> Page:
+    def _page(self, url: str, source: ResolvedSource, headers: Mapping[str, str], *, keep: bool = False) -> Page:
         """A page, read whole and bounded, over the run's kept-alive connections (``store/http.py``)."""
         sent = self._headers(url, source, {"Accept": _ACCEPT, **headers})
-        return self._reaching(url, lambda: self._http().page(url, headers=sent, verify=source.verify_ssl))
+
+        def fetch() -> Page:
+            return self._reaching(url, lambda: self._http().page(url, headers=sent, verify=source.verify_ssl))
+
+        if self._memo is None:
+            return fetch()
+        return self._memo.page(url, verify=source.verify_ssl, fetch=fetch, keep=keep)
 
     def _stream(self, url: str, source: ResolvedSource) -> Stream:
         sent = self._headers(url, source, {})
@@ -201,6 +209,7 @@ class IndexClient:
         errors: list[str] = []
         other: list[tuple[str, str, str]] = []  # (filename, sha256, source) of this version the lock does not allow
         unreachable: HostUnreachable | None = None
+        refused: list[PageRefused] = []
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
             try:
@@ -209,6 +218,9 @@ class IndexClient:
                 )
             except HostUnreachable as exc:
                 unreachable = unreachable or exc
+                continue
+            except PageRefused as exc:  # this source's page (too big, a gzip bomb): another source may serve it
+                refused.append(exc)
                 continue
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
@@ -233,6 +245,8 @@ class IndexClient:
                     other.append((filename, digest, source.display))
             if found:
                 break
+        if not found and refused and not other:  # said as the refusal it is, not as an unreachable index
+            raise PageRefused("; ".join([*(str(r) for r in refused), *errors]))
         if not found and errors:
             raise FetchError(f"index unreachable: {'; '.join(errors)}")
         if not found and other:  # the version is there, under other digests: the lock or the index changed
@@ -245,10 +259,13 @@ class IndexClient:
             raise unreachable
         return found
 
-    def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Page:
+    def read_conditional(
+        self, url: str, source: ResolvedSource, validators: dict[str, str], *, keep: bool = False
+    ) -> Page:
         """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
-        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
-        return self._page(url, source, {**validators, **ACCEPT_ENCODING})
+        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache.
+        ``keep``: a listing will want the page too (``store/pagememo.py``)."""
+        return self._page(url, source, {**validators, **ACCEPT_ENCODING}, keep=keep)
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
         with self._page(url, source, ACCEPT_ENCODING) as response:
