@@ -268,7 +268,9 @@ class IndexClient:
         return self._page(url, source, {**validators, **ACCEPT_ENCODING}, keep=keep)
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
-        with self._page(url, source, ACCEPT_ENCODING) as response:
+        # keep: the status check asks every locked project's page; when the listing asks first (a slow
+        # status thread), the check takes this one instead of fetching it again (store/pagememo.py).
+        with self._page(url, source, ACCEPT_ENCODING, keep=True) as response:
             body = read_page_body(response, what=redact(url))
             return body, response.headers.get("Content-Type", ""), response.geturl()
 

@@ -12,7 +12,11 @@ for the file to download (``store/index.py``). Decisions:
   check keeps a page when none of the project's locked files is in the store (a
   download's listing will ask for it), and the listing that takes it frees it. A
   prune or an in-sync venv keeps nothing (the 18.6 MB of medium's pages held to
-  the end of the run would be a third of its peak memory). Only 2xx pages, as
+  the end of the run would be a third of its peak memory). A listing keeps what
+  it fetches, for the status check, which asks every locked project's page:
+  whichever asks first fetches, so the count does not depend on which thread
+  wins (a page the check had already read is then held to the end of the run,
+  within :data:`LIMIT`). Only 2xx pages, as
   received (still gzipped: each reader inflates and bounds it, so a refused page
   is refused by each reader, fetched once). A 304 carries no body and an error is
   not an answer: the next asker fetches.
