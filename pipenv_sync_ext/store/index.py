@@ -53,6 +53,7 @@ from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
 from pipenv_sync_ext.store.listing import parse_listing
 from pipenv_sync_ext.store.reach import HostUnreachable
+from pipenv_sync_ext.store.wheeltags import tags_problem
 
 if TYPE_CHECKING:
     from pipenv_sync_ext.store.http import Page, Stream, Transport
@@ -290,6 +291,9 @@ class IndexClient:
                         f"hash mismatch for {name} {version} ({remote.artifact.filename}, downloaded): "
                         f"expected sha256 {remote.artifact.sha256[:16]}..., computed {h.hexdigest()}"
                     )
+                if (wrong := tags_problem(part, remote.artifact.filename)) is not None:
+                    # the page named these (allowed) bytes for another platform: never stored under that name
+                    raise _HashMismatch(f"{redact(remote.url)}: refused, {wrong} ({remote.artifact.filename})")
                 os.rename(part, dest)
                 return store.commit(staging, remote.artifact.sha256)
             finally:
