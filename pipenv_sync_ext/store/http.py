@@ -56,6 +56,7 @@ import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     InsecureRequestWarning,
+    LocationValueError,
     MaxRetryError,
     ProxyError,
     SSLError,
@@ -219,7 +220,10 @@ class Transport:
             proxy_headers = urllib3.make_headers(proxy_basic_auth=f"{user}:{password}")
         if parts.scheme == "https":  # a TLS proxy is verified with the same CA choice as the index
             options["proxy_ssl_context"] = self._context(True)
-        return urllib3.ProxyManager(bare, proxy_headers=proxy_headers, **options)
+        try:
+            return urllib3.ProxyManager(bare, proxy_headers=proxy_headers, **options)
+        except LocationValueError as exc:  # a setting to fix, not a network failure to retry
+            raise CannotConnect(f"the proxy {redact(proxy)} (*_proxy variables) is not usable: {exc}") from None
 
     def _context(self, verify: bool) -> ssl.SSLContext:
         """One per setting: loading a CA store costs ~50-200 ms of CPU; a context is safe to share."""

@@ -1,0 +1,44 @@
+"""Red team: transport settings as pip reads them (proxies), against the real CLI and loopback servers.
+
+Reuses ``tests/test_transport.py``'s loopback proxy (CONNECT and forwarding) and helpers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .support import Index, error_text, installed
+from .test_transport import CA, Proxy, ca, env_for, https_index, project_for, proxy, sync
+
+__all__ = ["ca", "https_index", "proxy"]  # fixtures, used by name
+
+
+def test_a_proxy_setting_without_a_scheme_is_http_as_pip_reads_it(tmp_path: Path, index: Index, proxy: Proxy) -> None:
+    # http_proxy=proxy.corp:3128 is a common setting; requests (so pip) and curl read it as http://
+    bare = proxy.url.replace("http://", "proxyuser:pr0xy-s3cret@")
+    proc = sync(tmp_path, project_for(tmp_path, index, ["alpha"]), env_for(tmp_path, http_proxy=bare), "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert installed(tmp_path / "venv") == {"alpha": "1.0"}
+    assert f"{index.url}/alpha/" in [target for _, target, _ in proxy.seen]
+    assert all(auth == proxy.auth for _, _, auth in proxy.seen)
+    assert "pr0xy-s3cret" not in proc.stdout + proc.stderr
+
+
+def test_no_proxy_networks_are_bypassed_as_pip_does(tmp_path: Path, https_index: Index, ca: CA, proxy: Proxy) -> None:
+    project = project_for(tmp_path, https_index, ["alpha"])
+    env = env_for(tmp_path, SSL_CERT_FILE=str(ca.cert), https_proxy=proxy.url, no_proxy="10.0.0.0/8, 127.0.0.0/8")
+    proc = sync(tmp_path, project, env)
+    assert proc.returncode == 0, proc.stderr
+    assert proxy.seen == [] and len(https_index.downloads) == 1
+
+
+def test_an_unusable_proxy_setting_is_one_error_naming_it_not_retried(tmp_path: Path, index: Index) -> None:
+    project = project_for(tmp_path, index, ["alpha"])
+    env = env_for(tmp_path, http_proxy="socks5://proxyuser:pr0xy-s3cret@127.0.0.1:1080")
+    proc = sync(tmp_path, project, env)
+    assert proc.returncode == 4, proc.stderr
+    text = error_text(proc.stderr)
+    assert "the proxy socks5://***@127.0.0.1:1080 (*_proxy variables) is not usable" in text, text
+    assert "retrying" not in proc.stderr
+    assert "pr0xy-s3cret" not in proc.stdout + proc.stderr
+    assert index.requests == []
