@@ -5,9 +5,14 @@ Reuses ``tests/test_transport.py``'s loopback proxy (CONNECT and forwarding) and
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
-from .support import Index, error_text, installed
+from .support import Index, error_text, installed, sha256_file
 from .test_transport import CA, Proxy, ca, env_for, https_index, project_for, proxy, sync
 
 __all__ = ["ca", "https_index", "proxy"]  # fixtures, used by name
@@ -42,3 +47,48 @@ def test_an_unusable_proxy_setting_is_one_error_naming_it_not_retried(tmp_path: 
     assert "retrying" not in proc.stderr
     assert "pr0xy-s3cret" not in proc.stdout + proc.stderr
     assert index.requests == []
+
+
+class _Boasting(BaseHTTPRequestHandler):
+    """A mirror that lists the locked wheel and answers its download with a 6 GiB Content-Length, then drips."""
+
+    wheel: Path
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/alpha/"):
+            body = f'<a href="/f/{self.wheel.name}#sha256={sha256_file(self.wheel)}">x</a>'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(6 << 30))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(600):  # never 6 GiB: the client must not wait for it (nor write it)
+                self.wfile.write(b"\0" * 4096)
+                time.sleep(0.05)
+
+
+def test_a_download_larger_than_anything_installable_is_refused_and_the_next_place_asked(
+    tmp_path: Path, index: Index
+) -> None:
+    project = project_for(tmp_path, index, ["alpha"])
+    _Boasting.wheel = next((tmp_path / "wheels").glob("alpha-*.whl"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Boasting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}/simple"
+        proc = sync(tmp_path, project, env_for(tmp_path), "--index-url", mirror)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr
+    assert "over the 5 GiB no installable artifact reaches" in proc.stderr
+    assert installed(tmp_path / "venv") == {"alpha": "1.0"}
+    assert index.downloads == [f"/files/{_Boasting.wheel.name}"]  # the lock's own source gave it

@@ -50,6 +50,7 @@ from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
+from pipenv_sync_ext.store.extract import MAX_UNPACKED
 from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
 from pipenv_sync_ext.store.listing import parse_listing
 from pipenv_sync_ext.store.reach import HostUnreachable
@@ -62,6 +63,10 @@ _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+h
 _ATTEMPTS = 3
 _BACKOFF = 0.2  # seconds before the 2nd attempt, doubled for each further one
 _TRANSIENT = (OSError, ValueError, http.client.HTTPException)
+# Bytes of one download. Nothing larger can be installed (a wheel may unpack to 4 GiB,
+# ``store/extract.py``; a zip of stored members is a little larger than that), so a body that
+# goes on (or says it will) is refused as it arrives rather than left to fill the cache's disk.
+MAX_DOWNLOAD = MAX_UNPACKED + (MAX_UNPACKED >> 2)
 T = TypeVar("T")
 
 
@@ -270,6 +275,8 @@ class IndexClient:
                 h = hashlib.sha256()
                 with self._stream(remote.url, remote.source) as response, part.open("wb") as out:
                     expected = _content_length(response)
+                    if expected is not None and expected > MAX_DOWNLOAD:
+                        raise _HashMismatch(f"{redact(remote.url)}: refused, {_too_big(expected)}")
                     if transfer is not None:
                         transfer.start(expected)
                     received = 0
@@ -277,6 +284,8 @@ class IndexClient:
                         h.update(chunk)
                         out.write(chunk)
                         received += len(chunk)
+                        if received > MAX_DOWNLOAD:  # an endless body would fill the cache's disk
+                            raise _HashMismatch(f"{redact(remote.url)}: refused, {_too_big(received)}")
                         if transfer is not None:
                             transfer.advance(len(chunk))
                     if expected is not None and received != expected:
@@ -352,6 +361,10 @@ def _content_length(response: Any) -> int | None:
     except ValueError:
         return None
     return value if value >= 0 else None
+
+
+def _too_big(size: int) -> str:
+    return f"it is {size:,} bytes or more, over the {MAX_DOWNLOAD >> 30} GiB no installable artifact reaches"
 
 
 def _short(digests: frozenset[str], limit: int = 2) -> str:
