@@ -6,6 +6,7 @@ Reuses ``tests/test_transport.py``'s loopback proxy (CONNECT and forwarding) and
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,3 +93,22 @@ def test_a_download_larger_than_anything_installable_is_refused_and_the_next_pla
     assert "over the 5 GiB no installable artifact reaches" in proc.stderr
     assert installed(tmp_path / "venv") == {"alpha": "1.0"}
     assert index.downloads == [f"/files/{_Boasting.wheel.name}"]  # the lock's own source gave it
+
+
+def test_a_fifo_behind_a_file_url_is_not_waited_for(tmp_path: Path, index: Index) -> None:
+    """``file://`` index mirrors on a share: one with a FIFO planted under the linked wheel's name, one whose
+    project page is a FIFO. Neither is waited for: the lock's own source gives the wheel."""
+    project = project_for(tmp_path, index, ["alpha"])
+    wheel = next((tmp_path / "wheels").glob("alpha-*.whl"))
+    planted, fifo_page = tmp_path / "share" / "simple" / "alpha", tmp_path / "share2" / "simple" / "alpha"
+    planted.mkdir(parents=True)
+    fifo_page.mkdir(parents=True)
+    os.mkfifo(planted / wheel.name)
+    (planted / "index.html").write_text(f'<a href="{wheel.name}#sha256={sha256_file(wheel)}">{wheel.name}</a>')
+    os.mkfifo(fifo_page / "index.html")
+    mirrors = ["--index-url", fifo_page.parent.as_uri() + "/", "--extra-index-url", planted.parent.as_uri() + "/"]
+    proc = sync(tmp_path, project, env_for(tmp_path), *mirrors)
+    assert proc.returncode == 0, proc.stderr
+    assert "not a regular file" in proc.stderr
+    assert installed(tmp_path / "venv") == {"alpha": "1.0"}
+    assert index.downloads == [f"/files/{wheel.name}"]  # the lock's own source gave it

@@ -38,9 +38,12 @@ Decisions:
 
 from __future__ import annotations
 
+import errno
 import http.client
 import mimetypes
+import os
 import ssl
+import stat
 import threading
 import urllib.error
 import urllib.parse
@@ -321,11 +324,20 @@ def _local(url: str) -> BinaryIO:
     if path.is_dir():
         path = path / "index.html"
     try:
-        return path.open("rb")
+        # Opened without blocking and checked to be a plain file: a FIFO planted under a linked
+        # name would hang the sync for ever on open, a device (/dev/zero) would never end.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise urllib.error.HTTPError(url, 404, "Not Found", http.client.HTTPMessage(), None) from None
     except OSError as exc:  # not the store's disk, nor the network: neither retried nor blamed on the cache
         raise FetchError(f"{redact(url)}: {exc.strerror or exc}", hint="make the source's files readable") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        why = os.strerror(errno.EISDIR) if stat.S_ISDIR(mode) else "not a regular file; not read"
+        raise FetchError(f"{redact(url)}: {why}", hint="link only files from a file:// source")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def _local_headers(url: str) -> http.client.HTTPMessage:

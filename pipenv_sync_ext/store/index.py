@@ -216,6 +216,9 @@ class IndexClient:
             except HostUnreachable as exc:
                 unreachable = unreachable or exc
                 continue
+            except FetchError as exc:  # a file:// page that cannot be read: the next source may have it
+                errors.append(str(exc))
+                continue
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     continue

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
+from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.store.httpbody import read_page_body
 from pipenv_sync_ext.store.status import ProjectStatus, StatusCache, max_age, parse_page, read_recorded
@@ -186,6 +187,8 @@ class StatusCheck:
             raise _Failed(f"HTTP {exc.code}") from None
         except HostUnreachable as exc:
             raise _Failed(exc.reason) from None
+        except FetchError as exc:  # a file:// page that cannot be read (or is no file): never fails a sync
+            raise _Failed(redact(str(exc))) from None
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise _Failed(redact(str(exc)) or type(exc).__name__) from None
         try:
