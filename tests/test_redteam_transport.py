@@ -112,3 +112,54 @@ def test_a_fifo_behind_a_file_url_is_not_waited_for(tmp_path: Path, index: Index
     assert "not a regular file" in proc.stderr
     assert installed(tmp_path / "venv") == {"alpha": "1.0"}
     assert index.downloads == [f"/files/{wheel.name}"]  # the lock's own source gave it
+
+
+class _Dripping(BaseHTTPRequestHandler):
+    """A mirror whose answers trickle (a byte every 0.1 s, for ever): alpha's download, and beta's page."""
+
+    protocol_version = "HTTP/1.1"
+    wheels: dict[str, Path]
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        name = self.path.rstrip("/").rsplit("/", 1)[-1]
+        if name == "alpha":
+            wheel = self.wheels["alpha"]
+            body = f'<a href="/f/{wheel.name}#sha256={sha256_file(wheel)}">x</a>'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(1 << 20))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(3000):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+
+
+def test_answers_that_trickle_are_given_up_and_the_next_place_asked(tmp_path: Path, index: Index) -> None:
+    project = project_for(tmp_path, index, ["alpha", "beta"])
+    _Dripping.wheels = {w.name.split("-")[0]: w for w in (tmp_path / "wheels").glob("*.whl")}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Dripping)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}/simple"
+        # the window shortened from 60 s, so that the test does not wait minutes for each attempt
+        env = env_for(tmp_path, PIPENV_SYNC_TEST_LOW_SPEED_TIME="1")
+        proc = sync(tmp_path, project, env, "--index-url", mirror)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr
+    assert "slower than 1024 bytes/s; given up" in proc.stderr
+    assert installed(tmp_path / "venv") == {"alpha": "1.0", "beta": "1.0"}
+    assert sorted(index.downloads) == sorted(f"/files/{w.name}" for w in _Dripping.wheels.values())

@@ -45,6 +45,7 @@ import os
 import ssl
 import stat
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -75,6 +76,7 @@ MAX_PER_HOST = 8  # connections to one host for the whole run: gather.py's downl
 TIMEOUT = 30.0  # seconds to connect, and between two reads of an answer
 _REDIRECTS = 10
 _DRAIN = 64 << 10  # bytes of an unread answer (an error page) read to keep its connection, rather than close it
+LOW_SPEED, LOW_SPEED_TIME = 1024, 60.0  # bytes a second, over seconds: slower than that is given up (Pace)
 _POOLS = 32  # hosts kept at once (an index, its CDN, a mirror or two); more are opened again as needed
 
 # verify_ssl = false is the lock's own choice (pipenv writes it): not warned about on every request.
@@ -123,12 +125,13 @@ class Stream:
         self.url = url
         self._local = headers is not None  # a file:// URL: raw is an open file
         self.headers = headers if headers is not None else _message(raw.headers)
+        self._pace = Pace(url)
 
     def read(self, amt: int | None = None) -> bytes:
-        try:
-            data: bytes = self._raw.read(amt) if self._local else self._raw.read(amt, decode_content=False)
-        except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
-            raise NetworkError(_describe(exc)) from None
+        if self._local:
+            return bytes(self._raw.read(amt))
+        data = _read_some(self._raw, amt)
+        self._pace.advance(len(data))
         return data
 
     def geturl(self) -> str:
@@ -163,10 +166,12 @@ class Transport:
                 return Page(url, 200, _local_headers(url), f.read(MAX_PAGE + 1))
         raw = self._request(url, headers=headers, verify=verify, read_retries=1)
         try:
-            try:
-                body = raw.read(MAX_PAGE + 1, decode_content=False)
-            except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
-                raise NetworkError(_describe(exc)) from None
+            pace, parts, size = Pace(url), [], 0
+            while size <= MAX_PAGE and (chunk := _read_some(raw, MAX_PAGE + 1 - size)):
+                pace.advance(len(chunk))
+                parts.append(chunk)
+                size += len(chunk)
+            body = b"".join(parts)
         finally:
             _finish(raw)
         return Page(_final_url(raw, url), raw.status, _message(raw.headers), body)
@@ -247,6 +252,40 @@ class Transport:
                 context.verify_mode = ssl.CERT_NONE
             self._contexts[verify] = context
         return context
+
+
+class Pace:
+    """Gives up on an answer that trickles: fewer than :data:`LOW_SPEED` bytes a second over a whole
+    :data:`LOW_SPEED_TIME` window (curl's ``--speed-limit``/``--speed-time``). The read timeout alone
+    never ends a body that sends a byte every 29 s; a total deadline would cut off a large wheel on a
+    slow but honest link. Raises :class:`NetworkError` (retried like a dropped connection)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._window = float(os.environ.get("PIPENV_SYNC_TEST_LOW_SPEED_TIME") or LOW_SPEED_TIME)  # tests only
+        self._started = time.monotonic()
+        self._bytes = 0
+
+    def advance(self, received: int) -> None:
+        self._bytes += received
+        now = time.monotonic()
+        if now - self._started < self._window:
+            return
+        if self._bytes < LOW_SPEED * (now - self._started):
+            raise NetworkError(
+                f"{redact(self._url)}: {self._bytes} bytes in {now - self._started:.0f} s, "
+                f"slower than {LOW_SPEED} bytes/s; given up"
+            )
+        self._started, self._bytes = now, 0
+
+
+def _read_some(raw: Any, amt: int | None) -> bytes:
+    """What one receive brings (at most ``amt``), undecoded: a pace is judged on each, not on a full buffer."""
+    try:
+        data: bytes = raw.read1(amt, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+        raise NetworkError(_describe(exc)) from None
+    return data
 
 
 _shared: dict[CAChoice, Transport] = {}
