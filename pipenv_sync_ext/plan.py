@@ -26,12 +26,10 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
-
-from pipenv_sync_ext.lock.markers import markers_true
 from pipenv_sync_ext.lock.model import Entry, LockedPackage, OtherEntry
 from pipenv_sync_ext.target.inventory import InstalledDist
 
@@ -94,11 +92,29 @@ class Plan:
         return not self.install and not self.remove
 
 
+_RELEASE = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+
+
 def _same_version(a: str, b: str) -> bool:
+    """PEP 440 equality. Plain release numbers (most pins) are compared here, as ``Version`` compares
+    them (trailing zeros ignored), so a plan that only prunes needs no ``packaging`` import."""
+    if a == b:
+        return True
+    if _RELEASE.fullmatch(a) and _RELEASE.fullmatch(b):
+        return _release(a) == _release(b)
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(a) == Version(b)
     except InvalidVersion:
-        return a == b
+        return False
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = [int(p) for p in version.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
 
 
 def make_plan(
@@ -109,8 +125,11 @@ def make_plan(
     prune: bool,
     protected: frozenset[str] = PROTECTED,
     lock_label: str = "Pipfile.lock",
+    evaluated: Mapping[str, bool] | None = None,
 ) -> Plan:
-    wanted, others, skipped, overrides = _wanted(entries, environment, lock_label)
+    """``evaluated``: marker text -> its truth for ``environment``, when already known
+    (:func:`~pipenv_sync_ext.lock.evaluated.marker_results`); others are evaluated here."""
+    wanted, others, skipped, overrides = _wanted(entries, environment, lock_label, evaluated or {})
     by_name: dict[str, list[InstalledDist]] = {}
     for dist in installed:
         by_name.setdefault(dist.name, []).append(dist)
@@ -211,15 +230,25 @@ def _merged(earlier: Entry, later: Entry) -> Entry:
     )
 
 
+def _true_here(entry: Entry, environment: Mapping[str, str], lock_label: str, evaluated: Mapping[str, bool]) -> bool:
+    if not entry.markers:
+        return True
+    known = evaluated.get(entry.markers)
+    if known is not None:
+        return known
+    from pipenv_sync_ext.lock.markers import markers_true
+
+    return markers_true(entry.markers, environment, f"{lock_label}: [{entry.category}] {entry.name}")
+
+
 def _wanted(
-    entries: Sequence[Entry], environment: Mapping[str, str], lock_label: str
+    entries: Sequence[Entry], environment: Mapping[str, str], lock_label: str, evaluated: Mapping[str, bool]
 ) -> tuple[dict[str, LockedPackage], list[OtherEntry], list[Skipped], tuple[Override, ...]]:
     chosen: dict[str, Entry] = {}
     pins: dict[str, list[Entry]] = {}
     skipped: list[Skipped] = []
     for entry in entries:
-        where = f"{lock_label}: [{entry.category}] {entry.name}"
-        if not markers_true(entry.markers, environment, where):
+        if not _true_here(entry, environment, lock_label, evaluated):
             skipped.append(Skipped(entry, f"markers false for this interpreter: {entry.markers}"))
             continue
         earlier = chosen.get(entry.name)

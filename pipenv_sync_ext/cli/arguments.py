@@ -80,6 +80,11 @@ def add_sync_arguments(p: argparse.ArgumentParser, *, pipenv_owns_selection: boo
         help="how files get from the store's unpacked wheels into the venv: auto (clone if the filesystem can, "
         "else hardlink on the same filesystem, else copy), clone, hardlink, copy, or installer (unzip each wheel)",
     )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="byte-compile the files this sync installs, in parallel with the venv's interpreter (listed in RECORD)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
     p.add_argument("--deploy", action="store_true", help="fail when Pipfile.lock is out of date")
     p.add_argument("--keep", action="append", default=[], metavar="NAME", help="never prune NAME (repeatable)")
@@ -212,6 +217,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         seed=bool(args.seed),
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
+        compile=args.compile,
         pypi_mirror=pypi_mirror(args),
         allow_yanked=tuple(args.allow_yanked),
         status_max_age=args.status_max_age,

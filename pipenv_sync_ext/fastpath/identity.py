@@ -70,3 +70,16 @@ def split_categories(value: str | None) -> list[str]:
     import re
 
     return [c for c in re.split(r", *| ", value) if c] if value else []
+
+
+def left_beside(venv: str | os.PathLike[str]) -> bool:
+    """Did a killed build or rebuild leave a directory beside the venv (``.<name>.pipenv-sync-*``,
+    target/venv.py's names)? Then the full sync runs, and removes it under the venv's lock."""
+    real = os.path.realpath(venv)
+    parent, name = os.path.split(real)
+    ours = (f".{name}.pipenv-sync-new-", f".{name}.pipenv-sync-old-")
+    try:
+        with os.scandir(parent) as entries:
+            return any(e.name.startswith(ours) and e.is_dir(follow_symlinks=False) for e in entries)
+    except OSError:
+        return False

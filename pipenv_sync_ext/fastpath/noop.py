@@ -36,6 +36,7 @@ from pipenv_sync_ext.fastpath.identity import (
     file_identity,
     fingerprint,
     interpreter_identity,
+    left_beside,
     selection_of,
     split_categories,
 )
@@ -60,6 +61,7 @@ _FLAGS = {
     "--no-seed": "",
     "--check": "",
     "--rebuild-on-drift": "",
+    "--compile": "",  # compiles what a sync installs: nothing, when the stamp answers
 }
 _VALUED = {
     "--project": "project",
@@ -149,6 +151,7 @@ def try_noop(argv: list[str], env: dict[str, str] | os._Environ[str]) -> int | N
             or key["allow_python_drift"] != bool(opts.get("allow_python_drift"))
             or stamp["interpreter"] != interpreter_identity(venv)
             or stamp["fingerprint"] != fingerprint(stamp["site_dirs"])
+            or left_beside(venv)
         ):
             return None
         from pipenv_sync_ext import __version__

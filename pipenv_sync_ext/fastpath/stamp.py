@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from pipenv_sync_ext import __version__
-from pipenv_sync_ext.fastpath.identity import FORMAT, STAMP_NAME, file_identity, fingerprint, interpreter_identity
+from pipenv_sync_ext.fastpath.identity import (
+    FORMAT,
+    STAMP_NAME,
+    file_identity,
+    fingerprint,
+    interpreter_identity,
+    left_beside,
+)
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,7 @@ def still_valid(stamp: Stamp, key: Key, venv: Path) -> bool:
         and stamp.interpreter == tuple(interpreter_identity(str(venv)))
         and stamp.fingerprint == tuple(fingerprint(stamp.site_dirs))
         and all(fingerprint_of(path, editable) == fp for path, editable, fp in stamp.inputs)
+        and not left_beside(venv)
     )
 
 

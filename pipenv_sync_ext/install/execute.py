@@ -23,12 +23,12 @@ from pathlib import Path
 
 from pipenv_sync_ext.feedback import INSTALL, REMOVE, UNPACK, Progress, step_of
 from pipenv_sync_ext.install import journal, linkinstall, preflight
-from pipenv_sync_ext.install.removal import Claims, carry_out, claimed_files, plan_removal
+from pipenv_sync_ext.install.removal import Claims, carry_out, claimed_among, plan_removal
 from pipenv_sync_ext.install.wheelinstall import install_wheel
 from pipenv_sync_ext.store import unpacked
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.target.interpreter import Interpreter
-from pipenv_sync_ext.target.inventory import InstalledDist
+from pipenv_sync_ext.target.inventory import InstalledDist, record_paths
 
 __all__ = ["LINK_MODES", "apply", "check_wheel"]
 
@@ -78,7 +78,8 @@ def apply(
         import installer.sources
         import installer.utils  # noqa: F401
     # Each removal planned (and journaled with the files it deletes) before the first goes.
-    keep = claimed_files(kept) if removals else Claims()
+    # Only what the removals would delete is looked up in the kept RECORDs (removal.claimed_among).
+    keep = claimed_among(kept, [p for d in removals for p in record_paths(d)]) if removals else Claims()
     plans = [plan_removal(d, venv=venv, keep=keep, warn=warn) for d in removals]
     record = journal.begin(venv, plans, [a.artifact.filename for a in installs])
     removing = step_of(progress, REMOVE, total=len(plans)) if plans else None

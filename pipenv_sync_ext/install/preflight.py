@@ -61,6 +61,7 @@ from pipenv_sync_ext.errors import InstallError, SyncError, UnsafePathError
 from pipenv_sync_ext.install.record import dist_scheme
 from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED
 from pipenv_sync_ext.install.writeahead import PARTIAL_SUFFIX
+from pipenv_sync_ext.lock.names import canonical_name
 from pipenv_sync_ext.store import unpacked
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.store.extract import SCHEMES, check_sizes, parse_entry_points
@@ -321,12 +322,18 @@ def _check_record(archive: zipfile.ZipFile, dist_info: str, where: str) -> None:
 
 
 def _identity(dist_info: str, meta_name: str, meta_version: str, *, name: str, version: str | None, where: str) -> None:
+    stem = dist_info[: -len(".dist-info")]
+    dir_name, _, dir_version = stem.rpartition("-")
+    if (
+        version is not None
+        and canonical_name(dir_name) == name == canonical_name(meta_name)
+        and dir_version == meta_version == version
+    ):
+        return  # the usual wheel, spelled as locked: no version parser needed (issue 16)
     from packaging.specifiers import InvalidSpecifier, Specifier
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
-    stem = dist_info[: -len(".dist-info")]
-    dir_name, _, dir_version = stem.rpartition("-")
     if canonicalize_name(dir_name) != name or canonicalize_name(meta_name) != name:
         other = meta_name if canonicalize_name(meta_name) != name else dir_name
         raise InstallError(f"{where}: is a wheel of {other!r}, not of {name!r} ({dist_info}); not installed")

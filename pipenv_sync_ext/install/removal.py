@@ -22,6 +22,7 @@ removal cut short still shows the distribution as installed.
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,10 +45,21 @@ class Claims:
 
     def key(self, path: Path | str) -> str:
         parent, name = os.path.split(os.path.abspath(path))
-        real = self._dirs.get(parent)
+        return os.path.join(self._real(parent), name)
+
+    def _real(self, directory: str) -> str:
+        """``os.path.realpath(directory)``, one ``lstat`` per directory not seen before: the
+        directories of a venv share their parents, which ``realpath`` would walk again each time."""
+        real = self._dirs.get(directory)
         if real is None:
-            real = self._dirs[parent] = os.path.realpath(parent)
-        return os.path.join(real, name)
+            parent, name = os.path.split(directory)
+            if not name or parent == directory:
+                real = os.path.realpath(directory)
+            else:
+                joined = os.path.join(self._real(parent), name)
+                real = os.path.realpath(joined) if os.path.islink(joined) else joined
+            self._dirs[directory] = real
+        return real
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, (str, Path)) and self.key(path) in self._keys
@@ -58,6 +70,56 @@ def claimed_files(dists: Iterable[InstalledDist]) -> Claims:
     for dist in dists:
         paths += record_paths(dist)
     return Claims(paths)
+
+
+def claimed_among(dists: Iterable[InstalledDist], candidates: Iterable[Path | str]) -> Claims:
+    """Which of ``candidates`` (the files a removal would delete) ``dists`` claim: the same answer as
+    ``claimed_files(dists)`` for those paths, without a ``Path`` per line of every kept RECORD.
+
+    A prune of 5 packages from a venv of 46 used to key ~8,000 kept paths (most of its time) to
+    check a few hundred. Now a kept RECORD is read as strings, and a row is resolved only when its
+    file name is the name of a candidate; a kept metadata directory claims a candidate under it by
+    prefix (what walking it would find, without the walk).
+    """
+    claims = Claims()
+    wanted = {claims.key(p) for p in candidates}
+    if not wanted:
+        return claims
+    names = {os.path.basename(k) for k in wanted}
+    found: set[str] = set()
+    for dist in dists:
+        base, rows = _listing(dist)
+        for row in rows:
+            name = row.rpartition("/")[2]
+            if name in names or name in ("", ".", ".."):
+                key = claims.key(os.path.normpath(os.path.join(base, row)))
+                if key in wanted:
+                    found.add(key)
+        meta = str(dist.metadata_dir)
+        if os.path.isdir(meta):
+            inside = os.path.join(os.path.realpath(meta), "")
+            found.update(k for k in wanted if k.startswith(inside))
+        else:
+            meta_key = claims.key(meta)
+            if meta_key in wanted:
+                found.add(meta_key)
+    claims._keys = found
+    return claims
+
+
+def _listing(dist: InstalledDist) -> tuple[str, list[str]]:
+    """The directory a distribution's file list is relative to, and its rows (as :func:`record_paths` reads them)."""
+    if dist.is_egg_info:
+        try:
+            text = (dist.metadata_dir / "installed-files.txt").read_text(encoding="utf-8")
+        except OSError:
+            return str(dist.metadata_dir), []
+        return str(dist.metadata_dir), [ln for ln in text.splitlines() if ln.strip()]
+    try:
+        with (dist.metadata_dir / "RECORD").open(encoding="utf-8", newline="") as f:
+            return str(dist.site_dir), [row[0] for row in csv.reader(f) if row]
+    except OSError:
+        return str(dist.site_dir), []
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ from pathlib import Path
 
 from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.fastpath.lockchoice import is_pylock, other_format
-from pipenv_sync_ext.lock import pipfile_lock, pylock
 from pipenv_sync_ext.lock.model import Lock
 
 
 def load_lock(path: Path, *, warn: Callable[[str], None] | None = None) -> Lock:
     """The lock at ``path``; with ``warn``, one line when the other format beside it disagrees."""
-    lock = pylock.load_pylock(path) if is_pylock(str(path)) else pipfile_lock.load_lock(path)
+    lock = _read(path)
     if warn is not None:
         other = other_format(str(path.parent), str(path))
         if other is not None:
@@ -28,6 +27,14 @@ def load_lock(path: Path, *, warn: Callable[[str], None] | None = None) -> Lock:
             if note is not None:
                 warn(note)
     return lock
+
+
+def _read(path: Path) -> Lock:
+    # The readers (and packaging, which they use) imported only here: is_pylock_lock is imported
+    # by modules a cached plan runs through (lock/compiled.py), which must not pay for them.
+    from pipenv_sync_ext.lock import pipfile_lock, pylock
+
+    return pylock.load_pylock(path) if is_pylock(str(path)) else pipfile_lock.load_lock(path)
 
 
 def is_pylock_lock(lock: Lock) -> bool:
@@ -44,7 +51,7 @@ def pinned_set(lock: Lock) -> frozenset[tuple[str, str]]:
 def disagreement(lock: Lock, other_path: Path) -> str | None:
     """One line naming the file used when ``other_path`` describes a different set (else None)."""
     try:
-        other = pylock.load_pylock(other_path) if is_pylock(str(other_path)) else pipfile_lock.load_lock(other_path)
+        other = _read(other_path)
     except LockError as exc:
         return f"{other_path.name} beside it is not readable ({exc}); using {lock.path} only"
     ours, theirs = pinned_set(lock), pinned_set(other)

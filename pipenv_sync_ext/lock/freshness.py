@@ -118,6 +118,11 @@ def check_lock(
     """
     if pipfile is None or not is_stale(pipfile, pipfile_sha256):
         return
+    report_stale(pipfile=pipfile, lock_path=lock_path, deploy=deploy, warn=warn)
+
+
+def report_stale(*, pipfile: Path, lock_path: Path, deploy: bool, warn: Callable[[str], None]) -> None:
+    """Say that the lock is stale, or refuse it under ``--deploy`` (also for a stale answer the store remembered)."""
     message = f"{lock_path}: out of date with {pipfile.name} (_meta.hash differs)"
     if deploy:
         raise StaleLockError(message + "; refused under --deploy")

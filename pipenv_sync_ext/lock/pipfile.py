@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.lock.model import Entry, Lock, OtherEntry
+from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.lock.pipfile_lock import entry_markers
 from pipenv_sync_ext.lock.schema import check_pipfile, load_toml
 

@@ -19,10 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.lock.model import Entry, Lock, LockedPackage, OtherEntry, Source
+from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.lock.schema import (
     NAME_CHARS,
     TEXT_CHARS,
@@ -72,10 +71,12 @@ def load_lock(path: Path) -> Lock:
     that were validated.
     """
     raw = read_capped(path, hint=" (run `pipenv lock` first)")
-    return parse_lock(parse_json_bytes(raw, path), path, hashlib.sha256(raw).hexdigest())
+    return parse_lock(parse_json_bytes(raw, path), path, content_sha256=hashlib.sha256(raw).hexdigest())
 
 
-def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
+def parse_lock(data: Any, path: Path, *, content_sha256: str = "", checked: bool = False) -> Lock:
+    """``checked``: these very bytes passed every check before (the compiled lock, :mod:`.compiled`,
+    says so): read them without plette and without parsing markers and versions with ``packaging``."""
     where = Where(path)
     if not isinstance(data, dict):
         raise LockError(f"{path}: the top level must be a JSON object")
@@ -94,13 +95,14 @@ def parse_lock(data: Any, path: Path, content_sha256: str = "") -> Lock:
         if section == "_meta":
             continue
         sections[section] = tuple(
-            parse_entry(name, spec, section=section, path=path, source_names=source_names)
+            parse_entry(name, spec, section=section, path=path, source_names=source_names, checked=checked)
             for name, spec in entries.items()
         )
     for required in ("default", "develop"):
         sections.setdefault(required, ())
     # After this module's checks, which name the entry: plette's residue (unknown keys) is rare.
-    _plette_validate(data, path)
+    if not checked:
+        _plette_validate(data, path)
     return Lock(
         path=path,
         content_sha256=content_sha256,
@@ -181,17 +183,23 @@ def _parse_source(raw: Any, path: Path, index: int) -> Source:
 
 
 def parse_entry(
-    name: str, spec: Any, *, section: str, path: Path, source_names: set[str] | frozenset[str] = frozenset()
+    name: str,
+    spec: Any,
+    *,
+    section: str,
+    path: Path,
+    source_names: set[str] | frozenset[str] = frozenset(),
+    checked: bool = False,
 ) -> Entry:
     where = f"{path}: [{section}] {name}"
     at = Where(path, section, name)
     if not isinstance(spec, dict):
         raise at.error(f"entry must be an object, not {type_name(spec)}")
     canonical = canonicalize_name(name)
-    markers = entry_markers(spec, where)
+    markers = entry_markers(spec, where, check=not checked)
 
     version_raw = opt_str(spec, "version", where=at, limit=VERSION_CHARS)
-    pinned = _parse_pin(version_raw, where)
+    pinned = _parse_pin(version_raw, where, check=not checked)
     for key in _TEXT_KEYS:
         text = opt_str(spec, key, where=at)
         if text is not None and key in URL_KEYS:
@@ -224,12 +232,14 @@ def parse_entry(
     )
 
 
-def _parse_pin(version: str | None, where: str) -> str | None:
+def _parse_pin(version: str | None, where: str, *, check: bool = True) -> str | None:
     if version is None or version == "*":
         return None
     match = _PIN.match(version)
     if not match:
         raise LockError(f"{where}: version {shown(version)} is not an exact pin '==X'")
+    if not check:
+        return match.group(1)
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -239,7 +249,7 @@ def _parse_pin(version: str | None, where: str) -> str | None:
     return match.group(1)
 
 
-def entry_markers(spec: Mapping[str, Any], where: str) -> str | None:
+def entry_markers(spec: Mapping[str, Any], where: str, *, check: bool = True) -> str | None:
     """The entry's marker: ``markers``, the legacy ``os_markers`` and every shorthand key, ANDed.
 
     A Pipfile may say ``pywin32 = {version = "*", os_name = "== 'nt'"}``: each of
@@ -260,7 +270,8 @@ def entry_markers(spec: Mapping[str, Any], where: str) -> str | None:
         if len(value) > MARKER_CHARS:
             raise LockError(f"{where}: {key} is {len(value)} characters long (at most {MARKER_CHARS})")
         term = value if key in ("markers", "os_markers") else f"{key} {value}"
-        _check_marker(term, key, where)
+        if check:
+            _check_marker(term, key, where)
         terms.append(term)
     if len(terms) <= 1:
         return terms[0] if terms else None

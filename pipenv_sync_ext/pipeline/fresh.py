@@ -16,6 +16,7 @@ from pathlib import Path
 from pipenv_sync_ext.errors import TargetError
 from pipenv_sync_ext.install import execute
 from pipenv_sync_ext.lock.choose import is_pylock_lock
+from pipenv_sync_ext.pipeline.bytecode import compile_step
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.pipeline.steps import (
@@ -31,7 +32,7 @@ from pipenv_sync_ext.pipeline.steps import (
 from pipenv_sync_ext.target import drift, venvlock
 from pipenv_sync_ext.target.discovery import find_python
 from pipenv_sync_ext.target.interpreter import probe, venv_python
-from pipenv_sync_ext.target.venv import create_beside, interrupted_swap, leftovers, retarget, swap_in
+from pipenv_sync_ext.target.venv import create_beside, interrupted_swap, leftovers, remove_tree, retarget, swap_in
 
 
 def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
@@ -74,13 +75,12 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     prepared = preflight(run, plan, interp=base, pending=pending)
     resuming = interrupted_swap(Path(os.path.realpath(run.venv)))
     for old in leftovers(Path(os.path.realpath(run.venv))):  # ours by name: an earlier build was interrupted
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
     run.log(f"{'Rebuilding' if rebuilding else 'Creating'} virtualenv {run.venv} with {with_python}")
     # A venv reached through a symlink is rebuilt where it really is; the link stays.
     final = Path(os.path.realpath(run.venv))
-    staging = create_beside(final, python, seed=options.seed)
+    staging, staged = create_beside(final, python, seed=options.seed, base=base, say=run.log)
     try:
-        staged = probe(venv_python(staging), None)
         # Scripts must name the interpreter where the venv will live, not the staging path.
         execute.apply(
             removals=[],
@@ -95,6 +95,8 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
             repair=options.repair,
         )
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
+        if options.compile:
+            compile_step(run, plan, pending=pending, interp=staged, venv=staging, final=final)
         retarget(staging, final)  # what pip wrote (scripts) names the staging path too
         run.gate(plan)  # withdrawn files: the build beside overlapped the status check; the venv is not yet changed
         venvlock.adopt(staging)  # held once it is the venv: a waiting sync must not slip in before the stamp

@@ -6,12 +6,12 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from pipenv_sync_ext.errors import SyncError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.install import direct, execute, journal, verify
 from pipenv_sync_ext.install.preflight import check_targets
+from pipenv_sync_ext.lock.names import canonical_name
+from pipenv_sync_ext.pipeline.bytecode import compile_step
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.pipeline.steps import (
@@ -63,7 +63,7 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
             # pip first: a direct entry that fails to build fails before any removal of ours (pip
             # restores what it uninstalled itself). What it installed is kept by the removals below.
             install_direct(run, pending, prepared=prepared, interp=interp, venv=run.venv)
-            built = {canonicalize_name(r.entry.name) for r in pending}
+            built = {canonical_name(r.entry.name) for r in pending}
             kept += [d for d in inventory.scan(interp.site_dirs) if d.name in built]
         try:
             execute.apply(
@@ -83,6 +83,8 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
             # no journal, unless a removal was cut short, so --check does not report an interruption.
             journal.settle(run.venv, site_dirs=interp.site_dirs)
             raise
+        if options.compile:
+            compile_step(run, plan, pending=pending, interp=interp, venv=run.venv)
     # Checked after every change, and always under --deploy, whose promise it is.
     if (options.deploy or not plan.changes_nothing or pending) and not conflicts_ok(run, plan, interp):
         return run.result(plan, problems, direct=names(pending))

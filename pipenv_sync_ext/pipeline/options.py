@@ -45,6 +45,7 @@ class Options:
     lock_timeout: float = 600.0  # seconds to wait for another sync of the same venv
     lockfile: Path | None = None  # --lockfile: instead of the project's (fastpath/lockchoice.py)
     link_mode: str = "auto"  # how installed files come from the store: auto, clone, hardlink, copy or installer
+    compile: bool = False  # byte-compile what the sync installs (install/compile.py)
     pypi_mirror: str | None = None  # replaces the lock's pypi.org sources (lock/mirror.py)
     allow_yanked: tuple[str, ...] = ()  # yanked files of these projects pass under --deploy (pipeline/withdrawn.py)
     status_max_age: float = 7 * 86400.0  # seconds: an older cached index status is said to be old

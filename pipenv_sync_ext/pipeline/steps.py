@@ -7,12 +7,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipenv_sync_ext.errors import InstallError, LockError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.feedback import BUILD, PREPARE, Say, step_of
-from pipenv_sync_ext.install import conflicts, direct, execute
+from pipenv_sync_ext.install import direct, execute
+from pipenv_sync_ext.lock.evaluated import marker_results, recall, remember
 from pipenv_sync_ext.lock.model import Lock, LockedPackage
+from pipenv_sync_ext.lock.names import canonical_name
 from pipenv_sync_ext.pipeline.context import Run, not_in_lock_note
 from pipenv_sync_ext.plan import PROTECTED, Plan, make_plan, warn_overrides
 from pipenv_sync_ext.store import piptool
@@ -24,6 +27,9 @@ from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_source
 from pipenv_sync_ext.store.sdist import WheelBuilder
 from pipenv_sync_ext.target import inventory
 from pipenv_sync_ext.target.interpreter import Interpreter
+
+if TYPE_CHECKING:
+    from pipenv_sync_ext.install.conflicts import Conflict
 
 SELF = "pipenv-sync-ext"
 
@@ -62,13 +68,25 @@ def install_direct(
     spinner.done()
 
 
-def find_conflicts(run: Run, plan: Plan, interp: Interpreter) -> list[conflicts.Conflict]:
+def find_conflicts(run: Run, plan: Plan, interp: Interpreter) -> list[Conflict]:
+    """The conflict check's answer; "none" is remembered in the store for the exact installed
+    requirements, markers and extras it was found for (``lock/evaluated.py``), so a repeat needs
+    no requirement parser: only METADATA is read again."""
     dists = inventory.scan(interp.site_dirs)
-    installed = [conflicts.Installed(d.name, d.version, tuple(inventory.requires_dist(d.metadata_dir))) for d in dists]
+    requires = [(d.name, d.version, inventory.requires_dist(d.metadata_dir)) for d in dists]
     extras: dict[str, tuple[str, ...]] = {s.package.name: s.package.extras for s in plan.install}
     extras.update({u.package.name: u.package.extras for u in plan.unchanged})
     extras.update({o.entry.name: o.entry.extras for o in plan.others})
-    return conflicts.find_conflicts(installed, interp.markers, extras)
+    key = {"installed": requires, "environment": dict(interp.markers), "extras": sorted(extras.items())}
+    if recall(run.cache_dir, "conflicts", key=key, valid=lambda v: v is True):
+        return []
+    from pipenv_sync_ext.install import conflicts
+
+    installed = [conflicts.Installed(name, version, lines) for name, version, lines in requires]
+    found = conflicts.find_conflicts(installed, interp.markers, extras)
+    if not found:
+        remember(run.cache_dir, "conflicts", key=key, value=True)
+    return found
 
 
 def conflicts_ok(run: Run, plan: Plan, interp: Interpreter) -> bool:
@@ -94,17 +112,17 @@ def plan_for(run: Run, installed: Sequence[inventory.InstalledDist], interp: Int
     if os.path.realpath(interp.prefix) == os.path.realpath(sys.prefix):
         protected |= {SELF}  # syncing the venv this tool runs from: do not prune the tool
     if options.prune:
-        from packaging.utils import canonicalize_name
-
-        roots = {canonicalize_name(n) for n in protected}
+        roots = {canonical_name(n) for n in protected}
         protected = inventory.dependency_closure(installed, roots, interp.markers) | roots
+    lock_label = str(run.lock.path)
     plan = make_plan(
         entries=entries,
         installed=installed,
         environment=interp.markers,
         prune=options.prune,
         protected=frozenset(protected),
-        lock_label=str(run.lock.path),
+        lock_label=lock_label,
+        evaluated=marker_results(run.cache_dir, entries, environment=interp.markers, lock_label=lock_label),
     )
     report_others(plan, deploy=options.deploy, lock=run.lock, warn=run.warn)
     warn_overrides(plan, str(run.lock.path), run.warn)
@@ -115,13 +133,11 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
     """A verified, well-formed wheel for every install, and the build requirements of every pending
     direct entry in the store, or an error before anything changes."""
     direct.check_available(pending, run.options.offline, str(run.lock.path))
-    from pipenv_sync_ext.store.pipcache import PipCache
     from pipenv_sync_ext.store.pipconfig import find_links_dirs
 
     options = run.options
     store = Store(run.cache_dir, run.warn)
     configured = find_links_dirs()
-    find_links = FindLinks(options.find_links, run.warn, configured=(*configured, *run.lock.find_links))
     mirrors = configured_mirrors(options.find_links_urls, options.index_url, extra_index_urls=options.extra_index_urls)
     # pip gets the index mirrors too; with --no-lock-sources and none of them, no index at all (not pip's default)
     pip_sources = [*mirror_sources(mirrors.indexes), *run.lock.sources]
@@ -138,13 +154,21 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
         need = direct.build_need(req)
         if need is not None:
             build_requirements.ensure(need)
-    pip_cache = PipCache.default(run.cache_dir, run.warn) if run.options.pip_cache else None
+    packages: list[LockedPackage] = [step.package for step in plan.install]
+    if not packages:
+        # A prune: no wheel to find, so no directory, pip cache or index is read (nor packaging imported).
+        return Prepared([], build_requirements)
+    find_links = FindLinks(options.find_links, run.warn, configured=(*configured, *run.lock.find_links))
+    pip_cache = None
+    if run.options.pip_cache:
+        from pipenv_sync_ext.store.pipcache import PipCache
+
+        pip_cache = PipCache.default(run.cache_dir, run.warn)
     client = None
     if not run.options.offline:
         from pipenv_sync_ext.pipeline.lockurls import client_for  # http, ssl, email: only when the index may be asked
 
         client = client_for(run.lock, run.log, mirrors=mirrors)
-    packages: list[LockedPackage] = [step.package for step in plan.install]
     preparing = step_of(run.progress, PREPARE, total=len(packages))
     builder = WheelBuilder(run.cache_dir, interp, build_requirements=build_requirements, log=run.log)
     artifacts = gather(
@@ -172,6 +196,8 @@ def not_in_store(run: Run, plan: Plan) -> tuple[str, ...]:
     Read only (nothing is fetched, copied or evicted), so pip's cache is not
     looked into: a sync may find some of these there instead of downloading them.
     """
+    if not plan.install:
+        return ()
     store = Store(run.cache_dir, run.warn)
     find_links = FindLinks(run.options.find_links, run.warn, configured=run.lock.find_links)
     return tuple(

@@ -23,6 +23,11 @@ nothing to change. Decisions:
   older than ``--status-max-age``. No status at all is silent (JSON says it),
   unless ``--require-fresh-status``, which makes stale or missing status an error.
 * ``--check`` and ``--dry-run`` make no request: they read the cache.
+* **An index too slow for the check's budget** (``store/status_fetch.py``):
+  one warning names the projects; their cached answer is used, judged as any
+  cached answer (its age said when old; ``--require-fresh-status`` applies).
+* **An answer of unknown age** (a recorded time in the future, or not a
+  number): stale whatever ``--status-max-age`` says; its age is unknown.
 """
 
 from __future__ import annotations
@@ -32,20 +37,21 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from pipenv_sync_ext.errors import SyncError, WithdrawnError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, Source
+from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
 from pipenv_sync_ext.plan import Plan
 from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
 from pipenv_sync_ext.store.status import ARCHIVED, DEPRECATED, QUARANTINED, StatusReport, Withdrawn
-from pipenv_sync_ext.store.status_fetch import INDEX, Lookup, StatusCheck
+from pipenv_sync_ext.store.status_fetch import INDEX, Lookup, StatusCheck, budget
 
 
 def describe_age(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "an unknown time"
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds // size)
@@ -142,7 +148,8 @@ class Gate:
                 missing.append(package.name)
                 continue
             for answer in lookup.answers:
-                age = max(0.0, now - answer.status.fetched_at)
+                # 0.0 is an unknown time (status.py): never fresh, and said to be unknown
+                age = max(0.0, now - answer.status.fetched_at) if answer.status.fetched_at > 0 else float("inf")
                 oldest = age if oldest is None else max(oldest, age)
                 if answer.origin != INDEX and age > self._max_age:
                     stale.append(package.name)
@@ -154,9 +161,17 @@ class Gate:
                 {"error": errors, "warning": warnings, "note": notes}[w.severity].append(_message(w))
         notes += disagreements
         problems = tuple(p for lookup in lookups.values() for p in lookup.problems)
+        late = sorted(p for p, lookup in lookups.items() if lookup.late)
+        if late:
+            shown = ", ".join(late[:5]) + (f" and {len(late) - 5} more" if len(late) > 5 else "")
+            warnings.append(
+                f"the index did not answer the status check of {len(late)} project(s) within {budget():g} s "
+                f"({shown}): their last known status is used, if any"
+            )
         if stale and oldest is not None:
+            when = "at an unknown time" if oldest == float("inf") else f"{describe_age(oldest)} ago"
             line = (
-                f"index status of {len(set(stale))} package(s) was last checked {describe_age(oldest)} ago "
+                f"index status of {len(set(stale))} package(s) was last checked {when} "
                 f"(older than --status-max-age {describe_age(self._max_age)}): yanked or quarantined since "
                 f"then is not known; {'the index did not answer' if self._online else 'offline'}"
             )
@@ -171,7 +186,7 @@ class Gate:
         report = StatusReport(
             withdrawn=tuple(withdrawn),
             checked=len(seen),
-            age_seconds=oldest,
+            age_seconds=None if oldest == float("inf") else oldest,
             online=self._online,
             missing=tuple(missing),
             problems=problems,

@@ -5,14 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-
 from pipenv_sync_ext.confine import component
 from pipenv_sync_ext.errors import UnsafePathError
 
@@ -31,6 +23,15 @@ class Artifact:
 
 def project_of(filename: str) -> tuple[str, str] | None:
     """(canonical name, version) encoded in a wheel or sdist file name."""
+    # packaging only when a file name is read: a sync that installs nothing never reads one.
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        canonicalize_name,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
     try:
         if filename.endswith(".whl"):
             name, version, _build, _tags = parse_wheel_filename(filename)
@@ -68,6 +69,8 @@ def names_version(filename: str, name: str, version: str) -> bool:
 
 def wheel_rank(filename: str, tag_rank: Mapping[str, int]) -> int | None:
     """Rank of a wheel for the target: lower is more specific; None if incompatible."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
     try:
         _name, _version, _build, tags = parse_wheel_filename(filename)
     except InvalidWheelFilename:

@@ -6,8 +6,6 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
-
 from pipenv_sync_ext.confine import component
 from pipenv_sync_ext.errors import UnsafePathError
 from pipenv_sync_ext.feedback import Say
@@ -93,6 +91,8 @@ def _plain(name: str) -> bool:
 
 
 def _same_version(a: str, b: str) -> bool:
+    from packaging.version import InvalidVersion, Version  # only for a candidate: most syncs look at none
+
     try:
         return Version(a) == Version(b)
     except InvalidVersion:

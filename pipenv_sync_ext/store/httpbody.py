@@ -6,6 +6,12 @@ which is most of what a status check (``store/status_fetch.py``) or a listing
 costs. Downloads of artifacts never ask for it: their bytes are hashed as sent.
 A page is untrusted, so both what is received and what it inflates to are
 bounded (a gzip bomb is one small response).
+
+A page refused for its size or shape is :class:`PageRefused`, a
+:class:`~pipenv_sync_ext.errors.FetchError` and not a ``ValueError`` or an
+``OSError``: the index client retries those (``store/index.py``), and a bomb
+sent again is refused again, after which it was reported as "index
+unreachable". The same page would be refused by any retry, so it is not retried.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import json
 import zlib
 from typing import Any
+
+from pipenv_sync_ext.errors import FetchError
 
 ACCEPT_ENCODING = {"Accept-Encoding": "gzip"}
 MAX_PAGE = 64 << 20  # bytes, received or inflated: far above any real index page
@@ -22,11 +30,18 @@ MAX_PAGE = 64 << 20  # bytes, received or inflated: far above any real index pag
 MAX_CONTAINERS = 1_000_000
 
 
+class PageRefused(FetchError):
+    """An index page too large, or shaped to cost memory or the stack: refused, never retried."""
+
+    default_hint = "the index sent a page no real index sends: check the index URL (a broken or hostile mirror?)"
+
+
 def read_page_body(response: Any, *, what: str) -> bytes:
-    """The body of a page response, inflated when the server gzipped it; ValueError beyond :data:`MAX_PAGE`."""
+    """The body of a page response, inflated when the server gzipped it; :class:`PageRefused` beyond
+    :data:`MAX_PAGE`, ValueError for an encoding not asked for or corrupt."""
     raw: bytes = response.read(MAX_PAGE + 1)
     if len(raw) > MAX_PAGE:
-        raise ValueError(f"{what}: page larger than {MAX_PAGE >> 20} MiB; refused")
+        raise PageRefused(f"{what}: page larger than {MAX_PAGE >> 20} MiB; refused")
     encoding = (response.headers.get("Content-Encoding") or "").strip().lower()
     if encoding in ("", "identity"):
         return raw
@@ -38,7 +53,7 @@ def read_page_body(response: Any, *, what: str) -> bytes:
     except zlib.error as exc:
         raise ValueError(f"{what}: gzipped page is corrupt ({exc})") from None
     if len(body) > MAX_PAGE or inflater.unconsumed_tail:
-        raise ValueError(f"{what}: page inflates beyond {MAX_PAGE >> 20} MiB; refused")
+        raise PageRefused(f"{what}: page inflates beyond {MAX_PAGE >> 20} MiB; refused")
     return body
 
 

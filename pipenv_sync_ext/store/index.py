@@ -51,7 +51,7 @@ from pipenv_sync_ext.redact import expand, redact, register
 from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.extract import MAX_UNPACKED
-from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, read_page_body
+from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, PageRefused, read_page_body
 from pipenv_sync_ext.store.listing import parse_listing
 from pipenv_sync_ext.store.reach import HostUnreachable
 from pipenv_sync_ext.store.wheeltags import tags_problem
@@ -216,6 +216,8 @@ class IndexClient:
             except HostUnreachable as exc:
                 unreachable = unreachable or exc
                 continue
+            except PageRefused:
+                raise  # a page shaped to cost memory: said as such, at once (httpbody.py)
             except FetchError as exc:  # a file:// page that cannot be read: the next source may have it
                 errors.append(str(exc))
                 continue

@@ -33,9 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
-
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import atomic_write, sha256_stream
 from pipenv_sync_ext.lock.model import LockedPackage
@@ -228,6 +225,8 @@ def _name_from_wheel(archive: zipfile.ZipFile) -> str | None:
         parts.append(build)
     parts += [".".join(pythons), ".".join(abis), ".".join(platforms)]
     filename = "-".join(parts) + ".whl"
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # only for a hit in pip's cache
+
     try:
         parse_wheel_filename(filename)
     except InvalidWheelFilename:
@@ -236,6 +235,8 @@ def _name_from_wheel(archive: zipfile.ZipFile) -> str | None:
 
 
 def _same_version(a: str, b: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(a) == Version(b)
     except InvalidVersion:

@@ -23,31 +23,61 @@ preflight and downloads. Decisions:
   cache and the ``status.json`` of ``--find-links`` wheelhouses are read.
 * **A wheelhouse's ``status.json``** is used, per project, when it is newer
   than what the cache holds: an air-gapped host knows what the build stage saw.
+* **A total deadline** (:func:`budget`, 10 s from the start): a socket timeout
+  bounds each read, not a server dripping a byte a second, so the whole check
+  has one budget. Past it, what has not answered gets its cached answer (or
+  none) and a problem saying so; its request is abandoned (daemon threads, not
+  a ``ThreadPoolExecutor``, whose workers the interpreter joins at exit).
+* **An unchanged page is not parsed again**: when the body's digest equals the
+  cached answer's (:func:`~.status.page_digest`), the cached answer stands; and
+  it is not written again either when the cache has it from the last minute.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
+import queue
+import threading
 import time
 import urllib.error
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
-
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.lock.model import LockedPackage, Source
+from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.store.httpbody import read_page_body
-from pipenv_sync_ext.store.status import ProjectStatus, StatusCache, max_age, parse_page, read_recorded
+from pipenv_sync_ext.store.status import (
+    ProjectStatus,
+    StatusCache,
+    max_age,
+    page_digest,
+    parse_page,
+    read_recorded,
+)
 
 if TYPE_CHECKING:  # http, ssl and email: imported only when the index may be asked
     from pipenv_sync_ext.store.index import IndexClient, ResolvedSource
 
-_WORKERS = 8
+_WORKERS = 4  # 8 cost twice the CPU (GIL hand-offs, handshakes) for no shorter check
 WHEELHOUSE_STATUS = "status.json"
+BUDGET = 10.0  # seconds for the whole check, from its start
+BUDGET_ENV = "PIPENV_SYNC_STATUS_TIMEOUT"
+REFRESH = 60.0  # seconds: an unchanged answer's cached time is rewritten at most this often
+
+
+def budget() -> float:
+    """The check's total deadline in seconds: ``$PIPENV_SYNC_STATUS_TIMEOUT`` when a positive number, else 10."""
+    try:
+        value = float(os.environ.get(BUDGET_ENV, ""))
+    except ValueError:
+        return BUDGET
+    return value if 0 < value < float("inf") else BUDGET
+
 
 # Where an answer came from.
 INDEX, CACHE, WHEELHOUSE = "index", "cache", "wheelhouse"
@@ -66,6 +96,7 @@ class Lookup:
     project: str
     answers: tuple[Answer, ...]
     problems: tuple[str, ...] = ()  # "<index>: <why it could not be asked>"
+    late: bool = False  # no answer within the budget: what is known came from the cache or a wheelhouse
 
 
 class StatusCheck:
@@ -90,29 +121,76 @@ class StatusCheck:
         self._wheelhouses = list(wheelhouses)
         self._log = log
         self._futures: dict[str, Future[Lookup]] = {}
-        self._pool: ThreadPoolExecutor | None = None
-        self.client: IndexClient | None = None  # when online
+        self._packages_of: dict[str, LockedPackage] = {}
+        self._recorded_now: dict[str, ProjectStatus] = {}
+        self._client: IndexClient | None = None
+        self._client_lock = threading.Lock()
+        # (project, source) -> its answer and problem, once asked; the workers fill it as they go, so
+        # past the deadline the sources that did answer in time still count
+        self._settled: dict[tuple[str, str], tuple[Answer | None, str | None]] = {}
+        self._deadline = 0.0
+        self._results: dict[str, Lookup] | None = None
 
     def start(self) -> StatusCheck:
-        from pipenv_sync_ext.store.index import IndexClient  # http and ssl only when the index may be asked
-
-        client = IndexClient(self._sources, self._log) if self._online else None
-        self.client = client
-        recorded = self._recorded()
-        by_project: dict[str, LockedPackage] = {}
+        self._deadline = time.monotonic() + budget()
+        recorded = self._recorded_now = self._recorded()
         for package in self._packages:
-            by_project.setdefault(canonicalize_name(package.name), package)
-        if not by_project:
+            self._packages_of.setdefault(canonicalize_name(package.name), package)
+        if not self._packages_of:
             return self
-        self._pool = ThreadPoolExecutor(max_workers=min(_WORKERS, len(by_project)), thread_name_prefix="status")
-        for project, package in by_project.items():
-            self._futures[project] = self._pool.submit(self._lookup, client, project, package, recorded)
-        self._pool.shutdown(wait=False)  # the queued lookups still run; results() waits for them
+        jobs: queue.SimpleQueue[tuple[str, LockedPackage, Future[Lookup]]] = queue.SimpleQueue()
+        for project, package in self._packages_of.items():
+            future: Future[Lookup] = Future()
+            self._futures[project] = future
+            jobs.put((project, package, future))
+        for _ in range(min(_WORKERS, len(self._packages_of))):
+            worker = threading.Thread(target=self._work, args=(jobs, recorded), name="status", daemon=True)
+            worker.start()
         return self
 
+    def _client_once(self) -> IndexClient | None:
+        """The one client of the check, made by the first worker: importing http, ssl and email (20-30 ms)
+        happens beside the main thread, which meanwhile probes the interpreter."""
+        if not self._online:
+            return None
+        with self._client_lock:
+            if self._client is None:
+                from pipenv_sync_ext.store.index import IndexClient
+
+                self._client = IndexClient(self._sources, self._log)
+            return self._client
+
+    def _work(
+        self, jobs: queue.SimpleQueue[tuple[str, LockedPackage, Future[Lookup]]], recorded: dict[str, ProjectStatus]
+    ) -> None:
+        client = self._client_once()
+        while True:
+            try:
+                project, package, future = jobs.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue  # past the deadline: results() answered it from the cache
+            try:
+                future.set_result(self._lookup(client, project, package, recorded))
+            except BaseException as exc:  # a bug: results() raises it on the main thread, as a pool would
+                future.set_exception(exc)
+
     def results(self) -> dict[str, Lookup]:
-        """Every project's lookup (waits for the requests still running)."""
-        return {project: future.result() for project, future in self._futures.items()}
+        """Every project's lookup: waits for the requests still running, until the deadline at most."""
+        if self._results is not None:
+            return self._results
+        done, _pending = wait(list(self._futures.values()), timeout=max(0.0, self._deadline - time.monotonic()))
+        found: dict[str, Lookup] = {}
+        for project, future in self._futures.items():
+            if future in done:
+                found[project] = future.result()
+            else:
+                future.cancel()  # not started: no worker takes it; started: its answer is not waited for
+                package = self._packages_of[project]
+                found[project] = self._lookup(None, project, package, self._recorded_now, late=True)
+        self._results = found
+        return found
 
     def _recorded(self) -> dict[str, ProjectStatus]:
         found: dict[str, ProjectStatus] = {}
@@ -124,7 +202,13 @@ class StatusCheck:
         return found
 
     def _lookup(
-        self, client: IndexClient | None, project: str, package: LockedPackage, recorded: dict[str, ProjectStatus]
+        self,
+        client: IndexClient | None,
+        project: str,
+        package: LockedPackage,
+        recorded: dict[str, ProjectStatus],
+        *,
+        late: bool = False,
     ) -> Lookup:
         from pipenv_sync_ext.store.index import resolve_source
 
@@ -135,29 +219,44 @@ class StatusCheck:
         own = {s.url.rstrip("/") for s in sources}
         mirrors = [m for m in map(resolve_source, self._mirrors) if m.url.rstrip("/") not in own]
         sources = [*mirrors, *sources]
+        timed_out = False
         for source in sources:
-            cached = self._cache.get(source.display, project)
-            if client is not None and cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
-                answers.append(Answer(cached, CACHE))  # the index said this answer is still fresh
-                continue
-            if client is not None:
-                try:
-                    fresh = self._ask(client, source, project, cached)
-                except _NotCarried:
-                    continue
-                except _Failed as exc:
-                    problems.append(f"{source.display}: {exc}")
-                else:
-                    self._cache.put(fresh)
-                    answers.append(Answer(fresh, INDEX))
-                    continue
-            if cached is not None:
-                answers.append(Answer(cached, CACHE))
+            key = (project, source.display)
+            if not late:
+                self._settled[key] = self._one(client, source, project)
+            elif key not in self._settled:  # still being asked: what the cache knows, and why
+                cached = self._cache.get(source.display, project)
+                why = f"{source.display}: no answer within {budget():g} s"
+                self._settled.setdefault(key, (None if cached is None else Answer(cached, CACHE), why))
+                timed_out = True
+            answer, problem = self._settled[key]
+            answers += [answer] if answer is not None else []
+            problems += [problem] if problem is not None else []
         wheelhouse = recorded.get(project)
         newer = wheelhouse is not None and all(wheelhouse.fetched_at > a.status.fetched_at for a in answers)
         if wheelhouse is not None and newer and not any(a.origin == INDEX for a in answers):
             answers = [Answer(wheelhouse, WHEELHOUSE)]
-        return Lookup(project, tuple(answers), tuple(problems))
+        return Lookup(project, tuple(answers), tuple(problems), late=timed_out)
+
+    def _one(
+        self, client: IndexClient | None, source: ResolvedSource, project: str
+    ) -> tuple[Answer | None, str | None]:
+        """One source's answer on one project, and the problem met asking it (the cached answer stands in)."""
+        cached = self._cache.get(source.display, project)
+        fallback = None if cached is None else Answer(cached, CACHE)
+        if client is None:
+            return fallback, None
+        if cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
+            return fallback, None  # the index said this answer is still fresh
+        try:
+            fresh = self._ask(client, source, project, cached)
+        except _NotCarried:
+            return None, None
+        except _Failed as exc:
+            return fallback, f"{source.display}: {exc}"
+        if not _same_recently(cached, fresh):
+            self._cache.put(fresh)
+        return Answer(fresh, INDEX), None
 
     def _ask(
         self, client: IndexClient, source: ResolvedSource, project: str, cached: ProjectStatus | None
@@ -187,21 +286,35 @@ class StatusCheck:
             raise _Failed(f"HTTP {exc.code}") from None
         except HostUnreachable as exc:
             raise _Failed(exc.reason) from None
-        except FetchError as exc:  # a file:// page that cannot be read (or is no file): never fails a sync
+        except FetchError as exc:  # PageRefused, a file:// page that cannot be read (or is no file): never fatal
             raise _Failed(redact(str(exc))) from None
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise _Failed(redact(str(exc)) or type(exc).__name__) from None
-        try:
-            parsed = parse_page(body, headers.get("Content-Type", ""), project=project, index=source.display)
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise _Failed(f"not a valid simple-API page ({type(exc).__name__})") from None
+        content_type = headers.get("Content-Type", "")
+        digest = page_digest(body, content_type)
+        if cached is not None and cached.digest == digest:
+            parsed = cached  # the very page the cached answer was read from (no validators needed)
+        else:
+            try:
+                parsed = parse_page(body, content_type, project=project, index=source.display)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise _Failed(f"not a valid simple-API page ({type(exc).__name__})") from None
         return replace(
             parsed,
+            digest=digest,
             fetched_at=now,
             etag=headers.get("ETag"),
             last_modified=headers.get("Last-Modified"),
             fresh_for=max_age(headers.get("Cache-Control")),
         )
+
+
+def _same_recently(cached: ProjectStatus | None, fresh: ProjectStatus) -> bool:
+    """The same answer, cached less than :data:`REFRESH` ago: not written again (a write cost ~5 ms a page
+    on this machine, 0.2 s a check). The cached time is then up to a minute early: an age said too old."""
+    if cached is None or not 0 < fresh.fetched_at - cached.fetched_at < REFRESH:
+        return False
+    return replace(cached, fetched_at=fresh.fetched_at) == fresh
 
 
 class _NotCarried(Exception):

@@ -6,6 +6,16 @@ the one running this tool. The probe runs ``_probe_script.py`` in the target
 ``<cache>/probes/`` keyed by the interpreter's identity: its path, the stat of
 the real binary it resolves to, and the stat of the venv's ``pyvenv.cfg``. A
 patch upgrade of the base interpreter changes the binary, so the key changes.
+
+A new venv of a base already seen is not probed at all (issue 16): after a
+real probe of a venv, what is the same for every venv of that base (version,
+markers, tags, the scheme's layout relative to the prefix) is kept under
+``<cache>/probes/bases/<key>.json``, keyed by the real binary (path, size, mtime,
+inode), with the ``home`` its ``pyvenv.cfg`` names. Another venv whose
+``bin/python`` resolves to that binary and whose ``pyvenv.cfg`` names that
+``home`` is described from it with its own prefix. Recorded only when the probe
+showed the layout is relative (the prefix is the venv's directory and every
+scheme path lies under it); a changed binary changes the key.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from pipenv_sync_ext.errors import TargetError
 
@@ -70,7 +81,8 @@ def identity_key(python: Path) -> str:
 
 
 def probe(python: Path, cache_dir: Path | None) -> Interpreter:
-    """Describe ``python``; reuse the cached answer when its identity is unchanged."""
+    """Describe ``python``; reuse the cached answer when its identity is unchanged, or derive
+    it from another venv of the same base (module docstring)."""
     key = identity_key(python)
     cached = cache_dir / "probes" / f"{key}.json" if cache_dir else None
     if cached is not None:
@@ -78,12 +90,92 @@ def probe(python: Path, cache_dir: Path | None) -> Interpreter:
             return _from_json(json.loads(cached.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    info = _run_probe(python)
+    base = _base_record(cache_dir, python)
+    derived = _derived(base, python) if base is not None else None
+    info = derived or _run_probe(python)
     if cached is not None:
         from pipenv_sync_ext.fsutil import atomic_write
 
         atomic_write(cached, json.dumps(info).encode())
+        if derived is None and base is not None and (shared := _shared(info, python)) is not None:
+            atomic_write(base, json.dumps(shared).encode())
     return _from_json(info)
+
+
+_SHARED = ("version", "base_prefix", "base_executable", "markers", "tags")
+
+
+def _base_record(cache_dir: Path | None, python: Path) -> Path | None:
+    """Where the base-wide part of a venv's probe is kept, keyed by the real binary; None without a cache."""
+    if cache_dir is None:
+        return None
+    real = os.path.realpath(python)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    parts = [real, str(st.st_size), str(st.st_mtime_ns), str(st.st_ino), str(PROBE_FORMAT)]
+    return cache_dir / "probes" / "bases" / f"{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()}.json"
+
+
+def _home(python: Path) -> str | None:
+    """The ``home`` of the venv's ``pyvenv.cfg`` (what ties it to its base), None when there is none."""
+    try:
+        text = (python.parent.parent / "pyvenv.cfg").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() == "home":
+            return value.strip()
+    return None
+
+
+def _shared(info: Mapping[str, object], python: Path) -> dict[str, object] | None:
+    """The base-wide part of a venv's probe, or None when its layout is not relative to its prefix."""
+    prefix, home = os.path.abspath(python.parent.parent), _home(python)
+    scheme = info.get("scheme")
+    if home is None or info.get("prefix") != prefix or info.get("prefix") == info.get("base_prefix"):
+        return None
+    if not isinstance(scheme, dict) or not all(
+        isinstance(v, str) and (v == prefix or v.startswith(prefix + os.sep)) for v in scheme.values()
+    ):
+        return None
+    layout = {k: os.path.relpath(v, prefix) for k, v in scheme.items()}
+    return {**{k: info[k] for k in _SHARED}, "home": home, "layout": layout}
+
+
+def _str_map(value: object) -> TypeGuard[dict[str, str]]:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _derived(base: Path, python: Path) -> dict[str, object] | None:
+    """``python``'s probe from the base record, when it is a venv of that base; else None (probe it)."""
+    try:
+        shared = json.loads(base.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    home = _home(python)
+    if not isinstance(shared, dict) or home is None or shared.get("home") != home:
+        return None
+    layout, markers, tags = shared.get("layout"), shared.get("markers"), shared.get("tags")
+    if not (
+        _str_map(layout)
+        and _str_map(markers)
+        and isinstance(tags, list)
+        and all(isinstance(t, str) for t in tags)
+        and all(isinstance(shared.get(k), str) for k in ("version", "base_prefix", "base_executable"))
+    ):
+        return None
+    prefix = os.path.abspath(python.parent.parent)
+    try:
+        info: dict[str, object] = {k: shared[k] for k in _SHARED}
+        info.update(executable=str(python), prefix=prefix, derived=True)
+        info["scheme"] = {k: os.path.normpath(os.path.join(prefix, v)) for k, v in layout.items()}
+        _from_json(info)  # every field of the right type, or it is not used
+    except (KeyError, TypeError, ValueError):
+        return None
+    return info
 
 
 def _run_probe(python: Path) -> dict[str, object]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
+from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -161,8 +161,6 @@ def dependency_closure(
     Used so that a protected tool (pip, ``--keep``) keeps working after a prune.
     Requirement markers are evaluated for the target interpreter, extras off.
     """
-    from packaging.requirements import InvalidRequirement, Requirement
-
     by_name = {d.name: d for d in installed}
     todo = [canonicalize_name(r) for r in roots]
     seen: set[str] = set()
@@ -175,6 +173,9 @@ def dependency_closure(
         if dist is None:
             continue
         for line in requires_dist(dist.metadata_dir):
+            # Only here: most prunes protect nothing that is installed, and need no parser.
+            from packaging.requirements import InvalidRequirement, Requirement
+
             try:
                 req = Requirement(line)
             except InvalidRequirement:

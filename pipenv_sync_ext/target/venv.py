@@ -24,8 +24,17 @@ with our directories in it, which the next run recognises
 detected as a mount point fail with ``EBUSY`` or ``EXDEV`` all the same, the
 contents are moved (copied across filesystems) the same way.
 
-Creation uses the interpreter's own ``venv`` module without pip: the sync
-installs everything itself, and seeding pip costs seconds (``--seed`` asks for it).
+Creation writes the venv in-process, file for file what the target's own
+``python -m venv --without-pip`` would write (:mod:`.venvwrite`, which says
+when it falls back to running that command): the sync installs everything
+itself, and seeding pip costs seconds (``--seed`` asks for it).
+
+The old venv of a rebuild is renamed aside (``.<name>.pipenv-sync-old-*``, a
+name :func:`leftovers` knows) and deleted by a background thread after the new
+one is in place (:func:`discard`): the swap and the report do not wait for
+thousands of unlinks. The interpreter joins that thread before it exits; a
+sync killed before it finished leaves the directory, which the next sync
+holding the venv's lock removes (:func:`clear_beside`).
 """
 
 from __future__ import annotations
@@ -41,10 +50,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from pipenv_sync_ext.errors import TargetError
+from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import atomic_write
+from pipenv_sync_ext.target import venvwrite
+from pipenv_sync_ext.target.interpreter import Interpreter, probe, venv_python
 
 _STAGING = ".pipenv-sync-new-"
 _TRASH = ".pipenv-sync-old-"
@@ -91,22 +104,53 @@ def _unescape(field: str) -> str:
     return field.encode("latin-1", "replace").decode("unicode_escape", "replace")
 
 
-def create_beside(final: Path, python: str, *, seed: bool = False) -> Path:
-    """A fresh venv in a staging directory, already pointing at ``final``."""
+def create_beside(
+    final: Path, python: str, *, seed: bool = False, base: Interpreter | None = None, say: Say | None = None
+) -> tuple[Path, Interpreter]:
+    """A fresh venv in a staging directory, already pointing at ``final``, and its interpreter as probed there.
+
+    Written in-process when ``base`` (``python`` probed) allows it (:func:`.venvwrite.builder_for`),
+    else by ``python -m venv``; ``say`` hears why not. A written venv whose interpreter does not find its
+    prefix and site-packages where they were written is made again by ``python -m venv``.
+    """
     staging = staging_dir(final)
     try:
         staging.rmdir()  # venv wants to create it
+        builder = venvwrite.builder_for(python, base) if base is not None else "no probe of the base"
+        if isinstance(builder, venvwrite.Builder):
+            venvwrite.write(staging, final, builder=builder, seed=seed)
+            staged = probe(venv_python(staging), None)
+            if _laid_out(staged, staging, builder):
+                retarget(staging, final)  # only ensurepip's scripts name the staging path
+                return staging, staged
+            builder = f"{staging}: its interpreter does not see the layout written"
+            shutil.rmtree(staging)
+        if say is not None:
+            say(f"Creating the virtualenv with `{python} -m venv`: {builder}")
         create(staging, python, seed=seed)
         retarget(staging, final)
+        return staging, probe(venv_python(staging), None)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return staging
+
+
+def _laid_out(staged: Interpreter, staging: Path, builder: venvwrite.Builder) -> bool:
+    short = "{}.{}".format(*builder.version[:2])
+    site = os.path.join(staging, "lib", f"python{short}", "site-packages")
+    real = os.path.realpath
+    return (
+        real(staged.prefix) == real(staging)
+        and real(staged.scheme["purelib"]) == real(site)
+        and real(staged.scheme["scripts"]) == real(staging / "bin")
+    )
 
 
 def retarget(venv: Path, final: Path) -> None:
     """Rewrite the paths ``venv`` baked into its text files to ``final``."""
     old, new = str(venv), str(final)
+    # venv's prompt is the directory's name: "(.venv.pipenv-sync-new-x1y2) " would stay in the activate scripts.
+    prompt = (f"({venv.name}) ", f"({final.name}) ")
     targets = [venv / "pyvenv.cfg", *(p for p in (venv / "bin").glob("*") if p.is_file() and not p.is_symlink())]
     rewritten: set[str] = set()
     for path in targets:
@@ -114,8 +158,11 @@ def retarget(venv: Path, final: Path) -> None:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue  # a binary (a copied python): nothing of ours in it
-        if old in text:
-            path.write_text(text.replace(old, new), encoding="utf-8")
+        changed = text.replace(old, new)
+        if path.name.startswith("activate"):
+            changed = changed.replace(*prompt)
+        if changed != text:
+            path.write_text(changed, encoding="utf-8")
             rewritten.add(os.path.normpath(path))
     if rewritten:
         _rehash_records(venv, rewritten)
@@ -174,7 +221,58 @@ def swap_in(staging: Path, final: Path, *, resuming: bool = False) -> None:
             os.replace(trash / "venv", final)  # put the old one back
         raise
     if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
+        discard(trash)
+
+
+def discard(trash: Path) -> threading.Thread:
+    """Delete ``trash`` (one of ours, renamed aside) in a thread the interpreter joins before it exits.
+
+    Not a daemon: the process does not end with the old venv half-deleted unless it is killed,
+    and then the next sync removes the rest (:func:`clear_beside`). Not a detached process either,
+    though the prompt would come back sooner: a ``docker build`` step (and any CI job) ends when
+    the command does, and would keep whatever a detached deleter had not deleted yet in its image.
+    """
+    thread = threading.Thread(target=remove_tree, args=(trash,), name="discard")
+    thread.start()
+    return thread
+
+
+def remove_tree(root: Path, *, workers: int = 4) -> None:
+    """``shutil.rmtree(root, ignore_errors=True)``, its subtrees removed by a few threads at once.
+
+    Unlinking is latency-bound, not CPU-bound (the GIL is released in each call): on this
+    project's ext4-on-virtio machine 8,000 files go in 0.23 s with 4 threads against 1.3 s in one.
+    The frontier is widened breadth-first (symlinks never followed) until it has enough subtrees
+    (a venv's packages); the few files above them go with the final ``rmtree``.
+    """
+    frontier, want = [str(root)], workers * 8
+    while frontier and len(frontier) < want:
+        widened = []
+        for directory in frontier:
+            try:
+                with os.scandir(directory) as entries:
+                    widened += [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+        if not widened:
+            break
+        frontier = widened
+    if len(frontier) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda path: shutil.rmtree(path, ignore_errors=True), frontier))
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def clear_beside(final: Path) -> None:
+    """Remove what an interrupted build or deletion left next to ``final`` (never anything inside it).
+
+    Only under the venv's lock: no other sync is then building beside it. Leftovers inside a
+    mount point are left to :func:`interrupted_swap`, which they let notice a swap cut short.
+    """
+    for path in _beside(final):
+        remove_tree(path)
 
 
 def _entries(directory: Path, skip: set[str]) -> list[str]:
@@ -214,5 +312,17 @@ def _inside_leftovers(final: Path) -> list[Path]:
 
 def leftovers(final: Path) -> list[Path]:
     """Staging and trash directories that an interrupted build left next to ``final`` (or inside it)."""
+    return _beside(final) + _inside_leftovers(final)
+
+
+def _beside(final: Path) -> list[Path]:
+    """Our staging and trash directories next to ``final``, by their names (a symlink is never one of ours)."""
     pattern = os.path.join(glob.escape(str(final.parent)), f".{glob.escape(final.name)}.pipenv-sync-*")
-    return [Path(p) for p in glob.glob(pattern)] + _inside_leftovers(final)
+    found = [Path(p) for p in glob.glob(pattern)]
+    return [
+        p
+        for p in found
+        if p.name.startswith((f".{final.name}{_STAGING}", f".{final.name}{_TRASH}"))
+        and p.is_dir()
+        and not p.is_symlink()
+    ]

@@ -55,6 +55,12 @@ def holding(
         return
     fd = _acquire(real, venv=venv, cache_dir=cache_dir, timeout=timeout, log=log, shared=shared)
     try:
+        if not shared:
+            # Held alone, no other sync builds beside the venv: what one left (killed while it
+            # built, or while it deleted the old venv of a rebuild) is ours to remove.
+            from pipenv_sync_ext.target.venv import clear_beside
+
+            clear_beside(real)
         yield
     finally:
         os.close(fd)  # releases the lock
