@@ -113,7 +113,11 @@ def check_wheel(local: LocalArtifact, *, name: str, version: str | None, cache_d
 
 
 def check_targets(
-    installs: Sequence[LocalArtifact], *, interpreter: Interpreter, removals: Sequence[InstalledDist] = ()
+    installs: Sequence[LocalArtifact],
+    *,
+    interpreter: Interpreter,
+    venv: Path,
+    removals: Sequence[InstalledDist] = (),
 ) -> None:
     """Every path installing ``installs`` writes, confined under its scheme directory as the venv is now.
 
@@ -132,13 +136,17 @@ def check_targets(
     confiners: dict[str, Confiner] = {}
     # Confined under the venv itself (the data scheme's directory), not each scheme's own: a scheme
     # directory that is a link out of the venv (include -> /elsewhere) is caught too.
-    venv = os.path.abspath(interpreter.scheme["data"]).rstrip("/")
+    data = os.path.abspath(interpreter.scheme["data"])
+    _inside_venv(data, venv, "data")
+    data = data.rstrip("/")
 
     def place(directory: str, dest: str, label: str, what: str) -> None:
         directory = os.path.abspath(directory)
+        _inside_venv(directory, venv, what)
+        venv_dir = data
         root, rel = directory, dest
-        if directory.startswith(venv + "/"):
-            root, rel = venv or "/", f"{directory[len(venv) + 1 :]}/{dest}"
+        if directory.startswith(venv_dir + "/"):
+            root, rel = venv_dir or "/", f"{directory[len(venv_dir) + 1 :]}/{dest}"
         if root not in confiners:
             confiners[root] = Confiner(root)
         confiner = confiners[root]
@@ -159,6 +167,19 @@ def check_targets(
             place(scheme[key], dest, label, f"a file for the {key} directory")
         for script in targets.scripts:
             place(scheme["scripts"], script, label, "an entry point's launcher")
+
+
+def _inside_venv(directory: str, venv: Path, what: str) -> None:
+    """The interpreter's scheme directories come from its probe, which the cache keeps
+    (``<cache>/probes/``): one planted there must not lead an install out of the venv the
+    pipeline named. Compared lexically and resolved (the venv reached through a symlink)."""
+    for base in {os.path.abspath(venv), os.path.realpath(venv)}:
+        if directory == base or directory.startswith(base.rstrip("/") + "/"):
+            return
+    raise UnsafePathError(
+        f"{venv}: the interpreter says {what} goes to {directory}, outside the venv; nothing installed",
+        hint=f"remove the interpreter probes the cache keeps (<cache>/probes/) and sync again, or --rebuild {venv}",
+    )
 
 
 class _Clashes:

@@ -25,9 +25,6 @@ import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
-from packaging.tags import parse_tag
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 _LINUX = re.compile(r"^(?:many|musl)?linux(?:\d+|_\d+_\d+)?_(.+)$")
 
 
@@ -40,11 +37,16 @@ def _platform(platform: str) -> str:
 
 
 def _pairs(tags: set[str]) -> set[tuple[str, str]]:
+    from packaging.tags import parse_tag
+
     return {(t.abi, _platform(t.platform)) for tag in tags for t in parse_tag(tag)}
 
 
 def tags_problem(path: Path, filename: str) -> str | None:
     """Why the wheel at ``path`` is not for the tags ``filename`` gives it, or None (see the module)."""
+    # packaging only here, once a download arrived: a sync answered from the store never loads it
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
     try:
         _name, _version, _build, named = parse_wheel_filename(filename)
     except InvalidWheelFilename:
