@@ -124,7 +124,7 @@ def _fetch_text(f: Fetched, verbose: bool) -> str:
         lines.append(
             f"Wheelhouse {w.directory}: {w.files} file(s) of {w.projects} project(s) "
             f"({w.copied} copied, {w.present} already there); use it as --find-links {w.directory}, "
-            f"or serve it and use <url>/simple/ as the index"
+            f"or serve it over HTTP and use <url>/ as --find-links, <url>/simple/ as the index"
         )
     return "\n".join(lines)
 

@@ -6,8 +6,11 @@ from :func:`~pipenv_sync_ext.install.execute.apply`, makes sure of it for
 every install and every link mode). A failure is one line naming the wheel,
 the package and the problem; the venv is unchanged.
 
-What is checked, from the zip's central directory and three small members
-(nothing is unpacked):
+What is checked (:mod:`pipenv_sync_ext.store.wheelcheck`, from the zip's
+central directory and three small members, then every member's bytes while
+:func:`pipenv_sync_ext.store.unpacked.unpack` writes the wheel's tree into the
+store: one pass, each member inflated once, begun by gather right after the
+download so it overlaps the others; this module waits for its verdict):
 
 * sizes: :func:`pipenv_sync_ext.store.extract.check_sizes` (zip bombs:
   per member, in total, by ratio, by count);
@@ -24,9 +27,12 @@ What is checked, from the zip's central directory and three small members
 * ``WHEEL`` says ``Wheel-Version: 1.x``; ``entry_points.txt`` parses, strictly
   (:func:`pipenv_sync_ext.store.extract.parse_entry_points`: launcher names
   are single file names);
-* ``RECORD`` is present, parses, and lists every member with a hash
-  (``installer``'s check); the members' bytes against it once per stored
-  artifact (the store re-hashes the file on every use).
+* ``RECORD`` is present, parses, and lists every member with a hash and a
+  size (``installer``'s ``validate_record`` rules), and every member's bytes
+  match it (:func:`pipenv_sync_ext.store.extract.extract`, as it writes
+  them). Where no tree can be made (no cache, a store that cannot hold it),
+  the zip is judged as it is by ``installer``'s ``validate_record``, once per
+  stored artifact (the store re-hashes the file on every use).
 
 Then :func:`check_targets` (from ``apply``, before the first removal, with the
 venv's interpreter) confines every path the wheels write under the venv as it
@@ -46,8 +52,6 @@ the lock's hash allows it; versions are compared as pip matches ``==pin``
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import stat
 import threading
@@ -56,15 +60,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pipenv_sync_ext.confine import Confiner, path_problem
+from pipenv_sync_ext.confine import Confiner
 from pipenv_sync_ext.errors import InstallError, SyncError, UnsafePathError
 from pipenv_sync_ext.install.record import dist_scheme
 from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED
 from pipenv_sync_ext.install.writeahead import PARTIAL_SUFFIX
-from pipenv_sync_ext.lock.names import canonical_name
 from pipenv_sync_ext.store import unpacked
 from pipenv_sync_ext.store.cas import LocalArtifact
-from pipenv_sync_ext.store.extract import SCHEMES, check_sizes, parse_entry_points
+from pipenv_sync_ext.store.wheelcheck import check_archive, identity, where_of
 from pipenv_sync_ext.target.interpreter import Interpreter
 from pipenv_sync_ext.target.inventory import InstalledDist, record_paths
 
@@ -93,11 +96,19 @@ def check_wheel(local: LocalArtifact, *, name: str, version: str | None, cache_d
     with _checked_lock:
         if key in _checked:
             return
-    label = local.artifact.filename
-    where = f"{label} (locked as {name}{'==' + version if version else ''})"
-    tree = unpacked.load(cache_dir, local.artifact.sha256) if cache_dir is not None else None
+    where = where_of(local.artifact.filename, name, version)
+    tree = None
+    if cache_dir is not None:
+        try:
+            # One pass: the checks of the zip run while it is unpacked (begun after its download, by gather).
+            tree = unpacked.verified(local, cache_dir, name=name, version=version)
+        except SyncError:
+            unpacked.cancel_pending()
+            raise
+        except (OSError, ValueError):
+            tree = None  # no tree can be made here: the zip is checked as it is, and installer installs it
     if tree is not None:
-        _identity(tree.dist_info, tree.metadata_name, tree.version, name=name, version=version, where=where)
+        identity((tree.dist_info, tree.metadata_name, tree.version), name=name, version=version, where=where)
         placed = tuple((m.scheme, m.dest) for m in tree.files)
         targets = _Targets(name, tree.dist_info, tree.root_scheme, placed, tuple(e[0] for e in tree.entry_points))
     else:
@@ -140,33 +151,40 @@ def check_targets(
     _inside_venv(data, venv, "data")
     data = data.rstrip("/")
 
-    def place(directory: str, dest: str, label: str, what: str) -> None:
-        directory = os.path.abspath(directory)
-        _inside_venv(directory, venv, what)
-        venv_dir = data
-        root, rel = directory, dest
-        if directory.startswith(venv_dir + "/"):
-            root, rel = venv_dir or "/", f"{directory[len(venv_dir) + 1 :]}/{dest}"
-        if root not in confiners:
-            confiners[root] = Confiner(root)
-        confiner = confiners[root]
-        clashes.check(confiner, *confiner.resolve(rel, what=f"{label}: {what}"), label)
+    bases: dict[str, tuple[Confiner, str]] = {}  # scheme directory -> its confiner, and its path under it
 
+    def place(directory: str, dest: str, label: str, what: str) -> None:
+        base = bases.get(directory)
+        if base is None:  # once per directory, not per file: abspath and the split are the same for all
+            absolute = os.path.abspath(directory)
+            _inside_venv(absolute, venv, what)
+            root, lead = absolute, ""
+            if absolute.startswith(data + "/"):
+                root, lead = data or "/", f"{absolute[len(data) + 1 :]}/"
+            if root not in confiners:
+                confiners[root] = Confiner(root)
+            base = bases[directory] = (confiners[root], lead)
+        confiner, lead = base
+        clashes.check(confiner, *confiner.resolve(lead + dest, what=what), label)
+
+    checked: dict[str, _Targets] = {}  # by sha256: the first lock entry checked (one wheel writes the same paths)
+    with _checked_lock:
+        for (sha, _n, _v), t in _checked.items():
+            checked.setdefault(sha, t)
     for local in installs:
-        with _checked_lock:
-            found = [t for (sha, _n, _v), t in _checked.items() if sha == local.artifact.sha256]
-        if not found:
+        targets = checked.get(local.artifact.sha256)
+        if targets is None:
             raise InstallError(f"{local.artifact.filename}: was not checked before installing; not installed")
-        targets = found[0]
         scheme = dist_scheme(interpreter.scheme, targets.name)
         label = local.artifact.filename
         prefix = targets.dist_info + "/"
+        whats = {key: f"{label}: a file for the {key} directory" for key in scheme}
         for key, dest in targets.placed:
             if key == targets.root and dest.startswith(prefix):
                 dest = targets.dist_info + PARTIAL_SUFFIX + dest[len(targets.dist_info) :]
-            place(scheme[key], dest, label, f"a file for the {key} directory")
+            place(scheme[key], dest, label, whats[key])
         for script in targets.scripts:
-            place(scheme["scripts"], script, label, "an entry point's launcher")
+            place(scheme["scripts"], script, label, f"{label}: an entry point's launcher")
 
 
 def _inside_venv(directory: str, venv: Path, what: str) -> None:
@@ -232,30 +250,15 @@ def _name_of(local: LocalArtifact) -> str:
 
 
 def _check_archive(local: LocalArtifact, *, name: str, version: str | None, where: str) -> _Targets:
+    """The checks :func:`~pipenv_sync_ext.store.unpacked.unpack` makes, for a wheel no tree is made of
+    (no cache, or the store cannot hold its tree): the members' bytes by ``installer``'s ``validate_record``."""
     from installer.exceptions import InstallerError
     from installer.records import InvalidRecordEntry
     from installer.sources import WheelFile
-    from installer.utils import parse_metadata_file
 
     with local.path.open("rb") as f, zipfile.ZipFile(f) as archive:
-        check_sizes(archive, local.path.stat().st_size, where)
-        dist_info, where_to = _check_members(archive, where)
-        metadata = parse_metadata_file(archive.read(f"{dist_info}/METADATA").decode("utf-8", "replace"))
-        _identity(dist_info, metadata["Name"] or "", metadata["Version"] or "", name=name, version=version, where=where)
-        wheel = parse_metadata_file(archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace"))
-        wheel_version = wheel["Wheel-Version"] or ""
-        root = "purelib" if wheel["Root-Is-Purelib"] == "true" else "platlib"
-        if not wheel_version.startswith("1."):
-            raise InstallError(f"{where}: unsupported Wheel-Version {wheel_version!r}; not installed")
-        if f"{dist_info}/entry_points.txt" in archive.NameToInfo:
-            try:
-                text = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
-            except UnicodeDecodeError:
-                raise InstallError(f"{where}: entry_points.txt is not UTF-8; not installed") from None
-            scripts = [n for n, _m, _a, _s in parse_entry_points(text, where)]
-        else:
-            scripts = []
-        _check_record(archive, dist_info, where)
+        checked = check_archive(archive, local.path.stat().st_size, where)
+        identity((checked.dist_info, checked.metadata_name, checked.version), name=name, version=version, where=where)
         try:
             source = WheelFile(archive)
             # Every member against RECORD, once per artifact: the store re-hashes the file on each
@@ -267,108 +270,6 @@ def _check_archive(local: LocalArtifact, *, name: str, version: str | None, wher
             raise InstallError(f"{where}: not a valid wheel: {first}; not installed") from None
         if not verified.exists():
             verified.touch()
-    return _Targets(name, dist_info, root, tuple((s or root, d) for s, d in where_to), tuple(scripts))
-
-
-def _check_members(archive: zipfile.ZipFile, where: str) -> tuple[str, list[tuple[str, str]]]:
-    """The one ``.dist-info`` directory and where each file goes (scheme, "" for the root's; path in it)."""
-    names = archive.namelist()
-    files: set[str] = set()
-    dirs: set[str] = set()
-    for item in names:
-        path = item[:-1] if item.endswith("/") else item
-        problem = path_problem(path)
-        if problem is not None:
-            raise UnsafePathError(
-                f"{where}: archive member {item!r} escapes the install location (it {problem}); refused"
-            )
-        parts = path.split("/")
-        if item.endswith("/"):
-            dirs.add(path)
-        elif path in files:
-            raise InstallError(f"{where}: archive member {path!r} appears twice; not installed")
-        else:
-            files.add(path)
-        dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
-    if clash := sorted(files & dirs):
-        raise InstallError(f"{where}: archive member {clash[0]!r} is both a file and a directory; not installed")
-    tops = {n.split("/", 1)[0] for n in files}
-    dist_infos = sorted(t for t in tops if t.endswith(".dist-info") and t in dirs)
-    if len(dist_infos) != 1:
-        found = ", ".join(dist_infos) or "none"
-        raise InstallError(f"{where}: holds {len(dist_infos)} .dist-info directories ({found}), not 1; not installed")
-    dist_info = dist_infos[0]
-    for required in ("METADATA", "WHEEL", "RECORD"):
-        if f"{dist_info}/{required}" not in files:
-            raise InstallError(f"{where}: {dist_info}/{required} is missing; not installed")
-    data_dir = dist_info[: -len(".dist-info")] + ".data"
-    # Where each file lands, schemes resolved: purelib and platlib are one directory in a venv.
-    placed: dict[tuple[str, str], str] = {}
-    placed_dirs: set[tuple[str, str]] = set()
-    where_to: list[tuple[str, str]] = []
-    for path in sorted(files):
-        parts = path.split("/")
-        if parts[0] == data_dir:
-            if len(parts) < 3 or parts[1] not in SCHEMES:
-                raise InstallError(
-                    f"{where}: {path} is not in a valid .data subdirectory ({data_dir}/<scheme>/..., "
-                    f"schemes {', '.join(SCHEMES)}); not installed"
-                )
-            scheme, dest = parts[1], parts[2:]
-        else:
-            scheme, dest = "", parts
-        where_to.append((scheme, "/".join(dest)))
-        scheme = "purelib" if scheme in ("platlib", "") else scheme
-        target = (scheme, "/".join(dest))
-        if target in placed and "__pycache__" not in dest[:-1]:
-            raise InstallError(f"{where}: {placed[target]} and {path} would be installed at one place; not installed")
-        placed[target] = path
-        placed_dirs.update((scheme, "/".join(dest[:i])) for i in range(1, len(dest)))
-    if clash2 := sorted(set(placed) & placed_dirs):
-        raise InstallError(
-            f"{where}: {placed[clash2[0]]} would be installed where another member needs a directory; not installed"
-        )
-    return dist_info, where_to
-
-
-def _check_record(archive: zipfile.ZipFile, dist_info: str, where: str) -> None:
-    try:
-        text = archive.read(f"{dist_info}/RECORD").decode("utf-8")
-        rows = list(csv.reader(io.StringIO(text)))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InstallError(f"{where}: {dist_info}/RECORD cannot be read ({exc}); not installed") from None
-    for number, row in enumerate(rows, 1):
-        if row and len(row) != 3:
-            raise InstallError(f"{where}: {dist_info}/RECORD line {number} has {len(row)} fields, not 3; not installed")
-
-
-def _identity(dist_info: str, meta_name: str, meta_version: str, *, name: str, version: str | None, where: str) -> None:
-    stem = dist_info[: -len(".dist-info")]
-    dir_name, _, dir_version = stem.rpartition("-")
-    if (
-        version is not None
-        and canonical_name(dir_name) == name == canonical_name(meta_name)
-        and dir_version == meta_version == version
-    ):
-        return  # the usual wheel, spelled as locked: no version parser needed (issue 16)
-    from packaging.specifiers import InvalidSpecifier, Specifier
-    from packaging.utils import canonicalize_name
-    from packaging.version import InvalidVersion, Version
-
-    if canonicalize_name(dir_name) != name or canonicalize_name(meta_name) != name:
-        other = meta_name if canonicalize_name(meta_name) != name else dir_name
-        raise InstallError(f"{where}: is a wheel of {other!r}, not of {name!r} ({dist_info}); not installed")
-    if version is None:
-        return
-    try:
-        # As pip matches a pin: "==2.1.0" accepts 2.1.0+cpu (no local label in the pin), "==2.1.0+cpu" only it.
-        pin = Specifier(f"=={version}")
-        found = [(what, Version(v)) for what, v in ((dist_info, dir_version), ("METADATA", meta_version))]
-    except (InvalidVersion, InvalidSpecifier):
-        raise InstallError(
-            f"{where}: {dist_info} / METADATA give version {dir_version!r} / {meta_version!r}, "
-            f"not the lock's {version}; not installed"
-        ) from None
-    for what, v in found:
-        if not pin.contains(v, prereleases=True):
-            raise InstallError(f"{where}: {what} says version {v}, the lock pins {version}; not installed")
+    root = checked.root
+    placed = tuple((s or root, d) for s, d in checked.where_to)
+    return _Targets(name, checked.dist_info, root, placed, tuple(e[0] for e in checked.entry_points))

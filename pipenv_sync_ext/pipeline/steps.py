@@ -182,6 +182,7 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
         pip_cache=pip_cache,
         builder=builder,
         progress=run.progress,
+        unpack=True,  # checked and unpacked while the other downloads run; collected by check_wheel below
     )
     for package in packages:
         execute.check_wheel(artifacts[package.name], package.name, run.cache_dir)

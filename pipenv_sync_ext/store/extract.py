@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import configparser
-import csv
 import hashlib
 import io
 import os
@@ -118,45 +117,80 @@ def parse_entry_points(text: str, label: str) -> list[list[str]]:
     return found
 
 
-def extract(archive: zipfile.ZipFile, dest: Path, label: str) -> dict[str, object]:
-    """Write every member under ``dest``, checked against RECORD; the manifest's content."""
-    from installer.utils import parse_metadata_file
-    from packaging.utils import canonicalize_name
+_SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 
+
+def _expected(row: list[str] | None, path: str, label: str) -> tuple[str, str, int]:
+    """RECORD's hash algorithm, value (RECORD form) and size for ``path``: as strict as ``installer``'s
+    ``validate_record`` (listed, a known algorithm, an integer size, neither missing)."""
+    if row is None:
+        raise InstallError(f"{label}: {path} is not listed in RECORD; not installed")
+    algorithm, _, value = row[1].partition("=")
+    if not row[1] or not row[2]:
+        raise InstallError(f"{label}: RECORD gives no hash or no size for {path}; not installed")
+    if not value or algorithm not in hashlib.algorithms_available:
+        raise InstallError(f"{label}: RECORD's hash for {path} is not '<algorithm>=<digest>'; not installed")
+    try:
+        size = int(row[2])
+    except ValueError:
+        raise InstallError(f"{label}: RECORD's size for {path} is not a number; not installed") from None
+    return algorithm, row[1], size
+
+
+def extract(
+    archive: zipfile.ZipFile,
+    dest: Path,
+    *,
+    label: str,
+    dist_info: str,
+    root_scheme: str,
+    record: dict[str, list[str]],
+    read: dict[str, bytes],
+) -> tuple[list[list[object]], int]:
+    """Write every member under ``dest``, each hashed against RECORD as it is written; the manifest's
+    ``files`` rows (path, scheme, path in it, sha256, size, executable) and the tree's mtime.
+
+    Every member is inflated once, here: RECORD lists every file with its hash
+    and size (``installer``'s rule), and a member whose bytes differ refuses the
+    wheel (the caller removes what was written); those the checks read already
+    (``read``: METADATA, WHEEL...) are written from memory. Members that are not written
+    (``__pycache__``, ``INSTALLER``) are hashed all the same, as ``installer``
+    would; RECORD itself must list itself without a hash; signatures
+    (``RECORD.jws``/``.p7s``) must not be listed, and are not installed.
+    """
     infos = [i for i in archive.infolist() if not i.filename.endswith("/")]
-    tops = {i.filename.split("/", 1)[0] for i in infos}
-    dist_infos = [t for t in tops if t.endswith(".dist-info")]
-    if len(dist_infos) != 1:
-        raise InstallError(f"{label}: holds {len(dist_infos)} .dist-info directories, not 1; not installed")
-    dist_info = dist_infos[0]
     data_dir = dist_info[: -len(".dist-info")] + ".data"
-    wheel = parse_metadata_file(archive.read(f"{dist_info}/WHEEL").decode("utf-8"))
-    if not (wheel["Wheel-Version"] or "").startswith("1."):
-        raise InstallError(f"{label}: unsupported Wheel-Version {wheel['Wheel-Version']!r}; not installed")
-    root_scheme = "purelib" if wheel["Root-Is-Purelib"] == "true" else "platlib"
-    metadata = parse_metadata_file(archive.read(f"{dist_info}/METADATA").decode("utf-8", "replace"))
-    name, version = metadata["Name"] or "", metadata["Version"] or ""
-    record_text = archive.read(f"{dist_info}/RECORD").decode("utf-8")
-    record = {row[0]: row for row in csv.reader(io.StringIO(record_text)) if row}
-    entry_points: list[list[str]] = []
-    if f"{dist_info}/entry_points.txt" in archive.NameToInfo:
-        text = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
-        entry_points = parse_entry_points(text, label)
-
     mtime_ns = int(time.time()) // 2 * 2 * 1_000_000_000  # whole (even) seconds: any filesystem keeps it as is
     base = str(dest)
     made: set[str] = set()
     files: list[list[object]] = []
-    skip = {f"{dist_info}/RECORD", f"{dist_info}/INSTALLER"}
+    record_path = f"{dist_info}/RECORD"
+    signatures = {f"{dist_info}/{name}" for name in _SIGNATURES}
+    skip = {f"{dist_info}/INSTALLER"}
     for info in infos:
         path = info.filename
         parts = path.split("/")
-        if path in skip or "__pycache__" in parts[:-1]:
-            continue  # written by the install / never installed (as installer does)
+        row = record.get(path)
+        if path in signatures:
+            if row is not None:
+                raise InstallError(f"{label}: RECORD lists {path}, a signature of RECORD itself; not installed")
+            continue
+        if path == record_path:
+            if row is None or row[1] or row[2]:
+                raise InstallError(f"{label}: RECORD must list itself without a hash or size; not installed")
+            continue
+        algorithm, expected, expected_size = _expected(row, path, label)
         if path.startswith("/") or "\\" in path or ".." in parts:
             raise InstallError(f"{label}: archive member {path!r} escapes the install location; not installed")
         if "" in parts or "." in parts or "\0" in path:
             raise ValueError(f"member {path!r} has no place in a tree")  # installer copes: it installs instead
+        digest = hashlib.sha256()
+        other = None if algorithm == "sha256" else hashlib.new(algorithm)
+        if path in skip or "__pycache__" in parts[:-1]:
+            # Not installed (as installer does), but checked as installer would.
+            size = _hash_member(archive, info, digest, other, data=read.get(path))
+            _compare(record_hash(other or digest), size, expected, expected_size, path, label)
+            continue
         if parts[0] == data_dir:
             if len(parts) < 3 or parts[1] not in SCHEMES:
                 raise InstallError(f"{label}: {path} is not in a valid .data subdirectory; not installed")
@@ -170,42 +204,45 @@ def extract(archive: zipfile.ZipFile, dest: Path, label: str) -> dict[str, objec
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        expected = record.get(path)
-        algorithm = expected[1].partition("=")[0] if expected and expected[1] else "sha256"
-        digest = hashlib.sha256()
-        other = None if algorithm == "sha256" else hashlib.new(algorithm)
-        size = 0
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o555 if executable else 0o444)
         try:
-            with archive.open(info) as src:
-                while chunk := src.read(1 << 20):
-                    digest.update(chunk)
-                    if other is not None:
-                        other.update(chunk)
-                    size += len(chunk)
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
+            size = _hash_member(archive, info, digest, other, fd=fd, data=read.get(path))
             os.utime(fd, ns=(mtime_ns, mtime_ns))
         finally:
             os.close(fd)
-        ours = record_hash(digest)
-        if (
-            expected
-            and expected[1]
-            and (record_hash(other or digest) != expected[1] or (expected[2] and int(expected[2]) != size))
-        ):
-            raise InstallError(f"{label}: {path} does not match the hash its RECORD gives; not installed")
-        files.append([path, scheme, rel, ours, size, int(executable)])
+        _compare(record_hash(other or digest), size, expected, expected_size, path, label)
+        files.append([path, scheme, rel, record_hash(digest), size, int(executable)])
     if files:
         mtime_ns = os.stat(f"{base}/{files[0][0]}").st_mtime_ns  # as the filesystem keeps it
-    return {
-        "name": canonicalize_name(name),
-        "metadata_name": name,
-        "version": version,
-        "dist_info": dist_info,
-        "root_scheme": root_scheme,
-        "mtime_ns": mtime_ns,
-        "files": files,
-        "entry_points": entry_points,
-    }
+    return files, mtime_ns
+
+
+def _hash_member(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    digest: hashlib._Hash,
+    other: hashlib._Hash | None,
+    *,
+    fd: int = -1,
+    data: bytes | None = None,
+) -> int:
+    """Inflate one member once (or take ``data``, read already): hashed, and written to ``fd`` when given,
+    chunk by chunk; its size."""
+    size = 0
+    with io.BytesIO(data) if data is not None else archive.open(info) as src:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            if other is not None:
+                other.update(chunk)
+            size += len(chunk)
+            if fd >= 0:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+    return size
+
+
+def _compare(actual: str, size: int, expected: str, expected_size: int, path: str, label: str) -> None:
+    # The digests compared, not the algorithm's spelling ("SHA256=" names sha256 too, as installer reads it).
+    if actual.partition("=")[2] != expected.partition("=")[2] or size != expected_size:
+        raise InstallError(f"{label}: {path} does not match the hash its RECORD gives; not installed")

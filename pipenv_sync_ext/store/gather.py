@@ -26,6 +26,7 @@ from pipenv_sync_ext.lock.model import LockedPackage
 from pipenv_sync_ext.store.artifact import best_wheel, is_sdist
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.findlinks import FindLinks
+from pipenv_sync_ext.store.shortfall import Missing, missing_hint, raise_if_unreachable
 
 if TYPE_CHECKING:  # fetch (http, ssl, email) is imported only by whoever makes a client
     from pipenv_sync_ext.store.index import IndexClient, RemoteFile
@@ -36,18 +37,6 @@ _FETCH_WORKERS = 8
 
 # Where an artifact came from (``origins``, for reports): already stored, or copied/downloaded now.
 STORE, FIND_LINKS, PIP_CACHE, INDEX = "store", "find-links", "pip-cache", "index"
-
-
-@dataclass(frozen=True)
-class Missing:
-    package: LockedPackage
-    reason: str
-    unreachable: bool = False  # the index host could not be resolved or connected to
-
-    def describe(self) -> str:
-        if self.reason.startswith("hash mismatch for"):  # names the package already
-            return f"[{self.package.category}] {self.reason}"
-        return f"[{self.package.category}] {self.package.name}=={self.package.version}: {self.reason}"
 
 
 def _allowed_hashes(package: LockedPackage, limit: int = 3) -> str:
@@ -122,6 +111,7 @@ def gather(
     origins: dict[str, str] | None = None,
     builder: WheelBuilder | None = None,
     keep_sdists: bool = False,
+    unpack: bool = False,
 ) -> dict[str, LocalArtifact]:
     """A verified artifact for each package (by name), or :class:`MissingArtifactsError`.
 
@@ -131,6 +121,10 @@ def gather(
 
     ``origins`` (sha256 -> :data:`STORE`, :data:`FIND_LINKS`, :data:`PIP_CACHE`
     or :data:`INDEX`) is filled in when given.
+
+    ``unpack``: each wheel's checks and unpacking into the store begin as soon as
+    it is there (:func:`~pipenv_sync_ext.store.unpacked.start`), a download's in
+    its own thread, so they overlap the downloads still running.
     """
     origins = {} if origins is None else origins
     progress = progress or LineProgress(log)
@@ -154,7 +148,7 @@ def gather(
                     missing.append(Missing(package, str(exc)))
                     continue
         if local is not None:
-            found[package.name] = local
+            found[package.name] = _stored(store, package, local, unpack)
         elif client is None:
             places = "the store, --find-links" + (" or pip's cache" if pip_cache is not None else "")
             reason = (
@@ -171,7 +165,9 @@ def gather(
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             results = list(
                 pool.map(
-                    lambda item: _fetch_one(item[0], tag_rank, store, client, progress, builder, keep_sdists),
+                    lambda item: _fetch_one(
+                        item[0], tag_rank, store, client, progress, builder, keep_sdists, unpack=unpack
+                    ),
                     remote_needed,
                 )
             )
@@ -184,38 +180,19 @@ def gather(
                 origins.setdefault(result.artifact.sha256, INDEX)
 
     if missing:
-        _raise_if_unreachable(missing, client, lock_label)
+        if unpack:
+            from pipenv_sync_ext.store import unpacked
+
+            unpacked.cancel_pending()  # nothing will be installed
+        raise_if_unreachable(missing, client, lock_label)
         # One headline, however many are missing (pipelines grep and alert on it); a line per package below.
         raise MissingArtifactsError(
             f"{lock_label}: {len(missing)} locked package(s) have no usable artifact; nothing was changed",
             details=[m.describe() for m in missing],
-            hint=_missing_hint(missing, client),
+            hint=missing_hint(missing, client),
         )
     pins = {p.name: p.version for p in packages}
     return {name: dataclasses.replace(local, locked=(name, pins[name])) for name, local in found.items()}
-
-
-def _raise_if_unreachable(missing: Sequence[Missing], client: IndexClient | None, lock_label: str) -> None:
-    """When the index host itself is out of reach, that is the one thing to say (once, not per package)."""
-    if client is None or not missing or not all(m.unreachable for m in missing):
-        return
-    hosts = sorted(client.unreachable.items())
-    raise MissingArtifactsError(
-        f"{lock_label}: cannot reach {', '.join(host for host, _ in hosts)}; {len(missing)} locked package(s) "
-        "not fetched, nothing was changed",
-        details=[f"{host}: {why}" for host, why in hosts]
-        + [f"[{m.package.category}] {m.package.name}=={m.package.version}" for m in missing],
-        hint="without network access, sync with --offline from the store (and --find-links DIR with the "
-        "artifacts); or give a mirror you can reach (--index-url URL, --find-links URL)",
-    )
-
-
-def _missing_hint(missing: Sequence[Missing], client: IndexClient | None) -> str:
-    if client is None:  # --offline: the store is what is short
-        return "run `pipenv-sync fetch` where the index is reachable, then sync again; or sync without --offline"
-    if any("is listed by" in m.reason or "hash mismatch" in m.reason for m in missing):
-        return "the lock's hashes are not the index's files: relock (`pipenv lock`), or fix the [[source]]"
-    return "relock (`pipenv lock`) for this interpreter, or pass --find-links DIR|URL with the locked files"
 
 
 def _missing(package: LockedPackage, exc: FetchError) -> Missing:
@@ -232,6 +209,8 @@ def _fetch_one(
     progress: Progress,
     builder: WheelBuilder | None = None,
     keep_sdists: bool = False,
+    *,
+    unpack: bool = False,
 ) -> LocalArtifact | Missing:
     try:
         remote = client.list_files(package)
@@ -253,15 +232,25 @@ def _fetch_one(
             if builder is None or not sdists:
                 return Missing(package, f"only an sdist is locked ({names}) and no wheel can be built from it")
             try:
-                return builder.build(package, _download(client, sdists[0], store, progress))
+                built = builder.build(package, _download(client, sdists[0], store, progress))
+                return _stored(store, package, built, unpack)
             except FetchError as exc:
                 return _missing(package, exc)
         return Missing(package, f"no wheel compatible with this interpreter; the lock allows: {names}")
     chosen = next(r for r in remote if r.artifact == best)
     try:
-        return _download(client, chosen, store, progress)
+        return _stored(store, package, _download(client, chosen, store, progress), unpack)
     except FetchError as exc:
         return _missing(package, exc)
+
+
+def _stored(store: Store, package: LockedPackage, local: LocalArtifact, unpack: bool) -> LocalArtifact:
+    """``local``, whose checks and unpacking begin now when ``unpack`` (in this thread: a download's)."""
+    if unpack and local.artifact.is_wheel:
+        from pipenv_sync_ext.store import unpacked
+
+        unpacked.start(local, store.root, name=package.name, version=package.version)
+    return local
 
 
 def _download(client: IndexClient, remote: RemoteFile, store: Store, progress: Progress) -> LocalArtifact:
@@ -386,11 +375,11 @@ def gather_every_file(
             places += " or the index" if client is not None else ""
             missing.append(Missing(package, f"none of the {len(package.hashes)} files the lock allows is in {places}"))
     if missing:
-        _raise_if_unreachable(missing, client, lock_label)
+        raise_if_unreachable(missing, client, lock_label)
         raise MissingArtifactsError(
             f"{lock_label}: {len(missing)} locked file(s) could not be fetched; nothing was changed",
             details=[m.describe() for m in missing],
-            hint=_missing_hint(missing, client),
+            hint=missing_hint(missing, client),
         )
     return EveryFile(
         [(p, a) for i, p in enumerate(packages) for a in sorted(have[i].values(), key=lambda a: a.artifact.filename)],

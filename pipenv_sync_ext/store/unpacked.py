@@ -5,13 +5,19 @@ their archive paths, except ``RECORD``, ``INSTALLER`` and ``__pycache__``)
 and ``manifest.json``: the distribution's canonical name, its
 ``.dist-info``, the scheme of the archive root (``Root-Is-Purelib``), the
 entry points, and per member its scheme and path within it (``.data/``
-layout), sha256 (RECORD form), size and executable bit. A tree is made on
-first use of a stored wheel whose sha256 and RECORD were verified
-(:func:`pipenv_sync_ext.install.preflight.check_wheel`): the zip is re-hashed through the same
-file descriptor that is unzipped, every member is checked against RECORD
-while it is written, into a staging directory under ``<cache>/v1/tmp``
-that is renamed into place (a concurrent twin wins harmlessly). The zip
-stays in the store as the source of truth; a tree can always be rebuilt.
+layout), sha256 (RECORD form), size and executable bit. A tree is made in
+one pass over the stored zip (:func:`unpack`): the zip re-hashed through the
+file descriptor that is unzipped, every check of its central directory
+(:mod:`.wheelcheck`), the lock entry's identity, then every member inflated
+once and hashed against RECORD as it is written, into a staging directory
+under ``<cache>/v1/tmp`` that is renamed into place (a concurrent twin wins
+harmlessly); a refusal removes the staging directory. ``manifest.json`` is
+written last: a tree is the verdict that the wheel passed every check, and
+preflight reads it instead of opening the zip again. :func:`start` begins
+this as soon as a wheel is in the store (from gather's download threads), in
+a pool of one thread per core, so unpacking overlaps the other downloads;
+:func:`verified` collects it. The zip stays in the store as the source of
+truth; a tree can always be rebuilt.
 
 Files are made read-only (0o444, 0o555 when executable) and all get one
 mtime, recorded in the manifest. Before a tree is used, every file is
@@ -22,6 +28,7 @@ are not fsynced one by one (thousands of fsyncs cost seconds): a tree cut
 short by a power loss has files of the wrong size, which that check sees.
 A wheel with a tree skips the zip checks of preflight but its identity (see
 :mod:`pipenv_sync_ext.install.preflight`): they passed when the tree was made.
+A tree made by this process is not stat'ed again before linking (``_fresh``).
 
 Trees are made, checked and discarded here; :mod:`.extract` writes a tree's
 files from the zip; :mod:`pipenv_sync_ext.install.linkinstall` installs from it.
@@ -38,7 +45,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -135,6 +142,7 @@ def load(cache_dir: Path, sha256: str) -> Unpacked | None:
 def forget(root: Path) -> None:
     with _loaded_lock:
         _loaded.pop(root, None)
+        _fresh.discard(root)
 
 
 def damaged(tree: Unpacked, *, deep: bool = False) -> list[str]:
@@ -188,7 +196,9 @@ def prepare(local: LocalArtifact, cache_dir: Path, *, deep: bool, warn: Say) -> 
     sha = local.artifact.sha256
     tree = load(cache_dir, sha)
     if tree is not None:
-        bad = damaged(tree, deep=deep)
+        with _loaded_lock:
+            fresh = tree.root in _fresh
+        bad = [] if fresh and not deep else damaged(tree, deep=deep)
         if not bad:
             return tree
         more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
@@ -199,15 +209,23 @@ def prepare(local: LocalArtifact, cache_dir: Path, *, deep: bool, warn: Say) -> 
         discard(cache_dir, sha)
     elif (unpacked_root(cache_dir) / sha).exists():
         discard(cache_dir, sha)  # no readable manifest: not ours to trust
-    return unpack(local, cache_dir)
+    return unpack(local, cache_dir, expect=local.locked)
 
 
-def unpack(local: LocalArtifact, cache_dir: Path) -> Unpacked:
-    """Unpack a stored wheel into the store's ``unpacked/`` (staged, then renamed into place)."""
+def unpack(local: LocalArtifact, cache_dir: Path, *, expect: tuple[str, str | None] | None = None) -> Unpacked:
+    """Check a stored wheel and unpack it into the store's ``unpacked/`` in one pass (staged, then renamed
+    into place): the zip re-hashed, :func:`~.wheelcheck.check_archive`, the lock entry ``expect`` (name,
+    pin) against its identity, then every member inflated once, hashed against RECORD as it is written.
+    A refusal is a :class:`~pipenv_sync_ext.errors.SyncError` naming the wheel (and the lock entry), and
+    leaves no tree; a :class:`ValueError` or :class:`OSError`: no tree can be made (installer may cope)."""
     import zipfile
+
+    from pipenv_sync_ext.lock.names import canonical_name
+    from pipenv_sync_ext.store.wheelcheck import check_archive, identity, where_of
 
     sha = local.artifact.sha256
     label = local.artifact.filename
+    where = where_of(label, *expect) if expect is not None else label
     tmp = cache_dir / "v1" / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=tmp, prefix="unpack-"))
@@ -218,10 +236,32 @@ def unpack(local: LocalArtifact, cache_dir: Path) -> Unpacked:
                 h.update(chunk)
             if h.hexdigest() != sha:
                 raise InstallError(f"{local.path}: content changed since it was verified; not installed")
+            size = f.tell()
             f.seek(0)
             with zipfile.ZipFile(f) as archive:
-                manifest = extract(archive, staging / "files", label)
-        manifest.update(format=FORMAT, sha256=sha, wheel=label)
+                checked = check_archive(archive, size, where)
+                if expect is not None:
+                    name, version = expect
+                    found = checked.dist_info, checked.metadata_name, checked.version
+                    identity(found, name=name, version=version, where=where)
+                files, mtime_ns = extract(
+                    archive, staging / "files", label=where, dist_info=checked.dist_info, root_scheme=checked.root,
+                    record=checked.record, read=checked.read,
+                )  # fmt: skip
+        manifest = {
+            "format": FORMAT,
+            "sha256": sha,
+            "wheel": label,
+            "name": canonical_name(checked.metadata_name),  # packaging's, without its import in the pool
+            "metadata_name": checked.metadata_name,
+            "version": checked.version,
+            "dist_info": checked.dist_info,
+            "root_scheme": checked.root,
+            "mtime_ns": mtime_ns,
+            "files": files,
+            "entry_points": [list(e) for e in checked.entry_points],
+        }
+        # Written last: a tree with a manifest passed every check (the verdict preflight reads).
         (staging / "manifest.json").write_text(json.dumps(manifest, separators=(",", ":")), encoding="utf-8")
         final = unpacked_root(cache_dir) / sha
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -230,16 +270,69 @@ def unpack(local: LocalArtifact, cache_dir: Path) -> Unpacked:
         except OSError:
             if load(cache_dir, sha) is None:  # not a concurrent twin that won
                 raise
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, csv.Error) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, UnicodeDecodeError, csv.Error, EOFError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InstallError(f"{label}: not a valid wheel: {first}; not installed") from None
+        raise InstallError(f"{where}: not a valid wheel: {first}; not installed") from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     tree = load(cache_dir, sha)
     if tree is None:
         raise InstallError(f"{label}: its unpacked copy in {cache_dir} cannot be read back")
+    with _loaded_lock:
+        _fresh.add(tree.root)
     return tree
+
+
+_fresh: set[Path] = set()  # trees this process made: intact (prepare does not stat them again, unless deep)
+
+# Checks and unpacks begun as soon as a wheel is in the store (gather), collected by preflight.
+_jobs: dict[tuple[Path, str, str, str | None], Future[Unpacked]] = {}
+_jobs_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _verify_unpack(local: LocalArtifact, cache_dir: Path, expect: tuple[str, str | None]) -> Unpacked:
+    tree = load(cache_dir, local.artifact.sha256)
+    if tree is not None:
+        return tree  # checked when it was made; its identity is the caller's to compare, damage prepare's
+    if (unpacked_root(cache_dir) / local.artifact.sha256).exists():
+        discard(cache_dir, local.artifact.sha256)  # no readable manifest: not ours to trust
+    return unpack(local, cache_dir, expect=expect)
+
+
+def start(local: LocalArtifact, cache_dir: Path, *, name: str, version: str | None) -> None:
+    """Begin checking and unpacking a stored wheel for the lock entry ``name==version`` now, in a pool of
+    :data:`WORKERS` threads (so it overlaps downloads still running); :func:`verified` collects it.
+
+    Decided here: the pool is the process's, shared by every caller, because the
+    work is CPU-bound (inflate, hash) and the machine's cores are the bound.
+    """
+    global _pool
+    key = (cache_dir, local.artifact.sha256, name, version)
+    with _jobs_lock:
+        if key in _jobs:
+            return
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="unpack")
+        _jobs[key] = _pool.submit(_verify_unpack, local, cache_dir, (name, version))
+
+
+def verified(local: LocalArtifact, cache_dir: Path, *, name: str, version: str | None) -> Unpacked:
+    """The tree of a stored wheel, checked (every member against RECORD) as :func:`unpack` does: the job
+    :func:`start` began (waited for), else done now. Raises as :func:`unpack` does."""
+    with _jobs_lock:
+        job = _jobs.get((cache_dir, local.artifact.sha256, name, version))
+    if job is None:
+        return _verify_unpack(local, cache_dir, (name, version))
+    return job.result()
+
+
+def cancel_pending() -> None:
+    """Drop the jobs not begun yet: the sync is failing, nobody will collect them."""
+    with _jobs_lock:
+        for job in _jobs.values():
+            job.cancel()
 
 
 def prepare_all(
@@ -253,19 +346,26 @@ def prepare_all(
     """An intact unpacked tree per wheel, in parallel; None (with a warning) where one cannot be made.
     ``done``: called once per wheel (from any thread), for a progress display."""
 
+    said = threading.Lock()
+
+    def say(message: str) -> None:  # one at a time: the pool's threads would interleave their lines
+        with said:
+            warn(message)
+
     def one(local: LocalArtifact) -> Unpacked | None:
         try:
             return attempt(local)
         finally:
             if done is not None:
-                done()
+                with said:  # the progress line is redrawn on the same terminal as the warnings
+                    done()
 
     def attempt(local: LocalArtifact) -> Unpacked | None:
         try:
-            return prepare(local, cache_dir, deep=deep, warn=warn)
+            return prepare(local, cache_dir, deep=deep, warn=say)
         except (OSError, ValueError) as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            warn(
+            say(
                 f"{local.artifact.filename}: cannot be unpacked into {unpacked_root(cache_dir)} ({first}); "
                 "installing it from the wheel"
             )
