@@ -112,3 +112,25 @@ def test_a_compiled_lock_another_user_could_write_does_not_hide_a_stale_lock_fro
     proc = run_cli(*args, "--dev", "--deploy", env=env)
     assert proc.returncode == 3, proc.stderr
     assert "planted note" not in proc.stderr
+
+
+def test_an_unpacked_tree_whose_manifest_another_user_could_write_is_unpacked_again(tmp_path: Path) -> None:
+    """Trees are linked into venvs as they are (checked by stat): one planted with its own manifest in a cache
+    another user can write must not be installed. Simulated: a tree file's bytes changed (same size and
+    mtime), the manifest world-writable."""
+    import os
+
+    args, env, _ = _two_sections(tmp_path)
+    assert run_cli(*args, env=env).returncode == 0
+    (manifest,) = (tmp_path / "cache").glob("v1/unpacked/*/manifest.json")
+    module = next(manifest.parent.rglob("alpha/__init__.py"))
+    honest, stat = module.read_bytes(), module.stat()
+    module.chmod(0o644)
+    module.write_bytes(b"X" * len(honest))  # what a planted tree would hold
+    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    module.chmod(stat.st_mode)
+    manifest.chmod(0o666)
+    fresh = tmp_path / "fresh"
+    proc = run_cli(*[fresh if a == tmp_path / "venv" else a for a in args], env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert next(fresh.glob("lib/python*/site-packages/alpha/__init__.py")).read_bytes() == honest
