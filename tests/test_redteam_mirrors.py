@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipenv_sync_ext.store.wheeltags import tags_problem
 
-from .support import Index, build_wheel, cli_env, lock_entry, run_cli, sha256_file, write_project
+from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, sha256_file, write_project
 
 
 def test_a_page_that_names_another_platforms_wheel_as_pure_python_is_refused(tmp_path: Path) -> None:
@@ -46,3 +46,20 @@ def test_wheels_whose_names_agree_with_their_wheel_file_are_not_refused(tmp_path
     assert tags_problem(linux, "beta-1.0-cp311-cp311-win_amd64.whl") is not None
     assert tags_problem(linux, "beta-1.0-py3-none-any.whl") is not None
     assert tags_problem(linux, "beta-1.0-cp311-cp311-manylinux_2_17_aarch64.whl") is not None
+
+
+def test_a_local_find_links_file_named_for_another_platform_is_refused(tmp_path: Path) -> None:
+    """A shared wheelhouse directory holding the lock-allowed Windows wheel's bytes as ``py3-none-any``."""
+    windows = build_wheel(
+        tmp_path / "built", "alpha", "1.0", tag="cp311-cp311-win_amd64", files={"alpha/_native.pyd": b"MZ"}
+    )
+    project = write_project(tmp_path / "proj", {"default": {"alpha": lock_entry([windows], "1.0")}})
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shutil.copyfile(windows, shared / "alpha-1.0-py3-none-any.whl")
+    venv = tmp_path / "venv"
+    proc = run_cli("--project", project, "--venv", venv, "--offline", "--find-links", shared, env=cli_env(tmp_path))
+    assert proc.returncode != 0, proc.stderr
+    assert "its WHEEL file says it is for cp311-cp311-win_amd64" in " ".join(proc.stderr.split())
+    assert not list((tmp_path / "cache").glob("v1/artifacts/*/*/*.whl"))
+    assert not venv.exists() or installed(venv) == {}
