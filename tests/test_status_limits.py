@@ -214,8 +214,28 @@ def test_a_gzip_bomb_listing_page_is_refused_at_once_not_retried_as_unreachable(
         pages = [line for line in asked if "/simple/alpha/" in line]
     assert code == 4, out
     assert "page inflates beyond 64 MiB; refused" in out and "unreachable" not in out and "retrying" not in out, out
-    assert len(pages) == 2  # one for the listing, one for the status check: neither retried
+    assert len(pages) == 1  # the listing and the status check share one fetch (store/pagememo.py), not retried
     assert not (tmp_path / "v").exists() or installed(tmp_path / "v") == {}
+
+
+def test_a_page_refused_at_one_source_makes_the_next_source_serve_the_package(tmp_path: Path, index: Index) -> None:
+    """A gzip bomb at the first source is that source's refusal, not the package's: the next one lists it."""
+    bomb = gzip.compress(b" " * (65 << 20), compresslevel=9)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.pypi.simple.v1+json\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: " + str(len(bomb)).encode() + b"\r\n\r\n"
+    )
+    wheel = build_wheel(tmp_path / "wheels", "alpha", "1.0")
+    index.add(wheel)
+    with canned(head, bomb) as (url, asked):
+        project = write_project(tmp_path / "proj", {"default": {"alpha": lock_entry([wheel], "1.0")}}, index_url=url)
+        _add_source(project, index.url)  # the good index second: asked only because the first refused
+        code, out = _sync(project, tmp_path / "v", env=cli_env(tmp_path))
+        pages = [line for line in asked if "/simple/alpha/" in line]
+    assert code == 0, out
+    assert installed(tmp_path / "v") == {"alpha": "1.0"}
+    assert "/simple/alpha/" in index.requests and any(r.startswith("/files/") for r in index.requests), index.requests
+    assert len(pages) == 1  # the listing and the status check shared the one page (refused once, not retried)
 
 
 def test_a_json_page_is_read_unparsed_only_when_nothing_on_it_can_be_yanked_or_a_status() -> None:

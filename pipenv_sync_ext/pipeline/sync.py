@@ -50,11 +50,17 @@ def sync(
                 stamp_hit=True,
                 packages=hit.packages,
             )
-    from pipenv_sync_ext.pipeline.run import run_pipeline
+    from pipenv_sync_ext.store import pagememo
 
-    return run_pipeline(
-        project=project, venv=venv, key=key, options=options, warn=warn, log=log, started=started, progress=progress
-    )
+    pagememo.open_run()  # the status check and the listing fetch each page once (store/pagememo.py)
+    try:
+        from pipenv_sync_ext.pipeline.run import run_pipeline
+
+        return run_pipeline(
+            project=project, venv=venv, key=key, options=options, warn=warn, log=log, started=started, progress=progress
+        )
+    finally:
+        pagememo.close_run()
 
 
 def stamp_key(project: Project, options: Options) -> stamp.Key | None:

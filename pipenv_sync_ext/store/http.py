@@ -45,7 +45,6 @@ import os
 import ssl
 import stat
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -69,6 +68,7 @@ from urllib3.exceptions import (
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.redact import redact, register_url
 from pipenv_sync_ext.store.httpbody import MAX_PAGE
+from pipenv_sync_ext.store.pace import Pace
 from pipenv_sync_ext.store.reach import proxy_for, unreachable_reason
 from pipenv_sync_ext.store.tls import CAChoice, ca_choice
 
@@ -76,7 +76,6 @@ MAX_PER_HOST = 8  # connections to one host for the whole run: gather.py's downl
 TIMEOUT = 30.0  # seconds to connect, and between two reads of an answer
 _REDIRECTS = 10
 _DRAIN = 64 << 10  # bytes of an unread answer (an error page) read to keep its connection, rather than close it
-LOW_SPEED, LOW_SPEED_TIME = 1024, 60.0  # bytes a second, over seconds: slower than that is given up (Pace)
 _POOLS = 32  # hosts kept at once (an index, its CDN, a mirror or two); more are opened again as needed
 
 # verify_ssl = false is the lock's own choice (pipenv writes it): not warned about on every request.
@@ -158,6 +157,7 @@ class Transport:
         self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
         self._lock = threading.Lock()
         self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host) -> its proxy, decided once
 
     def page(self, url: str, *, headers: Mapping[str, str], verify: bool) -> Page:
         """The page at ``url``, read whole and bounded; ``HTTPError`` for a final answer other than 2xx."""
@@ -184,7 +184,7 @@ class Transport:
         return Stream(raw, _final_url(raw, url))
 
     def _request(self, url: str, *, headers: Mapping[str, str], verify: bool, read_retries: int) -> Any:
-        proxy = proxy_for(url)
+        proxy = self._proxy(url)
         manager = self._manager(proxy, verify)
         retries = urllib3.Retry(total=None, connect=0, read=read_retries, status=0, other=0, redirect=_REDIRECTS)
         try:
@@ -197,6 +197,17 @@ class Transport:
             return raw
         _finish(raw)
         raise urllib.error.HTTPError(_final_url(raw, url), raw.status, raw.reason or "", _message(raw.headers), None)
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy for ``url``'s scheme and host, decided on the first request to it: urllib reads the
+        environment (and ``no_proxy``) on every call, ~0.6 ms each, 30 ms over a status check's 46 pages."""
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        try:
+            return self._proxies[key]
+        except KeyError:
+            found = self._proxies[key] = proxy_for(url)
+            return found
 
     def _manager(self, proxy: str | None, verify: bool) -> urllib3.PoolManager:
         with self._lock:
@@ -252,31 +263,6 @@ class Transport:
                 context.verify_mode = ssl.CERT_NONE
             self._contexts[verify] = context
         return context
-
-
-class Pace:
-    """Gives up on an answer that trickles: fewer than :data:`LOW_SPEED` bytes a second over a whole
-    :data:`LOW_SPEED_TIME` window (curl's ``--speed-limit``/``--speed-time``). The read timeout alone
-    never ends a body that sends a byte every 29 s; a total deadline would cut off a large wheel on a
-    slow but honest link. Raises :class:`NetworkError` (retried like a dropped connection)."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._window = float(os.environ.get("PIPENV_SYNC_TEST_LOW_SPEED_TIME") or LOW_SPEED_TIME)  # tests only
-        self._started = time.monotonic()
-        self._bytes = 0
-
-    def advance(self, received: int) -> None:
-        self._bytes += received
-        now = time.monotonic()
-        if now - self._started < self._window:
-            return
-        if self._bytes < LOW_SPEED * (now - self._started):
-            raise NetworkError(
-                f"{redact(self._url)}: {self._bytes} bytes in {now - self._started:.0f} s, "
-                f"slower than {LOW_SPEED} bytes/s; given up"
-            )
-        self._started, self._bytes = now, 0
 
 
 def _read_some(raw: Any, amt: int | None) -> bytes:

@@ -53,6 +53,7 @@ from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.extract import MAX_UNPACKED
 from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, PageRefused, read_page_body
 from pipenv_sync_ext.store.listing import parse_listing
+from pipenv_sync_ext.store.pagememo import current as current_memo
 from pipenv_sync_ext.store.reach import HostUnreachable
 from pipenv_sync_ext.store.wheeltags import tags_problem
 
@@ -63,10 +64,10 @@ _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+h
 _ATTEMPTS = 3
 _BACKOFF = 0.2  # seconds before the 2nd attempt, doubled for each further one
 _TRANSIENT = (OSError, ValueError, http.client.HTTPException)
-# Bytes of one download. Nothing larger can be installed (a wheel may unpack to 4 GiB,
-# ``store/extract.py``; a zip of stored members is a little larger than that), so a body that
-# goes on (or says it will) is refused as it arrives rather than left to fill the cache's disk.
+# Bytes of one download: nothing larger is installable (a wheel unpacks to 4 GiB at most, extract.py),
+# so a body that goes on (or says it will) is refused as it arrives, not left to fill the cache's disk.
 MAX_DOWNLOAD = MAX_UNPACKED + (MAX_UNPACKED >> 2)
+_TOO_BIG = f"bytes or more, over the {MAX_DOWNLOAD >> 30} GiB no installable artifact reaches"
 T = TypeVar("T")
 
 
@@ -130,6 +131,7 @@ class IndexClient:
         self._dead_lock = threading.Lock()
         self._transport: Transport | None = None  # the run's, on the first request
         self._retried: set[str] = set()  # hosts whose retries were announced (once each)
+        self._memo = current_memo()  # the run's pages, shared with the status check (store/pagememo.py)
 
     def sources_for(self, package: LockedPackage) -> list[ResolvedSource]:
         if package.index:
@@ -156,10 +158,16 @@ class IndexClient:
         self.requests += 1
         return sent
 
-    def _page(self, url: str, source: ResolvedSource, headers: Mapping[str, str]) -> Page:
+    def _page(self, url: str, source: ResolvedSource, headers: Mapping[str, str], *, keep: bool = False) -> Page:
         """A page, read whole and bounded, over the run's kept-alive connections (``store/http.py``)."""
         sent = self._headers(url, source, {"Accept": _ACCEPT, **headers})
-        return self._reaching(url, lambda: self._http().page(url, headers=sent, verify=source.verify_ssl))
+
+        def fetch() -> Page:
+            return self._reaching(url, lambda: self._http().page(url, headers=sent, verify=source.verify_ssl))
+
+        if self._memo is None:
+            return fetch()
+        return self._memo.page(url, verify=source.verify_ssl, fetch=fetch, keep=keep)
 
     def _stream(self, url: str, source: ResolvedSource) -> Stream:
         sent = self._headers(url, source, {})
@@ -207,6 +215,7 @@ class IndexClient:
         errors: list[str] = []
         other: list[tuple[str, str, str]] = []  # (filename, sha256, source) of this version the lock does not allow
         unreachable: HostUnreachable | None = None
+        refused: list[PageRefused] = []
         for source in self.sources_for(package):
             page = source.url.rstrip("/") + f"/{package.name}/"
             try:
@@ -216,8 +225,9 @@ class IndexClient:
             except HostUnreachable as exc:
                 unreachable = unreachable or exc
                 continue
-            except PageRefused:
-                raise  # a page shaped to cost memory: said as such, at once (httpbody.py)
+            except PageRefused as exc:  # this source's page (too big, a gzip bomb): another source may serve it
+                refused.append(exc)
+                continue
             except FetchError as exc:  # a file:// page that cannot be read: the next source may have it
                 errors.append(str(exc))
                 continue
@@ -244,6 +254,8 @@ class IndexClient:
                     other.append((filename, digest, source.display))
             if found:
                 break
+        if not found and refused and not other:  # said as the refusal it is, not as an unreachable index
+            raise PageRefused("; ".join([*(str(r) for r in refused), *errors]))
         if not found and errors:
             raise FetchError(f"index unreachable: {'; '.join(errors)}")
         if not found and other:  # the version is there, under other digests: the lock or the index changed
@@ -256,13 +268,18 @@ class IndexClient:
             raise unreachable
         return found
 
-    def read_conditional(self, url: str, source: ResolvedSource, validators: dict[str, str]) -> Page:
+    def read_conditional(
+        self, url: str, source: ResolvedSource, validators: dict[str, str], *, keep: bool = False
+    ) -> Page:
         """The open response to a page request with ``If-None-Match``/``If-Modified-Since``; a 304 raises
-        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache."""
-        return self._page(url, source, {**validators, **ACCEPT_ENCODING})
+        ``HTTPError`` (code 304), as urllib does. Not retried: a status check falls back to its cache.
+        ``keep``: a listing will want the page too (``store/pagememo.py``)."""
+        return self._page(url, source, {**validators, **ACCEPT_ENCODING}, keep=keep)
 
     def _read_page(self, url: str, source: ResolvedSource) -> tuple[bytes, str, str]:
-        with self._page(url, source, ACCEPT_ENCODING) as response:
+        # keep: the status check asks every locked project's page; when the listing asks first (a slow
+        # status thread), the check takes this one instead of fetching it again (store/pagememo.py).
+        with self._page(url, source, ACCEPT_ENCODING, keep=True) as response:
             body = read_page_body(response, what=redact(url))
             return body, response.headers.get("Content-Type", ""), response.geturl()
 
@@ -281,7 +298,7 @@ class IndexClient:
                 with self._stream(remote.url, remote.source) as response, part.open("wb") as out:
                     expected = _content_length(response)
                     if expected is not None and expected > MAX_DOWNLOAD:
-                        raise _HashMismatch(f"{redact(remote.url)}: refused, {_too_big(expected)}")
+                        raise _HashMismatch(f"{redact(remote.url)}: refused, it is {expected:,} {_TOO_BIG}")
                     if transfer is not None:
                         transfer.start(expected)
                     received = 0
@@ -290,7 +307,7 @@ class IndexClient:
                         out.write(chunk)
                         received += len(chunk)
                         if received > MAX_DOWNLOAD:  # an endless body would fill the cache's disk
-                            raise _HashMismatch(f"{redact(remote.url)}: refused, {_too_big(received)}")
+                            raise _HashMismatch(f"{redact(remote.url)}: refused, it is {received:,} {_TOO_BIG}")
                         if transfer is not None:
                             transfer.advance(len(chunk))
                     if expected is not None and received != expected:
@@ -366,10 +383,6 @@ def _content_length(response: Any) -> int | None:
     except ValueError:
         return None
     return value if value >= 0 else None
-
-
-def _too_big(size: int) -> str:
-    return f"it is {size:,} bytes or more, over the {MAX_DOWNLOAD >> 30} GiB no installable artifact reaches"
 
 
 def _short(digests: frozenset[str], limit: int = 2) -> str:

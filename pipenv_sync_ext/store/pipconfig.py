@@ -27,7 +27,6 @@ import configparser
 import os
 import sys
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -109,7 +108,11 @@ def local_path(item: str, env: Mapping[str, str] | None = None) -> Path:
     """A plain path (``~`` expanded) or a ``file://`` URL as the path it names."""
     env = os.environ if env is None else env
     if urllib.parse.urlsplit(item).scheme == "file":
-        return Path(urllib.request.url2pathname(urllib.parse.urlsplit(item).path))
+        # Not urllib.request at module level: it loads http.client, email and ssl (~35 ms) into every
+        # sync, which reads pip's configuration while parsing its options.
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(urllib.parse.urlsplit(item).path))
     return _expand_user(item, env)
 
 

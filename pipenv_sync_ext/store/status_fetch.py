@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
+from pipenv_sync_ext.store.cas import Store
 from pipenv_sync_ext.store.httpbody import read_page_body
 from pipenv_sync_ext.store.status import (
     ProjectStatus,
@@ -117,6 +118,7 @@ class StatusCheck:
         self._sources = list(sources)
         self._mirrors = list(mirrors)
         self._cache = StatusCache(cache_dir)
+        self._store = Store(cache_dir, lambda _m: None)  # only asked which locked files it holds
         self._online = online
         self._wheelhouses = list(wheelhouses)
         self._log = log
@@ -223,7 +225,7 @@ class StatusCheck:
         for source in sources:
             key = (project, source.display)
             if not late:
-                self._settled[key] = self._one(client, source, project)
+                self._settled[key] = self._one(client, source, package)
             elif key not in self._settled:  # still being asked: what the cache knows, and why
                 cached = self._cache.get(source.display, project)
                 why = f"{source.display}: no answer within {budget():g} s"
@@ -239,17 +241,20 @@ class StatusCheck:
         return Lookup(project, tuple(answers), tuple(problems), late=timed_out)
 
     def _one(
-        self, client: IndexClient | None, source: ResolvedSource, project: str
+        self, client: IndexClient | None, source: ResolvedSource, package: LockedPackage
     ) -> tuple[Answer | None, str | None]:
         """One source's answer on one project, and the problem met asking it (the cached answer stands in)."""
+        project = canonicalize_name(package.name)
         cached = self._cache.get(source.display, project)
         fallback = None if cached is None else Answer(cached, CACHE)
         if client is None:
             return fallback, None
         if cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
             return fallback, None  # the index said this answer is still fresh
+        # none of its files in the store: a download's listing will ask for this page (store/pagememo.py)
+        keep = not any(self._store.get(h) for h in package.hashes)
         try:
-            fresh = self._ask(client, source, project, cached)
+            fresh = self._ask(client, source, project, cached, keep=keep)
         except _NotCarried:
             return None, None
         except _Failed as exc:
@@ -259,7 +264,7 @@ class StatusCheck:
         return Answer(fresh, INDEX), None
 
     def _ask(
-        self, client: IndexClient, source: ResolvedSource, project: str, cached: ProjectStatus | None
+        self, client: IndexClient, source: ResolvedSource, project: str, cached: ProjectStatus | None, *, keep: bool
     ) -> ProjectStatus:
         from pipenv_sync_ext.redact import redact
         from pipenv_sync_ext.store.reach import HostUnreachable
@@ -272,7 +277,7 @@ class StatusCheck:
             validators["If-Modified-Since"] = cached.last_modified
         now = time.time()
         try:
-            with client.read_conditional(url, source, validators) as response:
+            with client.read_conditional(url, source, validators, keep=keep) as response:
                 body = read_page_body(response, what=redact(url))
                 headers = response.headers
         except urllib.error.HTTPError as exc:
