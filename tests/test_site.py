@@ -228,6 +228,7 @@ def test_every_page_lists_every_file_by_the_sha256_of_its_bytes_with_relative_li
     assert links(wh / "simple" / "index.html") == ["alpha/", "gamma/", "odd-name/"]
     # servable by a server running as another user
     assert all(page.stat().st_mode & 0o044 == 0o044 for page in every_page(wh))
+    assert (wh / "status.json").stat().st_mode & 0o044 == 0o044  # served beside them for air-gapped hosts
 
 
 def test_a_page_is_rebuilt_from_the_bytes_not_from_the_store(world: World) -> None:

@@ -66,6 +66,7 @@ def _record_status(f: Fetched, args: argparse.Namespace, *, log: Any) -> None:
     Asked (conditionally) once the wheelhouse is written; offline, what the cache knows is recorded.
     """
     from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
+    from pipenv_sync_ext.store.site import readable_mode
     from pipenv_sync_ext.store.status import write_recorded
     from pipenv_sync_ext.store.status_fetch import WHEELHOUSE_STATUS, StatusCheck
 
@@ -83,7 +84,7 @@ def _record_status(f: Fetched, args: argparse.Namespace, *, log: Any) -> None:
         mirrors=mirror_sources(mirrors.indexes),  # the same status sources as a sync's
     ).start()
     statuses = [a.status for lookup in check.results().values() for a in lookup.answers]
-    write_recorded(f.wheelhouse.directory / WHEELHOUSE_STATUS, statuses)
+    write_recorded(f.wheelhouse.directory / WHEELHOUSE_STATUS, statuses, mode=readable_mode())
     log(f"Recorded the index status of {len(statuses)} project(s) in {f.wheelhouse.directory / WHEELHOUSE_STATUS}")
 
 

@@ -281,10 +281,12 @@ def _replace_unsynced(path: Path, data: bytes) -> None:
         raise
 
 
-def write_recorded(path: Path, statuses: list[ProjectStatus]) -> None:
-    """``status.json`` beside a wheelhouse: what ``fetch`` saw, for hosts that never reach the index."""
+def write_recorded(path: Path, statuses: list[ProjectStatus], *, mode: int | None = None) -> None:
+    """``status.json`` beside a wheelhouse: what ``fetch`` saw, for hosts that never reach the index.
+
+    ``mode``: the wheelhouse's files' (readable by a static server running as another user)."""
     data = {"format": _FORMAT, "projects": [s.to_json() for s in statuses]}
-    atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=mode)
 
 
 def read_recorded(path: Path) -> list[ProjectStatus] | None:
