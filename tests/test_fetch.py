@@ -22,7 +22,8 @@ from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.lock.model import Source
 from pipenv_sync_ext.store.artifact import Artifact
 from pipenv_sync_ext.store.cas import Store
-from pipenv_sync_ext.store.index import IndexClient, RemoteFile, resolve_source
+from pipenv_sync_ext.store.index import IndexClient, RemoteFile
+from pipenv_sync_ext.store.sources import resolve_source
 from pipenv_sync_ext.target.explicit import TargetSpecError, expand_platform, explicit_target, parse_python_version
 
 from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, sha256_file, write_project

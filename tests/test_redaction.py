@@ -24,7 +24,8 @@ import pytest
 
 from pipenv_sync_ext import redact as R
 from pipenv_sync_ext.lock.model import Source
-from pipenv_sync_ext.store.index import netrc_auth, resolve_source
+from pipenv_sync_ext.store.index import netrc_auth
+from pipenv_sync_ext.store.sources import resolve_source
 
 from .support import Index, build_wheel, cli_env, installed, lock_entry, run_cli, write_project
 

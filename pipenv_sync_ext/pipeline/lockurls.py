@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.lock.model import Lock, LockedPackage, Source
 from pipenv_sync_ext.store.artifact import Artifact
-from pipenv_sync_ext.store.index import IndexClient, RemoteFile, ResolvedSource
+from pipenv_sync_ext.store.index import IndexClient, RemoteFile
 from pipenv_sync_ext.store.mirrorconfig import NO_MIRRORS, Mirrors
 from pipenv_sync_ext.store.mirrors import MirrorClient
+from pipenv_sync_ext.store.sources import ResolvedSource
 
 
 class LockURLClient(MirrorClient):

@@ -47,7 +47,7 @@ from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.feedback import Transfer, locked
 from pipenv_sync_ext.fsutil import local_failure
 from pipenv_sync_ext.lock.model import LockedPackage, Source
-from pipenv_sync_ext.redact import expand, redact, register
+from pipenv_sync_ext.redact import redact, register
 from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
 from pipenv_sync_ext.store.extract import MAX_UNPACKED
@@ -55,6 +55,7 @@ from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, PageRefused, read_pa
 from pipenv_sync_ext.store.listing import parse_listing
 from pipenv_sync_ext.store.pagememo import current as current_memo
 from pipenv_sync_ext.store.reach import HostUnreachable
+from pipenv_sync_ext.store.sources import ResolvedSource, resolve_source
 from pipenv_sync_ext.store.wheeltags import tags_problem
 
 if TYPE_CHECKING:
@@ -76,32 +77,6 @@ class RemoteFile:
     artifact: Artifact
     url: str  # credentials stripped
     source: ResolvedSource
-
-
-@dataclass(frozen=True)
-class ResolvedSource:
-    name: str
-    url: str  # expanded, without credentials
-    auth: str | None  # "Basic ..." header value
-    verify_ssl: bool
-
-    @property
-    def display(self) -> str:
-        return redact(self.url)
-
-
-def resolve_source(source: Source) -> ResolvedSource:
-    """Expand ``${VAR}``s and move ``user:password@`` into an auth header."""
-    parts = urllib.parse.urlsplit(expand(source.url))  # registers what it expands: see redact.py
-    auth = None
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, netloc = netloc.rpartition("@")
-        user, _, password = userinfo.partition(":")
-        raw = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
-        auth = "Basic " + base64.b64encode(raw.encode()).decode()
-    url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    return ResolvedSource(source.name, url, auth, source.verify_ssl)
 
 
 def netrc_auth(host: str | None) -> str | None:

@@ -43,9 +43,10 @@ from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import redact
 from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
-from pipenv_sync_ext.store.index import IndexClient, RemoteFile, ResolvedSource, resolve_source
+from pipenv_sync_ext.store.index import IndexClient, RemoteFile
 from pipenv_sync_ext.store.listing import parse_listing, unhashed_links
 from pipenv_sync_ext.store.mirrorconfig import NO_MIRRORS, Mirrors, mirror_sources
+from pipenv_sync_ext.store.sources import ResolvedSource, resolve_source
 
 
 class MirrorClient(IndexClient):

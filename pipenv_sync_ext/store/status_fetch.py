@@ -35,12 +35,10 @@ preflight and downloads. Decisions:
 
 from __future__ import annotations
 
-import http.client
 import os
 import queue
 import threading
 import time
-import urllib.error
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
@@ -62,7 +60,8 @@ from pipenv_sync_ext.store.status import (
 )
 
 if TYPE_CHECKING:  # http, ssl and email: imported only when the index may be asked
-    from pipenv_sync_ext.store.index import IndexClient, ResolvedSource
+    from pipenv_sync_ext.store.index import IndexClient
+    from pipenv_sync_ext.store.sources import ResolvedSource
 
 _WORKERS = 4  # 8 cost twice the CPU (GIL hand-offs, handshakes) for no shorter check
 WHEELHOUSE_STATUS = "status.json"
@@ -212,7 +211,7 @@ class StatusCheck:
         *,
         late: bool = False,
     ) -> Lookup:
-        from pipenv_sync_ext.store.index import resolve_source
+        from pipenv_sync_ext.store.sources import resolve_source
 
         answers: list[Answer] = []
         problems: list[str] = []
@@ -266,6 +265,11 @@ class StatusCheck:
     def _ask(
         self, client: IndexClient, source: ResolvedSource, project: str, cached: ProjectStatus | None, *, keep: bool
     ) -> ProjectStatus:
+        # Here, in a worker, not at module level: an offline sync imports this module too, and
+        # http.client brings email with it (~20 ms of a prune).
+        import http.client
+        import urllib.error
+
         from pipenv_sync_ext.redact import redact
         from pipenv_sync_ext.store.reach import HostUnreachable
 

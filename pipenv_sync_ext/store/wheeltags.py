@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import zipfile
-from email.parser import HeaderParser
 from pathlib import Path
 
 _LINUX = re.compile(r"^(?:many|musl)?linux(?:\d+|_\d+_\d+)?_(.+)$")
@@ -45,6 +44,8 @@ def _pairs(tags: set[str]) -> set[tuple[str, str]]:
 def tags_problem(path: Path, filename: str) -> str | None:
     """Why the wheel at ``path`` is not for the tags ``filename`` gives it, or None (see the module)."""
     # packaging only here, once a download arrived: a sync answered from the store never loads it
+    from email.parser import HeaderParser
+
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     try:
