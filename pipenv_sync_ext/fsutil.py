@@ -6,6 +6,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +31,20 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     except BaseException:
         _unlink_quietly(Path(tmp))
         raise
+
+
+def read_private(path: Path | str, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes of ``path``, a cache entry whose answer is used without being
+    re-derived (a compiled lock, an interpreter probe): OSError unless it is a regular file (not
+    a symlink) owned by this user and writable by no one else. Such entries are written 0600 by
+    :func:`atomic_write`; one another user could write or plant (a shared or world-writable cache
+    directory) is a miss, computed again, never trusted."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise PermissionError(errno.EPERM, "not a private file of this user", str(path))
+        return f.read(limit + 1)
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -63,7 +63,7 @@ def apply(
         raise ValueError(f"not a link mode: {link_mode!r}")
     linking = link_mode != "installer" and cache_dir is not None
     preflight.check_all(installs, cache_dir=cache_dir)  # done already by the pipeline: a guarantee, not a cost
-    preflight.check_targets(installs, interpreter=interpreter, removals=removals)
+    preflight.check_targets(installs, interpreter=interpreter, venv=venv, removals=removals)
     trees: list[unpacked.Unpacked | None] = [None] * len(installs)
     if linking and installs:
         assert cache_dir is not None

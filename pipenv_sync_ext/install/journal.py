@@ -20,6 +20,15 @@ Recovery trusts nothing but the journal:
   claims it). Completing is the simple safe choice: the package was leaving the
   target set or about to be replaced, and the plan that follows reinstalls
   whatever the lock wants;
+* a journal is a file in the venv, which anyone who could write the venv may
+  have planted (a venv unpacked from an archive), and its token is its own: so
+  a removal it lists is completed only for a ``*.dist-info``/``*.egg-info``
+  directly in one of the venv's site directories, and only the paths that
+  distribution's own RECORD (or ``installed-files.txt``, or its metadata
+  directory) still lists. A RECORD that is gone means its files went before it
+  (files go first, RECORD last). So a planted journal can at most complete the
+  removal of a distribution, never delete a file another one owns, the
+  interpreter or ``pyvenv.cfg``;
 * an interrupted install is undone from its write-ahead list
   (:mod:`~pipenv_sync_ext.install.writeahead`) only when that list carries the
   journal's token. A ``*.pipenv-sync-partial`` directory the journal did not
@@ -44,7 +53,7 @@ from typing import Any
 from pipenv_sync_ext.fsutil import atomic_write
 from pipenv_sync_ext.install import writeahead
 from pipenv_sync_ext.install.removal import RemovalPlan, carry_out, claimed_files
-from pipenv_sync_ext.target.inventory import scan
+from pipenv_sync_ext.target.inventory import InstalledDist, record_paths, scan
 
 JOURNAL = ".pipenv-sync-journal.json"
 _FORMAT = 1
@@ -157,7 +166,9 @@ def recover(venv: Path, *, site_dirs: Iterable[Path], scheme_dirs: Iterable[Path
         # Whatever is still registered and not leaving keeps its files, however the journal spells them.
         keep = claimed_files(d for d in scan(site_dirs) if str(d.metadata_dir) not in leaving)
         for plan in journal.removing:
-            carry_out(plan, venv=venv, keep=keep)
+            own = _own_files(plan, site_dirs)
+            if own is not None:
+                carry_out(own, venv=venv, keep=keep)
         for staged in writeahead.partial_installs(site_dirs):
             undone += writeahead.undo_partial(staged, stop, root=venv, token=journal.token)
     log(
@@ -166,3 +177,21 @@ def recover(venv: Path, *, site_dirs: Iterable[Path], scheme_dirs: Iterable[Path
     )
     end(venv)
     return True
+
+
+def _own_files(plan: RemovalPlan, site_dirs: Sequence[Path]) -> RemovalPlan | None:
+    """``plan`` cut down to what its distribution owns (see the module's docstring); None if it names none."""
+    metadata_dir = Path(os.path.abspath(plan.metadata_dir))
+    sites = {os.path.realpath(s) for s in site_dirs}
+    if (
+        not metadata_dir.name.endswith((".dist-info", ".egg-info"))
+        or os.path.abspath(plan.site_dir) != str(metadata_dir.parent)
+        or os.path.realpath(metadata_dir.parent) not in sites
+    ):
+        return None
+    owned = set(record_paths(InstalledDist(plan.name, "", metadata_dir)))
+
+    def listed(paths: Sequence[str]) -> tuple[str, ...]:
+        return tuple(p for p in paths if Path(os.path.normpath(os.path.abspath(p))) in owned)
+
+    return dataclasses.replace(plan, files=listed(plan.files), metadata_files=listed(plan.metadata_files))

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipenv_sync_ext.confine import Confiner
-from pipenv_sync_ext.errors import InstallError, SyncError
+from pipenv_sync_ext.errors import InstallError, SyncError, UnsafePathError
 from pipenv_sync_ext.install.record import dist_scheme
 from pipenv_sync_ext.install.wheelinstall import CONTENTS_VERIFIED
 from pipenv_sync_ext.install.writeahead import PARTIAL_SUFFIX
@@ -124,7 +124,11 @@ def check_wheel(local: LocalArtifact, *, name: str, version: str | None, cache_d
 
 
 def check_targets(
-    installs: Sequence[LocalArtifact], *, interpreter: Interpreter, removals: Sequence[InstalledDist] = ()
+    installs: Sequence[LocalArtifact],
+    *,
+    interpreter: Interpreter,
+    venv: Path,
+    removals: Sequence[InstalledDist] = (),
 ) -> None:
     """Every path installing ``installs`` writes, confined under its scheme directory as the venv is now.
 
@@ -143,7 +147,9 @@ def check_targets(
     confiners: dict[str, Confiner] = {}
     # Confined under the venv itself (the data scheme's directory), not each scheme's own: a scheme
     # directory that is a link out of the venv (include -> /elsewhere) is caught too.
-    venv = os.path.abspath(interpreter.scheme["data"]).rstrip("/")
+    data = os.path.abspath(interpreter.scheme["data"])
+    _inside_venv(data, venv, "data")
+    data = data.rstrip("/")
 
     bases: dict[str, tuple[Confiner, str]] = {}  # scheme directory -> its confiner, and its path under it
 
@@ -151,9 +157,10 @@ def check_targets(
         base = bases.get(directory)
         if base is None:  # once per directory, not per file: abspath and the split are the same for all
             absolute = os.path.abspath(directory)
+            _inside_venv(absolute, venv, what)
             root, lead = absolute, ""
-            if absolute.startswith(venv + "/"):
-                root, lead = venv or "/", f"{absolute[len(venv) + 1 :]}/"
+            if absolute.startswith(data + "/"):
+                root, lead = data or "/", f"{absolute[len(data) + 1 :]}/"
             if root not in confiners:
                 confiners[root] = Confiner(root)
             base = bases[directory] = (confiners[root], lead)
@@ -178,6 +185,19 @@ def check_targets(
             place(scheme[key], dest, label, whats[key])
         for script in targets.scripts:
             place(scheme["scripts"], script, label, f"{label}: an entry point's launcher")
+
+
+def _inside_venv(directory: str, venv: Path, what: str) -> None:
+    """The interpreter's scheme directories come from its probe, which the cache keeps
+    (``<cache>/probes/``): one planted there must not lead an install out of the venv the
+    pipeline named. Compared lexically and resolved (the venv reached through a symlink)."""
+    for base in {os.path.abspath(venv), os.path.realpath(venv)}:
+        if directory == base or directory.startswith(base.rstrip("/") + "/"):
+            return
+    raise UnsafePathError(
+        f"{venv}: the interpreter says {what} goes to {directory}, outside the venv; nothing installed",
+        hint=f"remove the interpreter probes the cache keeps (<cache>/probes/) and sync again, or --rebuild {venv}",
+    )
 
 
 class _Clashes:

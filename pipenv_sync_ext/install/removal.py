@@ -202,7 +202,9 @@ def carry_out(plan: RemovalPlan, *, venv: Path, keep: Claims | None = None) -> N
         return
     for name in plan.metadata_files:
         path = confined(name, venv, what=f"removal of {plan.name}")
-        if path is not None and is_inside(path, metadata_dir) and _removable(path, venv, real_venv):
+        if path is None or not is_inside(path, metadata_dir) or not _removable(path, venv, real_venv):
+            continue
+        if keep is None or path not in keep:
             _unlink(path, meta_dirs)
     if metadata_dir.is_dir():
         meta_dirs.add(metadata_dir)

@@ -43,6 +43,7 @@ from typing import Any
 from pipenv_sync_ext import __version__
 from pipenv_sync_ext.errors import LockError
 from pipenv_sync_ext.fastpath.lockchoice import is_pylock, other_format
+from pipenv_sync_ext.fsutil import read_private
 from pipenv_sync_ext.lock.model import Entry, Lock, LockedPackage, OtherEntry, Source
 from pipenv_sync_ext.lock.schema import MAX_FILE_BYTES
 
@@ -91,8 +92,7 @@ def load(cache_dir: Path, inputs: Mapping[str, Any], lock_path: Path) -> Compile
     if is_pylock(str(lock_path)):
         return None
     try:
-        with open(entry_path(cache_dir, inputs), "rb") as f:
-            raw = f.read(_MAX_ENTRY_BYTES + 1)
+        raw = read_private(entry_path(cache_dir, inputs), _MAX_ENTRY_BYTES)
         if len(raw) > _MAX_ENTRY_BYTES:
             return None
         data = json.loads(raw)
@@ -141,6 +141,8 @@ def _matches_lock(compiled: Compiled, inputs: Mapping[str, Any]) -> bool:
     extra = {s: e for s, e in lock.sections.items() if s not in fresh.sections}
     if any(extra.values()) or any(s not in lock.sections for s in compiled.sections):
         return False  # only empty sections are added (for Pipfile categories the lock lacks)
+    if not _selected_as_asked(compiled.sections, inputs["selection"]):
+        return False
     return fresh == Lock(
         path=lock.path,
         content_sha256=lock.content_sha256,
@@ -151,6 +153,22 @@ def _matches_lock(compiled: Compiled, inputs: Mapping[str, Any]) -> bool:
         find_links=lock.find_links,
         urls=lock.urls,
     )
+
+
+def _selected_as_asked(sections: Sequence[str], selection: Sequence[str]) -> bool:
+    """Are ``sections`` what the selection picks (``lock/selection.py``)? A section dropped from an
+    entry would make ``--prune`` remove its packages. ``--all`` follows the Pipfile's categories,
+    which only its full reading knows: such an entry is never taken on trust, it is compiled again."""
+    from pipenv_sync_ext.lock.pipfile import PIPFILE_TO_LOCK
+
+    if not selection:
+        return tuple(sections) == ("default",)
+    if list(selection) == ["dev"]:
+        return tuple(sections) == ("default", "develop")
+    if selection[0] == "categories":
+        chosen = [PIPFILE_TO_LOCK.get(c, c) for c in selection[1:]]
+        return tuple(sections) == tuple(reversed(dict.fromkeys(reversed(chosen))))
+    return False
 
 
 def _encode(compiled: Compiled) -> dict[str, Any]:

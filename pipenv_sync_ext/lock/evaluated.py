@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipenv_sync_ext import __version__
+from pipenv_sync_ext.fsutil import read_private
 from pipenv_sync_ext.lock.model import Entry
 
 _MAX_BYTES = 4 * 1024 * 1024
@@ -68,8 +69,7 @@ def recall(cache_dir: Path | None, kind: str, *, key: Any, valid: Callable[[Any]
     try:
         raw = pending(path)
         if raw is None:
-            with open(path, "rb") as f:
-                raw = f.read(_MAX_BYTES + 1)
+            raw = read_private(path, _MAX_BYTES)  # a planted answer (another user's) is a miss
         data = json.loads(raw) if len(raw) <= _MAX_BYTES else None
     except (OSError, ValueError, RecursionError):
         return None

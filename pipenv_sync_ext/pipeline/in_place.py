@@ -57,7 +57,7 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
         # Where each wheel would write, against the venv as it is: refused while the stamp still stands.
-        check_targets(prepared.artifacts, interpreter=interp, removals=removals)
+        check_targets(prepared.artifacts, interpreter=interp, venv=run.venv, removals=removals)
         stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
         if pending:
             # pip first: a direct entry that fails to build fails before any removal of ours (pip

@@ -35,9 +35,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipenv_sync_ext.confine import component
+from pipenv_sync_ext.errors import UnsafePathError
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import sha256_stream
 from pipenv_sync_ext.store.artifact import Artifact
+from pipenv_sync_ext.store.wheeltags import tags_problem
 
 _CHUNK = 1 << 20
 
@@ -176,6 +178,8 @@ class Store:
                 os.fsync(out.fileno())
             if h.hexdigest() != sha256:
                 raise OSError(f"{label} changed while it was being copied")
+            if (wrong := tags_problem(dest, filename)) is not None:  # a name is kept for its tags: never a lie
+                raise UnsafePathError(f"{label}: {wrong}; not used", hint="give the file its own wheel's name")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

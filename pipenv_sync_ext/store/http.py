@@ -38,9 +38,12 @@ Decisions:
 
 from __future__ import annotations
 
+import errno
 import http.client
 import mimetypes
+import os
 import ssl
+import stat
 import threading
 import urllib.error
 import urllib.parse
@@ -56,6 +59,7 @@ import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     InsecureRequestWarning,
+    LocationValueError,
     MaxRetryError,
     ProxyError,
     SSLError,
@@ -64,6 +68,7 @@ from urllib3.exceptions import (
 from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.redact import redact, register_url
 from pipenv_sync_ext.store.httpbody import MAX_PAGE
+from pipenv_sync_ext.store.pace import Pace
 from pipenv_sync_ext.store.reach import proxy_for, unreachable_reason
 from pipenv_sync_ext.store.tls import CAChoice, ca_choice
 
@@ -119,12 +124,13 @@ class Stream:
         self.url = url
         self._local = headers is not None  # a file:// URL: raw is an open file
         self.headers = headers if headers is not None else _message(raw.headers)
+        self._pace = Pace(url)
 
     def read(self, amt: int | None = None) -> bytes:
-        try:
-            data: bytes = self._raw.read(amt) if self._local else self._raw.read(amt, decode_content=False)
-        except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
-            raise NetworkError(_describe(exc)) from None
+        if self._local:
+            return bytes(self._raw.read(amt))
+        data = _read_some(self._raw, amt)
+        self._pace.advance(len(data))
         return data
 
     def geturl(self) -> str:
@@ -160,10 +166,12 @@ class Transport:
                 return Page(url, 200, _local_headers(url), f.read(MAX_PAGE + 1))
         raw = self._request(url, headers=headers, verify=verify, read_retries=1)
         try:
-            try:
-                body = raw.read(MAX_PAGE + 1, decode_content=False)
-            except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
-                raise NetworkError(_describe(exc)) from None
+            pace, parts, size = Pace(url), [], 0
+            while size <= MAX_PAGE and (chunk := _read_some(raw, MAX_PAGE + 1 - size)):
+                pace.advance(len(chunk))
+                parts.append(chunk)
+                size += len(chunk)
+            body = b"".join(parts)
         finally:
             _finish(raw)
         return Page(_final_url(raw, url), raw.status, _message(raw.headers), body)
@@ -231,7 +239,10 @@ class Transport:
             proxy_headers = urllib3.make_headers(proxy_basic_auth=f"{user}:{password}")
         if parts.scheme == "https":  # a TLS proxy is verified with the same CA choice as the index
             options["proxy_ssl_context"] = self._context(True)
-        return urllib3.ProxyManager(bare, proxy_headers=proxy_headers, **options)
+        try:
+            return urllib3.ProxyManager(bare, proxy_headers=proxy_headers, **options)
+        except LocationValueError as exc:  # a setting to fix, not a network failure to retry
+            raise CannotConnect(f"the proxy {redact(proxy)} (*_proxy variables) is not usable: {exc}") from None
 
     def _context(self, verify: bool) -> ssl.SSLContext:
         """One per setting: loading a CA store costs ~50-200 ms of CPU; a context is safe to share."""
@@ -252,6 +263,15 @@ class Transport:
                 context.verify_mode = ssl.CERT_NONE
             self._contexts[verify] = context
         return context
+
+
+def _read_some(raw: Any, amt: int | None) -> bytes:
+    """What one receive brings (at most ``amt``), undecoded: a pace is judged on each, not on a full buffer."""
+    try:
+        data: bytes = raw.read1(amt, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+        raise NetworkError(_describe(exc)) from None
+    return data
 
 
 _shared: dict[CAChoice, Transport] = {}
@@ -329,11 +349,20 @@ def _local(url: str) -> BinaryIO:
     if path.is_dir():
         path = path / "index.html"
     try:
-        return path.open("rb")
+        # Opened without blocking and checked to be a plain file: a FIFO planted under a linked
+        # name would hang the sync for ever on open, a device (/dev/zero) would never end.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise urllib.error.HTTPError(url, 404, "Not Found", http.client.HTTPMessage(), None) from None
     except OSError as exc:  # not the store's disk, nor the network: neither retried nor blamed on the cache
         raise FetchError(f"{redact(url)}: {exc.strerror or exc}", hint="make the source's files readable") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        why = os.strerror(errno.EISDIR) if stat.S_ISDIR(mode) else "not a regular file; not read"
+        raise FetchError(f"{redact(url)}: {why}", hint="link only files from a file:// source")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def _local_headers(url: str) -> http.client.HTTPMessage:

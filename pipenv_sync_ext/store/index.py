@@ -50,11 +50,13 @@ from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.redact import redact, register
 from pipenv_sync_ext.store.artifact import Artifact, names_version, project_of, safe_filename
 from pipenv_sync_ext.store.cas import LocalArtifact, Store
+from pipenv_sync_ext.store.extract import MAX_UNPACKED
 from pipenv_sync_ext.store.httpbody import ACCEPT_ENCODING, PageRefused, read_page_body
 from pipenv_sync_ext.store.listing import parse_listing
 from pipenv_sync_ext.store.pagememo import current as current_memo
 from pipenv_sync_ext.store.reach import HostUnreachable
 from pipenv_sync_ext.store.sources import ResolvedSource, resolve_source
+from pipenv_sync_ext.store.wheeltags import tags_problem
 
 if TYPE_CHECKING:
     from pipenv_sync_ext.store.http import Page, Stream, Transport
@@ -63,6 +65,10 @@ _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+h
 _ATTEMPTS = 3
 _BACKOFF = 0.2  # seconds before the 2nd attempt, doubled for each further one
 _TRANSIENT = (OSError, ValueError, http.client.HTTPException)
+# Bytes of one download: nothing larger is installable (a wheel unpacks to 4 GiB at most, extract.py),
+# so a body that goes on (or says it will) is refused as it arrives, not left to fill the cache's disk.
+MAX_DOWNLOAD = MAX_UNPACKED + (MAX_UNPACKED >> 2)
+_TOO_BIG = f"bytes or more, over the {MAX_DOWNLOAD >> 30} GiB no installable artifact reaches"
 T = TypeVar("T")
 
 
@@ -197,6 +203,9 @@ class IndexClient:
             except PageRefused as exc:  # this source's page (too big, a gzip bomb): another source may serve it
                 refused.append(exc)
                 continue
+            except FetchError as exc:  # a file:// page that cannot be read: the next source may have it
+                errors.append(str(exc))
+                continue
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     continue
@@ -263,6 +272,8 @@ class IndexClient:
                 h = hashlib.sha256()
                 with self._stream(remote.url, remote.source) as response, part.open("wb") as out:
                     expected = _content_length(response)
+                    if expected is not None and expected > MAX_DOWNLOAD:
+                        raise _HashMismatch(f"{redact(remote.url)}: refused, it is {expected:,} {_TOO_BIG}")
                     if transfer is not None:
                         transfer.start(expected)
                     received = 0
@@ -270,6 +281,8 @@ class IndexClient:
                         h.update(chunk)
                         out.write(chunk)
                         received += len(chunk)
+                        if received > MAX_DOWNLOAD:  # an endless body would fill the cache's disk
+                            raise _HashMismatch(f"{redact(remote.url)}: refused, it is {received:,} {_TOO_BIG}")
                         if transfer is not None:
                             transfer.advance(len(chunk))
                     if expected is not None and received != expected:
@@ -284,6 +297,9 @@ class IndexClient:
                         f"hash mismatch for {name} {version} ({remote.artifact.filename}, downloaded): "
                         f"expected sha256 {remote.artifact.sha256[:16]}..., computed {h.hexdigest()}"
                     )
+                if (wrong := tags_problem(part, remote.artifact.filename)) is not None:
+                    # the page named these (allowed) bytes for another platform: never stored under that name
+                    raise _HashMismatch(f"{redact(remote.url)}: refused, {wrong} ({remote.artifact.filename})")
                 os.rename(part, dest)
                 return store.commit(staging, remote.artifact.sha256)
             finally:

@@ -10,6 +10,8 @@ socket-level cause is judged here, whatever client raised it.
 from __future__ import annotations
 
 import errno
+import ipaddress
+import os
 import socket
 import urllib.parse
 import urllib.request
@@ -42,8 +44,32 @@ def unreachable_reason(reason: BaseException | None) -> str | None:
 
 
 def proxy_for(url: str) -> str | None:
-    """The proxy urllib sends ``url`` through (``https_proxy``, ``no_proxy``...), if any."""
+    """The proxy ``url`` goes through (``https_proxy``, ``no_proxy``...), if any, as pip (requests) reads them.
+
+    urllib's reading, with two things pip does and urllib does not: a proxy
+    without a scheme (``https_proxy=proxy.corp:3128``, a common setting) is
+    ``http://``, and a ``no_proxy`` entry may be a network (``10.0.0.0/8``),
+    which an IP address in it bypasses.
+    """
     parts = urllib.parse.urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+    if parts.hostname and (urllib.request.proxy_bypass(parts.hostname) or _in_no_proxy_network(parts.hostname)):
         return None
-    return urllib.request.getproxies().get(parts.scheme)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and "://" not in proxy:
+        proxy = "http://" + proxy
+    return proxy
+
+
+def _in_no_proxy_network(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in (os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or "").split(","):
+        try:
+            network = ipaddress.ip_network(entry.strip(), strict=False) if "/" in entry else None
+        except ValueError:
+            continue
+        if network is not None and address in network:
+            return True
+    return False

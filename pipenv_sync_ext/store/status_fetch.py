@@ -45,10 +45,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipenv_sync_ext.errors import FetchError
 from pipenv_sync_ext.lock.model import LockedPackage, Source
 from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.store.cas import Store
-from pipenv_sync_ext.store.httpbody import PageRefused, read_page_body
+from pipenv_sync_ext.store.httpbody import read_page_body
 from pipenv_sync_ext.store.status import (
     ProjectStatus,
     StatusCache,
@@ -294,7 +295,7 @@ class StatusCheck:
             raise _Failed(f"HTTP {exc.code}") from None
         except HostUnreachable as exc:
             raise _Failed(exc.reason) from None
-        except PageRefused as exc:
+        except FetchError as exc:  # PageRefused, a file:// page that cannot be read (or is no file): never fatal
             raise _Failed(redact(str(exc))) from None
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise _Failed(redact(str(exc)) or type(exc).__name__) from None

@@ -53,6 +53,7 @@ from typing import NamedTuple
 from pipenv_sync_ext.confine import component, relative
 from pipenv_sync_ext.errors import InstallError, UnsafePathError
 from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.fsutil import atomic_write, read_private
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.store.extract import SCHEMES, extract, record_hash
 
@@ -94,6 +95,7 @@ def unpacked_root(cache_dir: Path) -> Path:
     return cache_dir / "v1" / "unpacked"
 
 
+_MAX_MANIFEST = 256 << 20  # bytes: 200,000 members (extract.py's bound) of a few hundred bytes each
 _loaded: dict[Path, Unpacked] = {}  # per process: check_wheel loads a manifest, prepare uses it
 _loaded_lock = threading.Lock()
 
@@ -106,7 +108,8 @@ def load(cache_dir: Path, sha256: str) -> Unpacked | None:
     if found is not None:
         return found
     try:
-        data = json.loads((root / "manifest.json").read_bytes())
+        # its trees are linked into venvs as they are: a manifest another user could write is not ours
+        data = json.loads(read_private(root / "manifest.json", _MAX_MANIFEST))
         if data.get("format") != FORMAT or data.get("sha256") != sha256:
             return None
         tree = Unpacked(
@@ -262,7 +265,7 @@ def unpack(local: LocalArtifact, cache_dir: Path, *, expect: tuple[str, str | No
             "entry_points": [list(e) for e in checked.entry_points],
         }
         # Written last: a tree with a manifest passed every check (the verdict preflight reads).
-        (staging / "manifest.json").write_text(json.dumps(manifest, separators=(",", ":")), encoding="utf-8")
+        atomic_write(staging / "manifest.json", json.dumps(manifest, separators=(",", ":")).encode(), mode=0o644)
         final = unpacked_root(cache_dir) / sha
         final.parent.mkdir(parents=True, exist_ok=True)
         try:

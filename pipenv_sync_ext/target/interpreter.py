@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import TypeGuard
 
 from pipenv_sync_ext.errors import TargetError
+from pipenv_sync_ext.fsutil import read_private
+
+_MAX_PROBE = 1 << 20  # bytes of a cached probe: a few KiB in practice
 
 _MARK = "@@PIPENV-SYNC-PROBE@@"
 PROBE_FORMAT = 1
@@ -87,7 +90,8 @@ def probe(python: Path, cache_dir: Path | None) -> Interpreter:
     cached = cache_dir / "probes" / f"{key}.json" if cache_dir else None
     if cached is not None:
         try:
-            return _from_json(json.loads(cached.read_text(encoding="utf-8")))
+            # a probe says where installs go: one another user could write is probed again
+            return _from_json(json.loads(read_private(cached, _MAX_PROBE)))
         except (OSError, ValueError, KeyError, TypeError):
             pass
     base = _base_record(cache_dir, python)
@@ -152,7 +156,7 @@ def _str_map(value: object) -> TypeGuard[dict[str, str]]:
 def _derived(base: Path, python: Path) -> dict[str, object] | None:
     """``python``'s probe from the base record, when it is a venv of that base; else None (probe it)."""
     try:
-        shared = json.loads(base.read_text(encoding="utf-8"))
+        shared = json.loads(read_private(base, _MAX_PROBE))
     except (OSError, ValueError):
         return None
     home = _home(python)

@@ -325,4 +325,24 @@ def _beside(final: Path) -> list[Path]:
         if p.name.startswith((f".{final.name}{_STAGING}", f".{final.name}{_TRASH}"))
         and p.is_dir()
         and not p.is_symlink()
+        and _ours(p, trash=p.name.startswith(f".{final.name}{_TRASH}"))
     ]
+
+
+# What the top of a staging directory can hold: a venv being written (venv 3.8-3.13, venvwrite.py).
+_VENV_TOP = {"bin", "lib", "lib64", "include", "share", "pyvenv.cfg", ".gitignore"}
+
+
+def _ours(path: Path, *, trash: bool) -> bool:
+    """Whether a directory named like ours is one: made by this user, and holding only what ours hold
+    (a trash: the old venv as ``venv``; a staging directory: a venv's top level). A look-alike holding
+    anything else (someone's ``.venv.pipenv-sync-old-backup`` of their own files) is never deleted."""
+    try:
+        if path.lstat().st_uid != os.geteuid():
+            return False
+        names = set(os.listdir(path))
+    except OSError:
+        return False
+    if trash:
+        return names <= {"venv"}
+    return all(n in _VENV_TOP or n.startswith(".pipenv-sync-") for n in names)  # and our journal, stamp, lock
