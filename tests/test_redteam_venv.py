@@ -30,3 +30,6 @@ def test_look_alikes_of_our_leftovers_are_never_deleted(tmp_path: Path) -> None:
     assert (backup / "thesis.tex").read_text() == "years of work"
     assert (notes / "notes.txt").read_text() == "mine"
     assert not ours.exists()
+    # The look-alikes alone do not keep the sync stamp from answering (one definition of "ours", fastpath/identity.py)
+    again = run_cli(*args, "--prune", env=env)
+    assert again.returncode == 0 and "sync stamp" in again.stdout, again.stdout + again.stderr

@@ -72,14 +72,45 @@ def split_categories(value: str | None) -> list[str]:
     return [c for c in re.split(r", *| ", value) if c] if value else []
 
 
-def left_beside(venv: str | os.PathLike[str]) -> bool:
-    """Did a killed build or rebuild leave a directory beside the venv (``.<name>.pipenv-sync-*``,
-    target/venv.py's names)? Then the full sync runs, and removes it under the venv's lock."""
+# Names of a build's directories (target/venv.py makes them): beside the venv as ``.<name>STAGING*``
+# while it is built, ``.<name>TRASH*`` holding the old venv of a rebuild until it is deleted.
+STAGING = ".pipenv-sync-new-"
+TRASH = ".pipenv-sync-old-"
+# What the top of a staging directory can hold: a venv being written (venv 3.8-3.13, venvwrite.py).
+_VENV_TOP = {"bin", "lib", "lib64", "include", "share", "pyvenv.cfg", ".gitignore"}
+
+
+def leftovers_beside(venv: str | os.PathLike[str]) -> list[str]:
+    """The staging and trash directories a killed build or rebuild left beside the venv (real path).
+
+    Ours by name *and* by content: a directory (not a link) made by this user holding only what
+    ours hold (a trash: the old venv as ``venv``; a staging directory: a venv's top level). A
+    look-alike holding anything else (someone's ``.venv.pipenv-sync-old-backup``) is not ours:
+    it is never deleted, and it does not keep the sync stamp from answering."""
     real = os.path.realpath(venv)
     parent, name = os.path.split(real)
-    ours = (f".{name}.pipenv-sync-new-", f".{name}.pipenv-sync-old-")
+    staging, trash = f".{name}{STAGING}", f".{name}{TRASH}"
     try:
         with os.scandir(parent) as entries:
-            return any(e.name.startswith(ours) and e.is_dir(follow_symlinks=False) for e in entries)
+            named = [e for e in entries if e.name.startswith((staging, trash)) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+    return [e.path for e in named if _ours(e.path, trash=e.name.startswith(trash))]
+
+
+def left_beside(venv: str | os.PathLike[str]) -> bool:
+    """Did a killed build or rebuild leave one of :func:`leftovers_beside`? Then the full sync runs,
+    and removes it under the venv's lock."""
+    return bool(leftovers_beside(venv))
+
+
+def _ours(path: str, *, trash: bool) -> bool:
+    try:
+        if os.lstat(path).st_uid != os.geteuid():
+            return False
+        names = set(os.listdir(path))
     except OSError:
         return False
+    if trash:
+        return names <= {"venv"}
+    return all(n in _VENV_TOP or n.startswith(".pipenv-sync-") for n in names)  # and our journal, stamp, lock

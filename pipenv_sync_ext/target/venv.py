@@ -43,7 +43,6 @@ import base64
 import contextlib
 import csv
 import errno
-import glob
 import hashlib
 import io
 import os
@@ -54,13 +53,14 @@ import threading
 from pathlib import Path
 
 from pipenv_sync_ext.errors import TargetError
+from pipenv_sync_ext.fastpath import identity
 from pipenv_sync_ext.feedback import Say
 from pipenv_sync_ext.fsutil import atomic_write
 from pipenv_sync_ext.target import venvwrite
 from pipenv_sync_ext.target.interpreter import Interpreter, probe, venv_python
 
-_STAGING = ".pipenv-sync-new-"
-_TRASH = ".pipenv-sync-old-"
+_STAGING = identity.STAGING
+_TRASH = identity.TRASH
 
 
 def create(venv: Path, python: str, *, seed: bool = False) -> None:
@@ -316,33 +316,5 @@ def leftovers(final: Path) -> list[Path]:
 
 
 def _beside(final: Path) -> list[Path]:
-    """Our staging and trash directories next to ``final``, by their names (a symlink is never one of ours)."""
-    pattern = os.path.join(glob.escape(str(final.parent)), f".{glob.escape(final.name)}.pipenv-sync-*")
-    found = [Path(p) for p in glob.glob(pattern)]
-    return [
-        p
-        for p in found
-        if p.name.startswith((f".{final.name}{_STAGING}", f".{final.name}{_TRASH}"))
-        and p.is_dir()
-        and not p.is_symlink()
-        and _ours(p, trash=p.name.startswith(f".{final.name}{_TRASH}"))
-    ]
-
-
-# What the top of a staging directory can hold: a venv being written (venv 3.8-3.13, venvwrite.py).
-_VENV_TOP = {"bin", "lib", "lib64", "include", "share", "pyvenv.cfg", ".gitignore"}
-
-
-def _ours(path: Path, *, trash: bool) -> bool:
-    """Whether a directory named like ours is one: made by this user, and holding only what ours hold
-    (a trash: the old venv as ``venv``; a staging directory: a venv's top level). A look-alike holding
-    anything else (someone's ``.venv.pipenv-sync-old-backup`` of their own files) is never deleted."""
-    try:
-        if path.lstat().st_uid != os.geteuid():
-            return False
-        names = set(os.listdir(path))
-    except OSError:
-        return False
-    if trash:
-        return names <= {"venv"}
-    return all(n in _VENV_TOP or n.startswith(".pipenv-sync-") for n in names)  # and our journal, stamp, lock
+    """Our staging and trash directories next to ``final``, by name and content (:func:`.identity.leftovers_beside`)."""
+    return [Path(p) for p in identity.leftovers_beside(final)]
