@@ -59,6 +59,21 @@ def is_inside(path: Path, root: Path) -> bool:
     return p == r or p.startswith(r.rstrip(os.sep) + os.sep)
 
 
+def current_umask() -> int:
+    """The process umask, read without setting it (Linux 4.7+) when possible: ``os.umask`` can only
+    be read by setting it, which for a moment changes it for every thread of the process."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def sha256_stream(f: BinaryIO) -> str:
     h = hashlib.sha256()
     while chunk := f.read(1 << 20):

@@ -30,26 +30,13 @@ import os
 import threading
 
 from pipenv_sync_ext.feedback import Say
+from pipenv_sync_ext.fsutil import current_umask
 
 MODES = ("auto", "clone", "hardlink", "copy", "installer")
 _FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
 NEW_SUFFIX = ".pipenv-sync-new"  # a file installed over an existing one is made under this suffix, then renamed over
 _NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EBADF, errno.EPERM}
 _NO_LINK = {errno.EXDEV, errno.EMLINK, errno.EPERM, errno.EOPNOTSUPP, errno.EACCES}
-
-
-def _umask() -> int:
-    """The process umask, read without setting it (Linux 4.7+) when possible: threads may be creating files."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class Linker:
@@ -71,7 +58,7 @@ class Linker:
         else:  # clone, auto
             self.mode = "clone" if same_device else "copy"
             self.fallback = "hardlink" if requested == "auto" and same_device else "copy"
-        umask = _umask()  # once, before the pool starts: pip's modes for executables and launchers
+        umask = current_umask()  # once, before the pool starts: pip's modes for executables and launchers
         self.exec_mode = (0o777 & ~umask) | 0o111  # a member with an x bit (pip: "default mode plus executable")
         self.script_mode = (0o666 & ~umask) | 0o555  # a launcher (distlib's set_executable_mode)
 

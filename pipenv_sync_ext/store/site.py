@@ -51,7 +51,7 @@ from pathlib import Path
 
 from pipenv_sync_ext.confine import confine
 from pipenv_sync_ext.errors import UnsafePathError
-from pipenv_sync_ext.fsutil import atomic_write
+from pipenv_sync_ext.fsutil import atomic_write, current_umask
 from pipenv_sync_ext.store.artifact import project_of, safe_filename
 from pipenv_sync_ext.store.cas import sha256_of
 
@@ -81,18 +81,8 @@ class Site:
 
 
 def readable_mode() -> int:
-    """0644 under the usual umask: a static server may run as another user (nginx's www-data).
-
-    The umask is read from ``/proc/self/status`` where there is one: ``os.umask`` can only be
-    read by setting it, which for a moment changes it for every thread of the process.
-    """
-    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+    """0644 under the usual umask: a static server may run as another user (nginx's www-data)."""
+    return 0o666 & ~current_umask()
 
 
 @contextlib.contextmanager
