@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,8 @@ class Index:
     keepalive: bool = False
     # client (host, port) of each connection -> the paths asked on it
     connections: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    # seconds a listing page waits before it answers (an index too slow for the status check's budget)
+    page_delay: float = 0.0
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -150,6 +153,7 @@ class Index:
                     self.end_headers()
                     return
                 if len(parts) == 2 and parts[0] == "simple":
+                    time.sleep(index.page_delay)
                     self._listing(parts[1])
                 elif len(parts) == 2 and parts[0] == "files":
                     self._file(parts[1])

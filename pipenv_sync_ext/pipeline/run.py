@@ -9,33 +9,31 @@ the two rules that span stages:
 * a venv that cannot be synced in place (missing, broken, moved, drifted) is
   built beside the target and swapped in only once complete (:mod:`~pipenv_sync_ext.target.venv`), so
   a failed build leaves the old venv untouched.
+
+Its order is for speed: the lock is read and the index status check started
+(``pipeline/statusfork.py``) before the other stages are even imported, so
+their imports and the requests overlap; :mod:`~pipenv_sync_ext.pipeline.route`
+then routes the run by the venv's state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pipenv_sync_ext.errors import SyncError, TargetError
+from pipenv_sync_ext.errors import SyncError
 from pipenv_sync_ext.fastpath import stamp
 from pipenv_sync_ext.fastpath.lockchoice import is_pylock
 from pipenv_sync_ext.feedback import Progress, Say
 from pipenv_sync_ext.lock import compiled, evaluated
-from pipenv_sync_ext.lock.evaluated import recall, remember
 from pipenv_sync_ext.lock.mirror import with_mirror
 from pipenv_sync_ext.lock.model import Lock
-from pipenv_sync_ext.pipeline import withdrawn
-from pipenv_sync_ext.pipeline.context import Run
-from pipenv_sync_ext.pipeline.in_place import sync_in_place
+from pipenv_sync_ext.pipeline import statusfork
 from pipenv_sync_ext.pipeline.options import Options, Result
 from pipenv_sync_ext.redact import redact
 from pipenv_sync_ext.store.cas import default_cache_dir
-from pipenv_sync_ext.target import drift, venvlock
-from pipenv_sync_ext.target.interpreter import probe, venv_python
 from pipenv_sync_ext.target.project import Project
-from pipenv_sync_ext.target.venv import interrupted_swap
 
 
 def run_pipeline(
@@ -66,107 +64,51 @@ def run_pipeline(
                 f"--find-links {directory}: no such directory",
                 hint="give a directory of wheels (a `pipenv-sync fetch --wheelhouse` output), or drop the option",
             )
-    run = Run(
-        project=project,
-        venv=venv,
-        key=key,
-        options=options,
-        lock=lock,
-        sections=sections,
-        cache_dir=cache_dir,
-        warn=_warn,
-        log=log,
-        warnings=warnings,
-        started=started,
-        progress=progress,
-    )
-    run.gate = gate = withdrawn.start_gate(run)
+    # The status check starts here, before the rest of the pipeline is imported (pipeline/statusfork.py).
+    forked = statusfork.launch(lock=lock, sections=sections, options=options, cache_dir=cache_dir)
+    try:
+        return _gated(
+            project=project,
+            venv=venv,
+            key=key,
+            options=options,
+            lock=lock,
+            sections=sections,
+            cache_dir=cache_dir,
+            warn=_warn,
+            log=log,
+            warnings=warnings,
+            started=started,
+            progress=progress,
+            forked=forked,
+        )
+    finally:
+        if forked is not None:
+            forked.close()
+
+
+def _gated(*, forked: statusfork.ForkedCheck | None, **fields: Any) -> Result:
+    """The run, decided by its gate: the stages are imported only now, beside the status requests."""
+    from pipenv_sync_ext.pipeline import withdrawn
+    from pipenv_sync_ext.pipeline.context import Run
+    from pipenv_sync_ext.pipeline.route import route
+    from pipenv_sync_ext.target import venvlock
+
+    run = Run(**fields)
+    options, venv, cache_dir, log = run.options, run.venv, run.cache_dir, run.log
+    run.gate = gate = withdrawn.start_gate(run, forked=forked)
     # --check and --dry-run read the venv: shared, so they wait for a running sync, not for each other.
     reading = options.check or options.dry_run
     with venvlock.holding(venv, cache_dir=cache_dir, timeout=options.lock_timeout, log=log, shared=reading):
         try:
-            result = withdrawn.judged(gate, run, _run)
+            result = withdrawn.judged(gate, run, route)
         except BaseException:
             evaluated.discard()  # a refused sync adds nothing to the store but verified artifacts
             raise
+        finally:
+            gate.close()
     evaluated.flush()  # the compiled lock and the answers remembered (lock/evaluated.py)
     return result
-
-
-def _build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
-    # Imported only to build a venv: a sync in place does not pay for discovery and venv creation.
-    from pipenv_sync_ext.pipeline.fresh import build_fresh as build
-
-    return build(run, problems)
-
-
-def _run(run: Run) -> Result:
-    venv, options, log = run.venv, run.options, run.log
-
-    if venv.exists() and not venv.is_dir():
-        raise TargetError(
-            f"{venv}: is not a directory; not a virtualenv", hint="point --venv at a virtualenv, or move the file away"
-        )
-    if not venv.exists() or not any(venv.iterdir()):
-        return _build_fresh(run, ())
-    if not (options.check or options.dry_run) and interrupted_swap(Path(os.path.realpath(venv))):
-        log(f"{venv}: an earlier rebuild was interrupted while its contents were swapped; rebuilding it")
-        return _build_fresh(run, ())
-    problems = list(drift.inspect_venv(venv, prune=options.prune))
-    if any(p.code == drift.NO_PYVENV_CFG for p in problems):
-        if options.check:
-            return run.result(None, tuple(problems), out_of_sync=tuple(p.message for p in problems))
-        raise TargetError(
-            f"{venv}: not a virtualenv (no pyvenv.cfg); pipenv-sync only changes virtualenvs",
-            hint="point --venv at a virtualenv, or remove this directory and sync again to create one",
-        )
-    if options.rebuild:
-        return _build_fresh(run, tuple(problems))
-
-    interp = None
-    if not any(p.breaks_venv for p in problems):
-        interp = probe(venv_python(venv), run.cache_dir)
-        if os.path.realpath(interp.prefix) == os.path.realpath(interp.base_prefix):
-            raise TargetError(
-                f"{venv}: its interpreter is not a virtualenv's (sys.prefix is the base prefix)",
-                hint="point --venv at a virtualenv, or --rebuild to make this one",
-            )
-        upgraded = drift.base_upgraded(venv, interp.version)
-        if upgraded is not None:
-            problems.append(upgraded)
-        wanted = _requires_mismatch(run, interp.version, interp.markers)
-        if wanted is not None:
-            problems.append(_drift_problem(run, wanted, interp.version))
-
-    if options.check:
-        if interp is None:
-            return run.result(None, tuple(problems), out_of_sync=tuple(p.message for p in problems))
-        return sync_in_place(run, interp, tuple(problems))
-    allowed = [p for p in problems if p.code == drift.PYTHON_DRIFT and options.allow_python_drift]
-    if len(allowed) < len(problems) and (options.rebuild_on_drift or _env_flag("PIPENV_SYNC_REBUILD")):
-        for p in problems:
-            log(f"Rebuilding: {p.message}")
-        return _build_fresh(run, tuple(problems))
-    fatal = [p for p in problems if p.breaks_venv or (p.code == drift.PYTHON_DRIFT and p not in allowed)]
-    if fatal:
-        reasons = "; ".join(p.message for p in fatal)
-        hint = "run again with --rebuild to recreate it from the store"
-        if any(p.code == drift.PYTHON_DRIFT for p in fatal):
-            hint += " (add --python X.Y to choose the interpreter), or --allow-python-drift to sync it anyway"
-        raise TargetError(reasons, hint=hint)
-    for p in problems:
-        run.warn(p.message)
-    assert interp is not None
-    return sync_in_place(run, interp, tuple(problems))
-
-
-def _drift_problem(run: Run, wanted: str, have: str) -> drift.Problem:
-    return drift.Problem(
-        drift.PYTHON_DRIFT,
-        f"{run.lock.path}: {'' if is_pylock(str(run.lock.path)) else '_meta.requires '}wants {wanted}, "
-        f"the venv {run.venv} has Python {have}",
-        False,
-    )
 
 
 def _selected_lock(
@@ -235,19 +177,3 @@ def _check_freshness(project: Project, lock: Lock, deploy: bool, warn: Say) -> b
     except SyncError:
         own_sources = False
     return not stale if own_sources else None
-
-
-def _requires_mismatch(run: Run, version: str, markers: Mapping[str, str]) -> str | None:
-    """drift.requires_mismatch, remembered in the store for these requires and this interpreter
-    (it parses specifiers with ``packaging``: a repeat run need not import it)."""
-    key = {"requires": dict(run.lock.requires), "version": version, "environment": dict(markers)}
-    known = recall(run.cache_dir, "requires", key=key, valid=lambda v: isinstance(v, list) and len(v) == 1)
-    if known is not None and (known[0] is None or isinstance(known[0], str)):
-        return known[0]
-    wanted = drift.requires_mismatch(run.lock.requires, version, environment=markers)
-    remember(run.cache_dir, "requires", key=key, value=[wanted])
-    return wanted
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -35,16 +35,15 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from pipenv_sync_ext.errors import SyncError, WithdrawnError
 from pipenv_sync_ext.feedback import Say
-from pipenv_sync_ext.lock.model import Lock, LockedPackage, Source
+from pipenv_sync_ext.lock.model import LockedPackage
 from pipenv_sync_ext.lock.names import canonical_name as canonicalize_name
 from pipenv_sync_ext.pipeline.context import Run
 from pipenv_sync_ext.pipeline.options import Result
+from pipenv_sync_ext.pipeline.statusfork import ForkedCheck, make_check, online
 from pipenv_sync_ext.plan import Plan
-from pipenv_sync_ext.store.mirrorconfig import configured_mirrors, mirror_sources
 from pipenv_sync_ext.store.status import ARCHIVED, DEPRECATED, QUARANTINED, StatusReport, Withdrawn
 from pipenv_sync_ext.store.status_fetch import INDEX, Lookup, StatusCheck, budget
 
@@ -64,30 +63,20 @@ class Gate:
 
     def __init__(
         self,
-        lock: Lock,
-        sections: Sequence[str],
+        check: StatusCheck,
         *,
-        cache_dir: Path,
         online: bool,
-        wheelhouses: Sequence[Path],
         deploy: bool,
         allow_yanked: Sequence[str],
         max_age: float,
         require_fresh: bool,
         warn: Say,
         log: Say,
-        mirrors: Sequence[Source] = (),
+        forked: ForkedCheck | None = None,
     ) -> None:
-        self._packages = [e for s in sections for e in lock.sections[s] if isinstance(e, LockedPackage)]
-        self._check = StatusCheck(
-            self._packages,
-            lock.sources,
-            cache_dir=cache_dir,
-            online=online,
-            wheelhouses=wheelhouses,
-            log=log,
-            mirrors=mirrors,
-        )
+        self._check = check
+        self._forked = forked
+        self._runner: StatusCheck | ForkedCheck = check
         self._online = online
         self._deploy = deploy
         self._allow = {canonicalize_name(n) for n in allow_yanked}
@@ -97,8 +86,19 @@ class Gate:
         self.report: StatusReport | None = None
 
     def start(self) -> Gate:
-        self._check.start()
+        """The requests under way: the forked child's when it may answer (``pipeline/statusfork.py``),
+        else this process's threads."""
+        if self._forked is not None and self._check.all_stored():
+            self._runner = self._forked.adopt(self._check, log=self._log)
+        else:
+            self.close()  # a download's listing will share the pages: asked from this process
+            self._runner = self._check.start()
         return self
+
+    def close(self) -> None:
+        """Stop a child still asking the index (the sync ends, or does not need it)."""
+        if self._forked is not None:
+            self._forked.close()
 
     def __call__(self, plan: Plan | None) -> None:
         """Decide (once): say the warnings and notes, raise :class:`WithdrawnError` for what is refused."""
@@ -124,9 +124,9 @@ class Gate:
             raise _refused(errors) from failure
 
     def _judge(self, plan: Plan | None) -> tuple[StatusReport, list[str], list[str], list[str]]:
-        lookups = self._check.results()
+        lookups = self._runner.results()
         if plan is None:
-            packages = self._packages
+            packages = self._check.packages
         else:
             packages = [s.package for s in plan.install] + [u.package for u in plan.unchanged]
         now = time.time()
@@ -257,23 +257,21 @@ def _message(w: Withdrawn) -> str:
     return f"note: {w.name} is {w.kind} on {w.index}{because}"
 
 
-def start_gate(run: Run) -> Gate:
-    """The gate of one run, its status requests already under way (none under --offline, --check, --dry-run)."""
+def start_gate(run: Run, *, forked: ForkedCheck | None = None) -> Gate:
+    """The gate of one run, its status requests under way (none under --offline, --check, --dry-run):
+    in ``forked``, the child :func:`~.statusfork.launch` started, when it can answer."""
     options = run.options
-    mirrors = configured_mirrors(options.find_links_urls, options.index_url, extra_index_urls=options.extra_index_urls)
+    check = make_check(lock=run.lock, sections=run.sections, options=options, cache_dir=run.cache_dir, log=run.log)
     return Gate(
-        run.lock,
-        run.sections,
-        cache_dir=run.cache_dir,
-        online=not (options.offline or options.check or options.dry_run),
-        wheelhouses=options.find_links,
+        check,
+        online=online(options),
         deploy=options.deploy,
         allow_yanked=options.allow_yanked,
         max_age=options.status_max_age,
         require_fresh=options.require_fresh_status,
         warn=run.warn,
         log=run.log,
-        mirrors=mirror_sources(mirrors.indexes),  # index mirrors are status sources; find-links pages are not
+        forked=forked,
     ).start()
 
 
