@@ -5,8 +5,11 @@ Every sync is the real CLI against the loopback index; ``-v`` says which way the
 
 from __future__ import annotations
 
+from . import test_status
 from .support import installed
-from .test_status import World, world  # noqa: F401 - the fixture, with its JSON and HTML params
+from .test_status import World
+
+world = test_status.world  # the fixture, with its JSON and HTML params
 
 CHILD = "status check: asked from a child process"
 
