@@ -105,8 +105,6 @@ def _gated(*, forked: statusfork.ForkedCheck | None, **fields: Any) -> Result:
         except BaseException:
             evaluated.discard()  # a refused sync adds nothing to the store but verified artifacts
             raise
-        finally:
-            gate.close()
     evaluated.flush()  # the compiled lock and the answers remembered (lock/evaluated.py)
     return result
 
