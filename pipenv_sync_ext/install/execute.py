@@ -1,4 +1,5 @@
-"""Apply a plan to the venv. Remove first, then install; journal around both.
+"""Apply a plan to the venv in two steps: :func:`prepare` (checks and plans, the venv untouched),
+then :func:`carry_out` (remove first, then install; journal around both).
 
 Removing first means a package replaced by another that ships the same files
 (a rename, a drop-in fork) ends up with its files: they are deleted with the
@@ -19,18 +20,20 @@ Removals run one at a time; installs in a small thread pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipenv_sync_ext.feedback import INSTALL, REMOVE, UNPACK, Progress, step_of
 from pipenv_sync_ext.install import journal, linkinstall, preflight
-from pipenv_sync_ext.install.removal import Claims, carry_out, claimed_among, plan_removal
+from pipenv_sync_ext.install.removal import Claims, RemovalPlan, claimed_among, plan_removal
+from pipenv_sync_ext.install.removal import carry_out as carry_out_removal
 from pipenv_sync_ext.install.wheelinstall import install_wheel
 from pipenv_sync_ext.store import unpacked
 from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.target.interpreter import Interpreter
 from pipenv_sync_ext.target.inventory import InstalledDist, record_paths
 
-__all__ = ["LINK_MODES", "apply", "check_wheel"]
+__all__ = ["LINK_MODES", "Changes", "apply", "carry_out", "check_wheel", "prepare"]
 
 LINK_MODES = linkinstall.MODES
 
@@ -42,6 +45,21 @@ def check_wheel(local: LocalArtifact, name: str, cache_dir: Path | None = None) 
     """
     version = local.locked[1] if local.locked is not None and local.locked[0] == name else None
     preflight.check_wheel(local, name=name, version=version, cache_dir=cache_dir)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Every change of one sync, decided and checked against the venv as it is; none made yet.
+
+    :func:`prepare` reads the venv and writes only to the store (unpacked trees), so
+    the status gate (``pipeline/withdrawn.py``) can decide after it, and a refusal
+    there leaves the venv as it was with the waiting spent on this work instead.
+    """
+
+    removals: tuple[RemovalPlan, ...]
+    installs: tuple[LocalArtifact, ...]
+    trees: tuple[unpacked.Unpacked | None, ...]  # per install; None: installed with ``installer``
+    linking: bool
 
 
 def apply(
@@ -57,8 +75,47 @@ def apply(
     repair: bool = False,
     progress: Progress | None = None,
 ) -> None:
-    """``repair``: hash every file of the unpacked trees used (rebuilt from the wheel when one differs).
-    ``progress``: where the unpacking, removals and installs are counted."""
+    """:func:`prepare` then :func:`carry_out`, for a caller with no decision to take in between."""
+    changes = prepare(
+        removals=removals,
+        installs=installs,
+        kept=kept,
+        interpreter=interpreter,
+        venv=venv,
+        warn=warn,
+        cache_dir=cache_dir,
+        link_mode=link_mode,
+        repair=repair,
+        progress=progress,
+    )
+    carry_out(
+        changes,
+        interpreter=interpreter,
+        venv=venv,
+        warn=warn,
+        cache_dir=cache_dir,
+        link_mode=link_mode,
+        progress=progress,
+    )
+
+
+def prepare(
+    *,
+    removals: Sequence[InstalledDist],
+    installs: Sequence[LocalArtifact],
+    kept: Sequence[InstalledDist],
+    interpreter: Interpreter,
+    venv: Path,
+    warn: Callable[[str], None],
+    cache_dir: Path | None = None,
+    link_mode: str = "auto",
+    repair: bool = False,
+    progress: Progress | None = None,
+) -> Changes:
+    """Check every wheel and where it writes, make or check its unpacked tree, and plan every removal.
+
+    ``repair``: hash every file of the unpacked trees used (rebuilt from the wheel when one differs).
+    ``progress``: where the unpacking is counted."""
     if link_mode not in LINK_MODES:
         raise ValueError(f"not a link mode: {link_mode!r}")
     linking = link_mode != "installer" and cache_dir is not None
@@ -80,11 +137,27 @@ def apply(
     # Each removal planned (and journaled with the files it deletes) before the first goes.
     # Only what the removals would delete is looked up in the kept RECORDs (removal.claimed_among).
     keep = claimed_among(kept, [p for d in removals for p in record_paths(d)]) if removals else Claims()
-    plans = [plan_removal(d, venv=venv, keep=keep, warn=warn) for d in removals]
-    record = journal.begin(venv, plans, [a.artifact.filename for a in installs])
+    plans = tuple(plan_removal(d, venv=venv, keep=keep, warn=warn) for d in removals)
+    return Changes(removals=plans, installs=tuple(installs), trees=tuple(trees), linking=linking and bool(installs))
+
+
+def carry_out(
+    changes: Changes,
+    *,
+    interpreter: Interpreter,
+    venv: Path,
+    warn: Callable[[str], None],
+    cache_dir: Path | None = None,
+    link_mode: str = "auto",
+    progress: Progress | None = None,
+) -> None:
+    """Make the changes :func:`prepare` decided: journaled removals, then the installs.
+    ``progress``: where the removals and installs are counted."""
+    plans, installs = changes.removals, changes.installs
+    record = journal.begin(venv, list(plans), [a.artifact.filename for a in installs])
     removing = step_of(progress, REMOVE, total=len(plans)) if plans else None
     for plan in plans:
-        carry_out(plan, venv=venv)
+        carry_out_removal(plan, venv=venv)
         record = journal.removed(venv, record, plan)
         if removing:
             removing.advance()
@@ -95,9 +168,9 @@ def apply(
     def with_installer(local: LocalArtifact) -> None:
         install_wheel(local, interpreter)
 
-    if linking and installs:
+    if changes.linking:
         assert cache_dir is not None
-        jobs = list(zip(installs, trees, strict=True))
+        jobs = list(zip(installs, changes.trees, strict=True))
         linkinstall.install_all(
             jobs,
             interpreter=interpreter,

@@ -53,20 +53,13 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
         return run.result(plan, problems, direct=names(pending), download=not_in_store(run, plan))
     if not plan.changes_nothing or pending:
         prepared = preflight(run, plan, interp=interp, pending=pending)
-        run.gate(plan)  # withdrawn files: decided after the downloads it overlapped, before any change
         removals = [r.dist for r in plan.remove] + [d for step in plan.install for d in step.replaces]
         kept = [u.dist for u in plan.unchanged] + list(plan.extraneous) + [o.dist for o in plan.others if o.dist]
-        # Where each wheel would write, against the venv as it is: refused while the stamp still stands.
-        check_targets(prepared.artifacts, interpreter=interp, venv=run.venv, removals=removals)
-        stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
-        if pending:
-            # pip first: a direct entry that fails to build fails before any removal of ours (pip
-            # restores what it uninstalled itself). What it installed is kept by the removals below.
-            install_direct(run, pending, prepared=prepared, interp=interp, venv=run.venv)
-            built = {canonical_name(r.entry.name) for r in pending}
-            kept += [d for d in inventory.scan(interp.site_dirs) if d.name in built]
-        try:
-            execute.apply(
+
+        def prepare() -> execute.Changes:
+            # Where each wheel would write, against the venv as it is, every unpacked tree and every
+            # removal planned: refused while the stamp still stands, and read-only on the venv.
+            return execute.prepare(
                 removals=removals,
                 installs=prepared.artifacts,
                 kept=kept,
@@ -77,6 +70,31 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
                 link_mode=options.link_mode,
                 progress=run.progress,
                 repair=options.repair,  # also hashes the unpacked trees it links from
+            )
+
+        # Before the gate, so that this work, not an idle wait, overlaps the status requests. With
+        # direct entries pip installs first and what it installs is kept, so their removals are
+        # planned after it; only where the wheels write is checked now.
+        changes = None if pending else prepare()
+        if pending:
+            check_targets(prepared.artifacts, interpreter=interp, venv=run.venv, removals=removals)
+        run.gate(plan)  # withdrawn files: decided after the downloads and the preparation it overlapped
+        stamp.remove(run.venv)  # a sync cut short must not leave a stamp saying "in sync"
+        if pending:
+            # pip first: a direct entry that fails to build fails before any removal of ours (pip
+            # restores what it uninstalled itself). What it installed is kept by the removals below.
+            install_direct(run, pending, prepared=prepared, interp=interp, venv=run.venv)
+            built = {canonical_name(r.entry.name) for r in pending}
+            kept += [d for d in inventory.scan(interp.site_dirs) if d.name in built]
+        try:
+            execute.carry_out(
+                changes or prepare(),
+                interpreter=interp,
+                venv=run.venv,
+                warn=run.warn,
+                cache_dir=run.cache_dir,
+                link_mode=options.link_mode,
+                progress=run.progress,
             )
         except (SyncError, OSError):
             # A clean failure (a full disk, a wheel refused) left every install undone or whole:
