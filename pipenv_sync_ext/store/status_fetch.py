@@ -126,6 +126,7 @@ class StatusCheck:
         self._log = log
         self._futures: dict[str, Future[Lookup]] = {}
         self._packages_of: dict[str, LockedPackage] = {}
+        self._held_memo: dict[int, bool] = {}  # id() of a package of self._packages, which keeps it alive
         self._recorded_now: dict[str, ProjectStatus] = {}
         self._client: IndexClient | None = None
         self._client_lock = threading.Lock()
@@ -145,7 +146,15 @@ class StatusCheck:
 
     def all_stored(self) -> bool:
         """Every locked package has a file in the store: no download's listing will ask for a page."""
-        return all(any(self._store.get(h) for h in p.hashes) for p in self._packages)
+        return all(self._held(p) for p in self._packages)
+
+    def _held(self, package: LockedPackage) -> bool:
+        """Whether the store has one of the package's files: asked once per package (a listdir per
+        locked hash until one is found; pydantic-core locks a hundred)."""
+        found = self._held_memo.get(id(package))
+        if found is None:
+            found = self._held_memo[id(package)] = any(self._store.get(h) for h in package.hashes)
+        return found
 
     def _prepare(self) -> dict[str, ProjectStatus]:
         self._recorded_now = self._recorded()
@@ -278,7 +287,7 @@ class StatusCheck:
         if cached is not None and time.time() < cached.fetched_at + cached.fresh_for:
             return fallback, None  # the index said this answer is still fresh
         # none of its files in the store: a download's listing will ask for this page (store/pagememo.py)
-        keep = not any(self._store.get(h) for h in package.hashes)
+        keep = not self._held(package)
         try:
             fresh = self._ask(client, source, project, cached, keep=keep)
         except _NotCarried:
