@@ -16,6 +16,8 @@ pypi-like  online against nginx on loopback, over TLS, serving the same JSON pag
            without its ``Cache-Control: max-age=600`` (within which no request is made at
            all, as offline): every check is one conditional request per project, a
            body-less ``304``
+max-age    the same with pypi.org's ``Cache-Control: max-age=600, public`` too: within
+           those 10 minutes the cached answer is used and no request is made
 
 It prints the median of each, what the check adds (median minus offline), and how
 many of nginx's answers were 304s. Loopback has no round-trip time; a real index adds
@@ -68,6 +70,19 @@ http {{
         gzip_types {json};
         keepalive_requests 1000;
     }}
+    server {{  # the same, with pypi.org's Cache-Control
+        listen 127.0.0.1:{port2} ssl;
+        ssl_certificate {root}/cert.pem;
+        ssl_certificate_key {root}/key.pem;
+        root {root}/www;
+        index index.json;
+        default_type {json};
+        etag on;
+        gzip on;
+        gzip_min_length 1;
+        gzip_types {json};
+        add_header Cache-Control "max-age=600, public";
+    }}
 }}
 """
 
@@ -91,7 +106,7 @@ def capture(names: list[str], www: Path) -> None:
         target.write_bytes(body)
 
 
-def start_nginx(root: Path) -> int:
+def start_nginx(root: Path) -> tuple[int, int]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         sys.exit("status_route: nginx not found (apt-get install nginx-light)")
@@ -104,11 +119,11 @@ def start_nginx(root: Path) -> int:
                 *("-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem")),
             ]
         )
-    port = free_port()
+    port, port2 = free_port(), free_port()
     conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=root, port=port, json=JSON))
+    conf.write_text(NGINX_CONF.format(root=root, port=port, port2=port2, json=JSON))
     bench.check([nginx, "-c", str(conf), "-e", str(root / "error.log")])
-    return port
+    return port, port2
 
 
 def stop_nginx(root: Path) -> None:
@@ -138,13 +153,14 @@ def main() -> int:
     uv = work.bin(work.peers, "uv")
     setup_env = {**env, "UV_CACHE_DIR": str(work.cache / "uv-setup")}
     base = [str(tool), "--project", str(project), "--venv", str(venv), "--cache-dir", str(cache), "--prune", "-q"]
-    port = start_nginx(root)
+    port, port2 = start_nginx(root)
     try:
-        mirror = [f"--index-url=https://127.0.0.1:{port}/simple", "--no-lock-sources"]
+        trusted = {**env, "PIP_CERT": str(root / "cert.pem")}
         modes = {
             "offline": ([*base, "--offline"], env),
             "route": (base, env),
-            "pypi-like": (base + mirror, {**env, "PIP_CERT": str(root / "cert.pem")}),
+            "pypi-like": ([*base, f"--index-url=https://127.0.0.1:{port}/simple", "--no-lock-sources"], trusted),
+            "max-age": ([*base, f"--index-url=https://127.0.0.1:{port2}/simple", "--no-lock-sources"], trusted),
         }
         if venv.exists():
             shutil.rmtree(venv)
@@ -157,7 +173,7 @@ def main() -> int:
         times: dict[str, list[float]] = {m: [] for m in modes}
         load = os.getloadavg()[0]
         for i in range(args.repeat):
-            order = list(modes)[i % 3 :] + list(modes)[: i % 3]
+            order = list(modes)[i % len(modes) :] + list(modes)[: i % len(modes)]
             for mode in order:
                 bench.check(drifted, env=setup_env)
                 cmd, e = modes[mode]
