@@ -14,7 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from .support import Index, build_wheel, cli_env, installed, lock_entry, make_venv, run_cli, snapshot, write_project
+from .support import (
+    Index,
+    build_wheel,
+    cli_env,
+    fake_dist,
+    installed,
+    lock_entry,
+    make_venv,
+    run_cli,
+    snapshot,
+    write_project,
+)
 
 DAY = 86400
 
@@ -89,6 +100,31 @@ def test_a_quarantined_project_is_refused_before_any_change_while_the_store_hold
     shutil.rmtree(world.tmp / "cache" / "v1" / "artifacts")
     code, out, _ = world.sync(venv)
     assert code == 1 and "quarantined" in out and snapshot(venv) == before
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_a_prune_of_a_synced_venv_refused_for_a_quarantine_removes_nothing(world: World, fork: str) -> None:
+    """The prune's read-only work (where wheels write, unpacked trees, removal plans) comes before the
+    gate, so that it overlaps the check (``execute.prepare``); its changes must still all come after."""
+    env = {**world.env, "PIPENV_SYNC_STATUS_FORK": fork}
+    code, out, venv = world.sync("v", env=env)
+    assert code == 0, out
+    site = next(venv.glob("lib/python*/site-packages"))
+    fake_dist(site, "gamma", "0.1", {"gamma.py": "X = 1\n"})  # not in the lock: a prune removes it
+    before = snapshot(venv)
+    world.index.project_status["beta"] = ("quarantined", "malware reported")
+    world.index.files["beta"] = []
+    code, out, _ = world.sync(venv, "--prune", env=env)
+    assert code == 1, out
+    assert "beta==2.0: the project is quarantined by" in out and "Traceback" not in out
+    assert snapshot(venv) == before
+    assert installed(venv) == {"alpha": "1.0", "beta": "2.0", "gamma": "0.1"}
+    # the quarantine lifted: the same prune goes through
+    del world.index.project_status["beta"]
+    world.index.files["beta"] = [world.wheels["beta"]]
+    code, out, _ = world.sync(venv, "--prune", env=env)
+    assert code == 0, out
+    assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}
 
 
 def test_a_status_change_is_seen_next_sync_and_a_repeat_check_costs_no_body(world: World) -> None:

@@ -60,6 +60,8 @@ class Changes:
     installs: tuple[LocalArtifact, ...]
     trees: tuple[unpacked.Unpacked | None, ...]  # per install; None: installed with ``installer``
     linking: bool
+    link_mode: str
+    cache_dir: Path | None
 
 
 def apply(
@@ -88,15 +90,7 @@ def apply(
         repair=repair,
         progress=progress,
     )
-    carry_out(
-        changes,
-        interpreter=interpreter,
-        venv=venv,
-        warn=warn,
-        cache_dir=cache_dir,
-        link_mode=link_mode,
-        progress=progress,
-    )
+    carry_out(changes, interpreter=interpreter, venv=venv, warn=warn, progress=progress)
 
 
 def prepare(
@@ -138,7 +132,14 @@ def prepare(
     # Only what the removals would delete is looked up in the kept RECORDs (removal.claimed_among).
     keep = claimed_among(kept, [p for d in removals for p in record_paths(d)]) if removals else Claims()
     plans = tuple(plan_removal(d, venv=venv, keep=keep, warn=warn) for d in removals)
-    return Changes(removals=plans, installs=tuple(installs), trees=tuple(trees), linking=linking and bool(installs))
+    return Changes(
+        removals=plans,
+        installs=tuple(installs),
+        trees=tuple(trees),
+        linking=linking and bool(installs),
+        link_mode=link_mode,
+        cache_dir=cache_dir,
+    )
 
 
 def carry_out(
@@ -147,8 +148,6 @@ def carry_out(
     interpreter: Interpreter,
     venv: Path,
     warn: Callable[[str], None],
-    cache_dir: Path | None = None,
-    link_mode: str = "auto",
     progress: Progress | None = None,
 ) -> None:
     """Make the changes :func:`prepare` decided: journaled removals, then the installs.
@@ -169,13 +168,13 @@ def carry_out(
         install_wheel(local, interpreter)
 
     if changes.linking:
-        assert cache_dir is not None
+        assert changes.cache_dir is not None
         jobs = list(zip(installs, changes.trees, strict=True))
         linkinstall.install_all(
             jobs,
             interpreter=interpreter,
-            cache_dir=cache_dir,
-            link_mode=link_mode,
+            cache_dir=changes.cache_dir,
+            link_mode=changes.link_mode,
             warn=warn,
             fallback=with_installer,
             done=installing.advance if installing else None,

@@ -92,8 +92,6 @@ def sync_in_place(run: Run, interp: Interpreter, problems: tuple[drift.Problem, 
                 interpreter=interp,
                 venv=run.venv,
                 warn=run.warn,
-                cache_dir=run.cache_dir,
-                link_mode=options.link_mode,
                 progress=run.progress,
             )
         except (SyncError, OSError):
