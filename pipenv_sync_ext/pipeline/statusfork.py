@@ -131,9 +131,14 @@ class ForkedCheck:
         chunks: list[bytes] = []
         size = 0
         while True:
-            left = self._deadline - time.monotonic()
-            if left <= 0 or not select.select([self._fd], [], [], left)[0]:
+            # Past the deadline, what the child already wrote still counts: a sync that reaches its
+            # gate late (it waited for the venv lock) hears the answers given in time, as the
+            # threads' finished requests are; once the answers flow, GRACE more lets them finish.
+            left = max(0.0, self._deadline - time.monotonic())
+            if not select.select([self._fd], [], [], left)[0]:
                 return None, True
+            if not chunks:
+                self._deadline = max(self._deadline, time.monotonic() + GRACE)
             chunk = os.read(self._fd, 1 << 20)
             if not chunk:
                 return b"".join(chunks), False
