@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import test_status
@@ -53,3 +54,38 @@ def test_answers_the_child_gave_in_time_count_when_the_sync_reaches_its_gate_lat
         holder.wait()
     assert code == 1 and "beta==2.0 is yanked by" in out and "did not answer" not in out, out
     assert installed(world.tmp / "first") == {"alpha": "1.0", "beta": "2.0"}
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+def test_a_child_dies_with_a_sync_killed_alone_and_holds_no_pipe_of_its_caller(world: World) -> None:
+    # subprocess.run(timeout=...) kills the sync alone (SIGKILL) then reads its pipes to the end: a
+    # child still waiting on a slow index held them open, and went on asking it, for no one.
+    code, out, _venv = world.sync("first")
+    assert code == 0, out
+    world.index.page_delay = 6.0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipenv_sync_ext", "--project", world.project, "--venv", world.tmp / "v", "-v"],
+        env=world.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert CHILD in line, line
+    child = int(line.rsplit("pid ", 1)[1].rstrip(")\n"))
+    deadline = time.monotonic() + 5
+    while not world.index.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert world.index.requests  # the child is waiting on the index
+    proc.kill()
+    killed = time.monotonic()
+    proc.communicate(timeout=30)
+    assert time.monotonic() - killed < 2.0  # not the index's 6 s
+    assert _state(child) in ("Z", "X", "gone")  # dead; its new parent reaps it

@@ -170,21 +170,44 @@ def launch(*, lock: Lock, sections: Sequence[str], options: Options, cache_dir: 
 
     deadline = time.monotonic() + budget() + GRACE
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        _child(read_end, write_end, lock=lock, sections=sections, options=options, cache_dir=cache_dir)
+        _child(read_end, write_end, parent, lock=lock, sections=sections, options=options, cache_dir=cache_dir)
     os.close(write_end)
     return ForkedCheck(pid, read_end, deadline)
 
 
+def _die_with(parent: int) -> None:
+    """Be killed when the parent dies without stopping this child (SIGTERM or SIGKILL to it alone, as
+    ``subprocess.run(timeout=...)`` sends): the child holds the parent's stdout and stderr, whose reader
+    would wait for it, up to the check's budget, and it would go on asking the index for no one."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (ImportError, OSError, AttributeError):
+        return  # then the child ends with its deadline, as before
+    if os.getppid() != parent:  # died before prctl took effect
+        os._exit(1)
+
+
 def _child(
-    read_end: int, write_end: int, *, lock: Lock, sections: Sequence[str], options: Options, cache_dir: Path
+    read_end: int,
+    write_end: int,
+    parent: int,
+    *,
+    lock: Lock,
+    sections: Sequence[str],
+    options: Options,
+    cache_dir: Path,
 ) -> None:
     code = 1
     try:
         os.close(read_end)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with(parent)
         lines: list[str] = []
         check = make_check(
             lock=lock, sections=sections, options=options, cache_dir=cache_dir, log=lines.append, forked=True
