@@ -89,3 +89,17 @@ def test_a_child_dies_with_a_sync_killed_alone_and_holds_no_pipe_of_its_caller(w
     proc.communicate(timeout=30)
     assert time.monotonic() - killed < 2.0  # not the index's 6 s
     assert _state(child) in ("Z", "X", "gone")  # dead; its new parent reaps it
+
+
+def test_a_huge_status_timeout_is_a_long_one_not_a_traceback(world: World) -> None:
+    # PIPENV_SYNC_STATUS_TIMEOUT=1e300 is "a positive number": its deadline overflowed select() in the
+    # parent of a child, and Lock.acquire() in the threads
+    code, out, _venv = world.sync("first")
+    assert code == 0, out
+    world.index.page_delay = 0.3  # the answers are still on their way when the gate asks for them
+    env = {**world.env, "PIPENV_SYNC_STATUS_TIMEOUT": "1e300"}
+    for name, extra in (("forked", {}), ("threads", {"PIPENV_SYNC_STATUS_FORK": "0"})):
+        code, out, venv = world.sync(name, "-v", env={**env, **extra})
+        assert code == 0 and "Traceback" not in out, out
+        assert (CHILD in out) == (name == "forked")
+        assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}
