@@ -20,15 +20,18 @@ beside them on the other core. Decisions:
   ``PIPENV_SYNC_STATUS_FORK=0`` turns it off.
 * **Forked before the venv lock is taken**, so the child holds no lock. It
   ignores SIGINT (the sync's own handler decides, and the gate kills the child
-  however the sync ends), and always leaves by ``os._exit``: it never flushes
-  the parent's buffers or runs its exit handlers.
+  however the sync ends), dies with its parent (``PR_SET_PDEATHSIG``: a sync
+  killed alone, or ended by ``os._exit`` on a Ctrl-C, does not leave it holding
+  the caller's stdout and stderr), and always leaves by ``os._exit``: it never
+  flushes the parent's buffers or runs its exit handlers.
 * **The child's answers** are :class:`~pipenv_sync_ext.store.status_fetch.Lookup`
   values as JSON on a pipe, with its log lines, which the parent replays. It
   writes the status cache itself, as the threads would.
 * **A child that fails** (exits without answers, declined, or writes what does
   not decode): the check runs again in this process, in threads. A child
   silent past the check's deadline plus :data:`GRACE` is killed and the cached
-  answers are used, as for an index that does not answer in time.
+  answers are used, as for an index that does not answer in time; answers it
+  wrote in time count however late the sync reads them (it waited for the venv lock).
 """
 
 from __future__ import annotations
