@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from . import test_status
-from .support import installed, lock_entry, write_project
+from .support import installed, lock_entry, sha256_file, write_project
 from .test_status import World
 
 world = test_status.world
@@ -124,3 +125,32 @@ def test_a_huge_status_timeout_is_a_long_one_not_a_traceback(world: World) -> No
         assert code == 0 and "Traceback" not in out, out
         assert (CHILD in out) == (name == "forked")
         assert installed(venv) == {"alpha": "1.0", "beta": "2.0"}
+
+
+def test_answers_larger_than_a_pipe_count_when_the_sync_reaches_its_gate_late(world: World) -> None:
+    # The child's answers do not fit in the pipe (a project with thousands of yanked files): it waits,
+    # blocked in write, while the sync waits for the venv lock; then the sync reads them all.
+    code, out, _venv = world.sync("first")
+    assert code == 0, out
+    alpha = world.wheels["alpha"]
+    files = [
+        {"filename": f"alpha-0.{i}-py3-none-any.whl", "url": f"../../files/x{i}", "hashes": {"sha256": f"{i:064x}"}}
+        | {"yanked": f"old build {i} " + "x" * 60}
+        for i in range(3000)
+    ]
+    files.append(
+        {"filename": alpha.name, "url": f"../../files/{alpha.name}", "hashes": {"sha256": sha256_file(alpha)}}
+        | {"yanked": "broken build"}
+    )
+    page = {"meta": {"api-version": "1.0"}, "name": "alpha", "files": files}
+    world.index.raw_pages["alpha"] = ("application/vnd.pypi.simple.v1+json", json.dumps(page).encode())
+    env = {**world.env, "PIPENV_SYNC_STATUS_TIMEOUT": "2"}
+    holder = _hold(world.tmp, 5.0)
+    try:
+        code, out, venv = world.sync("forked", "-v", "--deploy", env=env)
+    finally:
+        holder.wait()
+    assert CHILD in out and "Waiting for another pipenv-sync" in out
+    assert "did not answer" not in out and "gave no answer" not in out, out
+    assert code == 1, out
+    assert "alpha==1.0 is yanked by" in out and "broken build" in out and not venv.exists()
