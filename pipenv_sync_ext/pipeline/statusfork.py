@@ -20,9 +20,9 @@ beside them on the other core. Decisions:
   ``PIPENV_SYNC_STATUS_FORK=0`` turns it off.
 * **Forked before the venv lock is taken**, so the child holds no lock. It
   ignores SIGINT (the sync's own handler decides, and the gate kills the child
-  however the sync ends), dies with its parent (``PR_SET_PDEATHSIG``: a sync
-  killed alone, or ended by ``os._exit`` on a Ctrl-C, does not leave it holding
-  the caller's stdout and stderr), and always leaves by ``os._exit``: it never
+  however the sync ends), ends with its parent (a thread waits for the pipe's
+  read end to close: a sync killed alone, or ended by ``os._exit`` on a Ctrl-C,
+  does not leave it holding the caller's stdout and stderr), and always leaves by ``os._exit``: it never
   flushes the parent's buffers or runs its exit handlers.
 * **The child's answers** are :class:`~pipenv_sync_ext.store.status_fetch.Lookup`
   values as JSON on a pipe, with its log lines, which the parent replays. It
@@ -173,44 +173,38 @@ def launch(*, lock: Lock, sections: Sequence[str], options: Options, cache_dir: 
 
     deadline = time.monotonic() + budget() + GRACE
     read_end, write_end = os.pipe()
-    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        _child(read_end, write_end, parent, lock=lock, sections=sections, options=options, cache_dir=cache_dir)
+        _child(read_end, write_end, lock=lock, sections=sections, options=options, cache_dir=cache_dir)
     os.close(write_end)
     return ForkedCheck(pid, read_end, deadline)
 
 
-def _die_with(parent: int) -> None:
-    """Be killed when the parent dies without stopping this child (SIGTERM or SIGKILL to it alone, as
-    ``subprocess.run(timeout=...)`` sends): the child holds the parent's stdout and stderr, whose reader
-    would wait for it, up to the check's budget, and it would go on asking the index for no one."""
-    try:
-        import ctypes
+def _die_with_parent(write_end: int) -> None:
+    """End when the parent is gone without stopping this child (SIGTERM or SIGKILL to it alone, as
+    ``subprocess.run(timeout=...)`` sends, or its ``os._exit`` on a Ctrl-C): the child holds the parent's
+    stdout and stderr, whose reader would wait for it, up to the check's budget, and it would go on asking
+    the index for no one. A pipe whose read end is closed polls as POLLERR on its write end; a thread
+    waits for that (no ``prctl``: ctypes cost the child 4-10 ms)."""
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (ImportError, OSError, AttributeError):
-        return  # then the child ends with its deadline, as before
-    if os.getppid() != parent:  # died before prctl took effect
+    def watch() -> None:
+        poll = select.poll()
+        poll.register(write_end, 0)  # no event asked: only POLLERR (no reader left) wakes it
+        poll.poll()
         os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def _child(
-    read_end: int,
-    write_end: int,
-    parent: int,
-    *,
-    lock: Lock,
-    sections: Sequence[str],
-    options: Options,
-    cache_dir: Path,
+    read_end: int, write_end: int, *, lock: Lock, sections: Sequence[str], options: Options, cache_dir: Path
 ) -> None:
     code = 1
     try:
         os.close(read_end)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with(parent)
+        _die_with_parent(write_end)
         lines: list[str] = []
         check = make_check(
             lock=lock, sections=sections, options=options, cache_dir=cache_dir, log=lines.append, forked=True
