@@ -154,3 +154,27 @@ def test_answers_larger_than_a_pipe_count_when_the_sync_reaches_its_gate_late(wo
     assert "did not answer" not in out and "gave no answer" not in out, out
     assert code == 1, out
     assert "alpha==1.0 is yanked by" in out and "broken build" in out and not venv.exists()
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_a_refusal_for_stale_status_alone_does_not_say_packages_were_withdrawn(world: World, fork: str) -> None:
+    # a yank is a warning here; the one error is the stale status: it was headed "1 locked package(s)
+    # withdrawn by the index", with the re-lock hint, for packages nobody withdrew
+    code, out, _venv = world.sync("first")
+    assert code == 0, out
+    world.index.yanked[world.wheels["alpha"].name] = "broken build"
+    code, out, _venv = world.sync("second")  # the yank is cached
+    assert code == 0 and "alpha==1.0 is yanked by" in out, out
+    world.index.page_delay = 2.0
+    env = {**world.env, "PIPENV_SYNC_STATUS_TIMEOUT": "0.3", "PIPENV_SYNC_STATUS_FORK": fork}
+    code, out, venv = world.sync("stale", "--status-max-age", "0", "--require-fresh-status", env=env)
+    assert code == 1 and not venv.exists(), out
+    assert "withdrawn by the index" not in out and "hint: re-lock" not in out, out
+    assert "--require-fresh-status: the index status of the lock is not known fresh" in out
+    assert "older than --status-max-age" in out
+
+    # with a package refused as well, the headline counts the withdrawn packages only
+    code, out, venv = world.sync("both", "--deploy", "--status-max-age", "0", "--require-fresh-status", env=env)
+    assert code == 1 and not venv.exists(), out
+    assert "1 locked package(s) withdrawn by the index" in out and "refused under --deploy" in out
+    assert "older than --status-max-age" in out
