@@ -178,3 +178,14 @@ def test_a_refusal_for_stale_status_alone_does_not_say_packages_were_withdrawn(w
     assert code == 1 and not venv.exists(), out
     assert "1 locked package(s) withdrawn by the index" in out and "refused under --deploy" in out
     assert "older than --status-max-age" in out
+
+
+def test_how_the_check_ran_is_said_under_verbose_only(world: World) -> None:
+    # README: "-v: status check: asked from a child process"; it was said on every warm sync, with a pid
+    code, out, _venv = world.sync("first")
+    assert code == 0, out
+    code, out, _venv = world.sync("quiet")
+    assert code == 0, out
+    assert "status check:" not in out and out.strip().splitlines()[-1].startswith("Synced"), out
+    code, out, _venv = world.sync("verbose", "-v")
+    assert code == 0 and CHILD in out, out

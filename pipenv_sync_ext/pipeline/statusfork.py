@@ -102,12 +102,15 @@ class ForkedCheck:
         self._pid, self._fd, self._deadline = pid, fd, deadline
         self._check: StatusCheck | None = None
         self._log: Say = lambda _m: None
+        self._say: Say = lambda _m: None  # how the check went about it: under -v only
         self._results: dict[str, Lookup] | None = None
 
-    def adopt(self, check: StatusCheck, *, log: Say) -> ForkedCheck:
-        """The parent's own check: asked again in threads (or from the cache) if the child fails."""
+    def adopt(self, check: StatusCheck, *, log: Say, verbose: bool = False) -> ForkedCheck:
+        """The parent's own check: asked again in threads (or from the cache) if the child fails. ``log``
+        takes the child's lines; under ``verbose`` it also says how the check ran."""
         self._check, self._log = check, log
-        log(f"status check: asked from a child process (pid {self._pid})")
+        self._say = log if verbose else self._say
+        self._say(f"status check: asked from a child process (pid {self._pid})")
         return self
 
     def results(self) -> dict[str, Lookup]:
@@ -122,10 +125,10 @@ class ForkedCheck:
             for line in lines:
                 self._log(line)
         elif timed_out:
-            self._log("status check: the child process did not answer in time; the cached status is used")
+            self._say("status check: the child process did not answer in time; the cached status is used")
             lookups = self._check.unanswered()
         else:
-            self._log("status check: the child process gave no answer; checking in this process")
+            self._say("status check: the child process gave no answer; checking in this process")
             lookups = self._check.start().results()
         self._results = lookups
         return lookups

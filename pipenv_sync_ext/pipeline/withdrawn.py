@@ -73,7 +73,9 @@ class Gate:
         warn: Say,
         log: Say,
         forked: ForkedCheck | None = None,
+        verbose: bool = False,
     ) -> None:
+        self._verbose = verbose
         self._check = check
         self._forked = forked
         self._runner: StatusCheck | ForkedCheck = check
@@ -89,7 +91,7 @@ class Gate:
         """The requests under way: the forked child's when it may answer (``pipeline/statusfork.py``),
         else this process's threads."""
         if self._forked is not None and self._check.all_stored():
-            self._runner = self._forked.adopt(self._check, log=self._log)
+            self._runner = self._forked.adopt(self._check, log=self._log, verbose=self._verbose)
         else:
             self.close()  # a download's listing will share the pages: asked from this process
             self._runner = self._check.start()
@@ -280,6 +282,7 @@ def start_gate(run: Run, *, forked: ForkedCheck | None = None) -> Gate:
         warn=run.warn,
         log=run.log,
         forked=forked,
+        verbose=options.verbose,
     ).start()
 
 
