@@ -223,6 +223,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         status_max_age=args.status_max_age,
         require_fresh_status=args.require_fresh_status,
         lockfile=args.lockfile,
+        verbose=bool(getattr(args, "verbose", False)),
     )
 
 

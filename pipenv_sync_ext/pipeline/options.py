@@ -50,6 +50,7 @@ class Options:
     allow_yanked: tuple[str, ...] = ()  # yanked files of these projects pass under --deploy (pipeline/withdrawn.py)
     status_max_age: float = 7 * 86400.0  # seconds: an older cached index status is said to be old
     require_fresh_status: bool = False  # a stale or missing index status is an error
+    verbose: bool = False  # -v: also how the run went about it (the status check's child: pipeline/statusfork.py)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,18 @@ beside them on the other core. Decisions:
   ``PIPENV_SYNC_STATUS_FORK=0`` turns it off.
 * **Forked before the venv lock is taken**, so the child holds no lock. It
   ignores SIGINT (the sync's own handler decides, and the gate kills the child
-  however the sync ends), and always leaves by ``os._exit``: it never flushes
-  the parent's buffers or runs its exit handlers.
+  however the sync ends), ends with its parent (a thread waits for the pipe's
+  read end to close: a sync killed alone, or ended by ``os._exit`` on a Ctrl-C,
+  does not leave it holding the caller's stdout and stderr), and always leaves by ``os._exit``: it never
+  flushes the parent's buffers or runs its exit handlers.
 * **The child's answers** are :class:`~pipenv_sync_ext.store.status_fetch.Lookup`
   values as JSON on a pipe, with its log lines, which the parent replays. It
   writes the status cache itself, as the threads would.
 * **A child that fails** (exits without answers, declined, or writes what does
   not decode): the check runs again in this process, in threads. A child
   silent past the check's deadline plus :data:`GRACE` is killed and the cached
-  answers are used, as for an index that does not answer in time.
+  answers are used, as for an index that does not answer in time; answers it
+  wrote in time count however late the sync reads them (it waited for the venv lock).
 """
 
 from __future__ import annotations
@@ -99,12 +102,15 @@ class ForkedCheck:
         self._pid, self._fd, self._deadline = pid, fd, deadline
         self._check: StatusCheck | None = None
         self._log: Say = lambda _m: None
+        self._say: Say = lambda _m: None  # how the check went about it: under -v only
         self._results: dict[str, Lookup] | None = None
 
-    def adopt(self, check: StatusCheck, *, log: Say) -> ForkedCheck:
-        """The parent's own check: asked again in threads (or from the cache) if the child fails."""
+    def adopt(self, check: StatusCheck, *, log: Say, verbose: bool = False) -> ForkedCheck:
+        """The parent's own check: asked again in threads (or from the cache) if the child fails. ``log``
+        takes the child's lines; under ``verbose`` it also says how the check ran."""
         self._check, self._log = check, log
-        log(f"status check: asked from a child process (pid {self._pid})")
+        self._say = log if verbose else self._say
+        self._say(f"status check: asked from a child process (pid {self._pid})")
         return self
 
     def results(self) -> dict[str, Lookup]:
@@ -119,10 +125,10 @@ class ForkedCheck:
             for line in lines:
                 self._log(line)
         elif timed_out:
-            self._log("status check: the child process did not answer in time; the cached status is used")
+            self._say("status check: the child process did not answer in time; the cached status is used")
             lookups = self._check.unanswered()
         else:
-            self._log("status check: the child process gave no answer; checking in this process")
+            self._say("status check: the child process gave no answer; checking in this process")
             lookups = self._check.start().results()
         self._results = lookups
         return lookups
@@ -131,9 +137,14 @@ class ForkedCheck:
         chunks: list[bytes] = []
         size = 0
         while True:
-            left = self._deadline - time.monotonic()
-            if left <= 0 or not select.select([self._fd], [], [], left)[0]:
+            # Past the deadline, what the child already wrote still counts: a sync that reaches its
+            # gate late (it waited for the venv lock) hears the answers given in time, as the
+            # threads' finished requests are; once the answers flow, GRACE more lets them finish.
+            left = max(0.0, self._deadline - time.monotonic())
+            if not select.select([self._fd], [], [], left)[0]:
                 return None, True
+            if not chunks:
+                self._deadline = max(self._deadline, time.monotonic() + GRACE)
             chunk = os.read(self._fd, 1 << 20)
             if not chunk:
                 return b"".join(chunks), False
@@ -172,6 +183,22 @@ def launch(*, lock: Lock, sections: Sequence[str], options: Options, cache_dir: 
     return ForkedCheck(pid, read_end, deadline)
 
 
+def _die_with_parent(write_end: int) -> None:
+    """End when the parent is gone without stopping this child (SIGTERM or SIGKILL to it alone, as
+    ``subprocess.run(timeout=...)`` sends, or its ``os._exit`` on a Ctrl-C): the child holds the parent's
+    stdout and stderr, whose reader would wait for it, up to the check's budget, and it would go on asking
+    the index for no one. A pipe whose read end is closed polls as POLLERR on its write end; a thread
+    waits for that (no ``prctl``: ctypes cost the child 4-10 ms)."""
+
+    def watch() -> None:
+        poll = select.poll()
+        poll.register(write_end, 0)  # no event asked: only POLLERR (no reader left) wakes it
+        poll.poll()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def _child(
     read_end: int, write_end: int, *, lock: Lock, sections: Sequence[str], options: Options, cache_dir: Path
 ) -> None:
@@ -180,6 +207,7 @@ def _child(
         os.close(read_end)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent(write_end)
         lines: list[str] = []
         check = make_check(
             lock=lock, sections=sections, options=options, cache_dir=cache_dir, log=lines.append, forked=True

@@ -73,7 +73,9 @@ class Gate:
         warn: Say,
         log: Say,
         forked: ForkedCheck | None = None,
+        verbose: bool = False,
     ) -> None:
+        self._verbose = verbose
         self._check = check
         self._forked = forked
         self._runner: StatusCheck | ForkedCheck = check
@@ -89,7 +91,7 @@ class Gate:
         """The requests under way: the forked child's when it may answer (``pipeline/statusfork.py``),
         else this process's threads."""
         if self._forked is not None and self._check.all_stored():
-            self._runner = self._forked.adopt(self._check, log=self._log)
+            self._runner = self._forked.adopt(self._check, log=self._log, verbose=self._verbose)
         else:
             self.close()  # a download's listing will share the pages: asked from this process
             self._runner = self._check.start()
@@ -111,7 +113,7 @@ class Gate:
         for warning in warnings:
             self._warn(warning)
         if errors:
-            raise _refused(errors)
+            raise _refused(errors, withdrawn=sum(w.severity == "error" for w in report.withdrawn))
 
     def explain(self, failure: SyncError, plan: Plan | None = None) -> None:
         """After a failed preflight: a quarantined project (which lists no files) is the real reason."""
@@ -121,7 +123,7 @@ class Gate:
         refused = [w for w in report.withdrawn if w.kind == QUARANTINED]
         if refused:
             self.report = report
-            raise _refused(errors) from failure
+            raise _refused(errors, withdrawn=len(refused)) from failure
 
     def _judge(self, plan: Plan | None) -> tuple[StatusReport, list[str], list[str], list[str]]:
         lookups = self._runner.results()
@@ -233,9 +235,17 @@ def _verdicts(package: LockedPackage, lookup: Lookup) -> tuple[list[Withdrawn], 
     return found, disagree
 
 
-def _refused(errors: list[str]) -> WithdrawnError:
+def _refused(errors: list[str], *, withdrawn: int) -> WithdrawnError:
+    """The refusal: of ``withdrawn`` packages, or, when none is, of a status --require-fresh-status finds
+    too old or missing (the count of errors was said as packages withdrawn, one for the stale-status line)."""
+    if not withdrawn:
+        return WithdrawnError(
+            "--require-fresh-status: the index status of the lock is not known fresh; nothing was changed",
+            details=errors,
+            hint="sync again when the index answers (or raise --status-max-age), or drop --require-fresh-status",
+        )
     return WithdrawnError(
-        f"{len(errors)} locked package(s) withdrawn by the index; nothing was changed",
+        f"{withdrawn} locked package(s) withdrawn by the index; nothing was changed",
         details=errors,
         hint="re-lock (`pipenv lock`) to move off them; --allow-yanked NAME allows a yanked one",
     )
@@ -272,6 +282,7 @@ def start_gate(run: Run, *, forked: ForkedCheck | None = None) -> Gate:
         warn=run.warn,
         log=run.log,
         forked=forked,
+        verbose=options.verbose,
     ).start()
 
 

@@ -68,16 +68,18 @@ FORKED_WORKERS = 8  # in a forked child (no GIL to share, no download beside it)
 WHEELHOUSE_STATUS = "status.json"
 BUDGET = 10.0  # seconds for the whole check, from its start
 BUDGET_ENV = "PIPENV_SYNC_STATUS_TIMEOUT"
+MAX_BUDGET = 86400.0  # seconds: a longer one (1e300) overflowed the waits' timeouts (select, Lock.acquire)
 REFRESH = 60.0  # seconds: an unchanged answer's cached time is rewritten at most this often
 
 
 def budget() -> float:
-    """The check's total deadline in seconds: ``$PIPENV_SYNC_STATUS_TIMEOUT`` when a positive number, else 10."""
+    """The check's total deadline in seconds: ``$PIPENV_SYNC_STATUS_TIMEOUT`` when a positive number (at
+    most a day), else 10."""
     try:
         value = float(os.environ.get(BUDGET_ENV, ""))
     except ValueError:
         return BUDGET
-    return value if 0 < value < float("inf") else BUDGET
+    return min(value, MAX_BUDGET) if 0 < value < float("inf") else BUDGET
 
 
 # Where an answer came from.
