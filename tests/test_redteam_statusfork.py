@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -81,7 +82,17 @@ def test_a_child_dies_with_a_sync_that_ends_without_stopping_it(world: World, ho
     )
     world.index.page_delay = 6.0
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipenv_sync_ext", "--project", world.project, "--venv", world.tmp / "first", "--prune"],
+        [
+            sys.executable,
+            "-m",
+            "pipenv_sync_ext",
+            "--project",
+            world.project,
+            "--venv",
+            world.tmp / "first",
+            "--prune",
+            "-v",
+        ],
         env=world.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -99,7 +110,13 @@ def test_a_child_dies_with_a_sync_that_ends_without_stopping_it(world: World, ho
     while not world.index.requests and time.monotonic() < deadline:
         time.sleep(0.05)
     assert world.index.requests  # the child is waiting on the index
-    time.sleep(0.5)  # and the sync on the gate
+    # and the sync past its imports (its Ctrl-C handler set: it says so under -v), then at the gate
+    seen = ""
+    while "asked from a child process" not in seen and time.monotonic() < deadline + 10:
+        if select.select([proc.stderr], [], [], 0.1)[0]:
+            seen += proc.stderr.readline()
+    assert "asked from a child process" in seen, seen
+    time.sleep(0.5)
     if how == "kill":
         proc.kill()
     else:

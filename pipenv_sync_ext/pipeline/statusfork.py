@@ -43,7 +43,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,10 +175,23 @@ def launch(*, lock: Lock, sections: Sequence[str], options: Options, cache_dir: 
     from pipenv_sync_ext.store.status_fetch import budget
 
     deadline = time.monotonic() + budget() + GRACE
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:  # out of file descriptors: the threads check instead
+        return None
+    # SIGINT held across the fork: a Ctrl-C in the instant before the child ignores it would raise
+    # KeyboardInterrupt in the child, which would then run the parent's way out ("interrupted", twice).
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+    except OSError:  # EAGAIN, ENOMEM: no child, the threads check instead
+        os.close(read_end)
+        os.close(write_end)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return None
     if pid == 0:  # the child: never returns
-        _child(read_end, write_end, lock=lock, sections=sections, options=options, cache_dir=cache_dir)
+        _child(read_end, write_end, lock=lock, sections=sections, options=options, cache_dir=cache_dir, mask=held)
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C held meanwhile is delivered here
     os.close(write_end)
     return ForkedCheck(pid, read_end, deadline)
 
@@ -200,13 +213,21 @@ def _die_with_parent(write_end: int) -> None:
 
 
 def _child(
-    read_end: int, write_end: int, *, lock: Lock, sections: Sequence[str], options: Options, cache_dir: Path
+    read_end: int,
+    write_end: int,
+    *,
+    lock: Lock,
+    sections: Sequence[str],
+    options: Options,
+    cache_dir: Path,
+    mask: Iterable[int],
 ) -> None:
     code = 1
     try:
         os.close(read_end)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # SIGINT ignored now, no longer held
         _die_with_parent(write_end)
         lines: list[str] = []
         check = make_check(
