@@ -30,6 +30,7 @@ from pipenv_sync_ext.target.interpreter import Interpreter
 
 if TYPE_CHECKING:
     from pipenv_sync_ext.install.conflicts import Conflict
+    from pipenv_sync_ext.store.index import IndexClient
 
 SELF = "pipenv-sync-ext"
 
@@ -164,11 +165,12 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
         from pipenv_sync_ext.store.pipcache import PipCache
 
         pip_cache = PipCache.default(run.cache_dir, run.warn)
-    client = None
-    if not run.options.offline:
-        from pipenv_sync_ext.pipeline.lockurls import client_for  # http, ssl, email: only when the index may be asked
 
-        client = client_for(run.lock, run.log, mirrors=mirrors)
+    def connect() -> IndexClient:  # made only when a package is not found locally (store/gather.py)
+        from pipenv_sync_ext.pipeline.lockurls import client_for  # http, ssl, email
+
+        return client_for(run.lock, run.log, mirrors=mirrors)
+
     preparing = step_of(run.progress, PREPARE, total=len(packages))
     builder = WheelBuilder(run.cache_dir, interp, build_requirements=build_requirements, log=run.log)
     artifacts = gather(
@@ -176,7 +178,7 @@ def preflight(run: Run, plan: Plan, *, interp: Interpreter, pending: Sequence[di
         tag_rank=interp.tag_rank,
         store=store,
         find_links=find_links,
-        client=client,
+        client=None if run.options.offline else connect,
         log=run.log,
         lock_label=str(run.lock.path),
         pip_cache=pip_cache,
