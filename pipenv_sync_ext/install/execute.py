@@ -33,7 +33,7 @@ from pipenv_sync_ext.store.cas import LocalArtifact
 from pipenv_sync_ext.target.interpreter import Interpreter
 from pipenv_sync_ext.target.inventory import InstalledDist, record_paths
 
-__all__ = ["LINK_MODES", "Changes", "apply", "carry_out", "check_wheel", "prepare"]
+__all__ = ["LINK_MODES", "Changes", "carry_out", "check_wheel", "prepare"]
 
 LINK_MODES = linkinstall.MODES
 
@@ -62,35 +62,6 @@ class Changes:
     linking: bool
     link_mode: str
     cache_dir: Path | None
-
-
-def apply(
-    *,
-    removals: Sequence[InstalledDist],
-    installs: Sequence[LocalArtifact],
-    kept: Sequence[InstalledDist],
-    interpreter: Interpreter,
-    venv: Path,
-    warn: Callable[[str], None],
-    cache_dir: Path | None = None,
-    link_mode: str = "auto",
-    repair: bool = False,
-    progress: Progress | None = None,
-) -> None:
-    """:func:`prepare` then :func:`carry_out`, for a caller with no decision to take in between."""
-    changes = prepare(
-        removals=removals,
-        installs=installs,
-        kept=kept,
-        interpreter=interpreter,
-        venv=venv,
-        warn=warn,
-        cache_dir=cache_dir,
-        link_mode=link_mode,
-        repair=repair,
-        progress=progress,
-    )
-    carry_out(changes, interpreter=interpreter, venv=venv, warn=warn, progress=progress)
 
 
 def prepare(

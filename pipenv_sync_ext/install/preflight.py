@@ -2,7 +2,7 @@
 
 :func:`check_wheel` runs for every wheel of a sync before anything is removed
 or written (``pipeline.steps`` calls it per package, and :func:`check_all`,
-from :func:`~pipenv_sync_ext.install.execute.apply`, makes sure of it for
+from :func:`~pipenv_sync_ext.install.execute.prepare`, makes sure of it for
 every install and every link mode). A failure is one line naming the wheel,
 the package and the problem; the venv is unchanged.
 
@@ -34,7 +34,7 @@ download so it overlaps the others; this module waits for its verdict):
   the zip is judged as it is by ``installer``'s ``validate_record``, once per
   stored artifact (the store re-hashes the file on every use).
 
-Then :func:`check_targets` (from ``apply``, before the first removal, with the
+Then :func:`check_targets` (from ``execute.prepare``, before the first removal, with the
 venv's interpreter) confines every path the wheels write under the venv as it
 is now, and refuses clashes with what it holds. It runs after the pipeline has
 removed the venv's stamp, the one change a refusal there leaves; called from

@@ -82,11 +82,12 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
     staging, staged = create_beside(final, python, seed=options.seed, base=base, say=run.log)
     try:
         # Scripts must name the interpreter where the venv will live, not the staging path.
-        execute.apply(
+        placed = dataclasses.replace(staged, executable=str(venv_python(final)))
+        changes = execute.prepare(
             removals=[],
             installs=prepared.artifacts,
             kept=[],
-            interpreter=dataclasses.replace(staged, executable=str(venv_python(final))),
+            interpreter=placed,
             venv=staging,
             warn=run.warn,
             cache_dir=run.cache_dir,
@@ -94,6 +95,7 @@ def build_fresh(run: Run, problems: tuple[drift.Problem, ...]) -> Result:
             progress=run.progress,
             repair=options.repair,
         )
+        execute.carry_out(changes, interpreter=placed, venv=staging, warn=run.warn, progress=run.progress)
         install_direct(run, pending, prepared=prepared, interp=staged, venv=staging)
         if options.compile:
             compile_step(run, plan, pending=pending, interp=staged, venv=staging, final=final)
