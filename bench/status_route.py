@@ -57,7 +57,13 @@ http {{
     access_log {root}/access.log;
     client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
     uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-    server {{
+    {servers}
+}}
+"""
+
+
+SERVER = """\
+server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {root}/cert.pem;
         ssl_certificate_key {root}/key.pem;
@@ -69,22 +75,8 @@ http {{
         gzip_min_length 1;
         gzip_types {json};
         keepalive_requests 1000;
-    }}
-    server {{  # the same, with pypi.org's Cache-Control
-        listen 127.0.0.1:{port2} ssl;
-        ssl_certificate {root}/cert.pem;
-        ssl_certificate_key {root}/key.pem;
-        root {root}/www;
-        index index.json;
-        default_type {json};
-        etag on;
-        gzip on;
-        gzip_min_length 1;
-        gzip_types {json};
-        add_header Cache-Control "max-age=600, public";
-    }}
-}}
-"""
+        {extra}
+    }}"""
 
 
 def free_port() -> int:
@@ -121,7 +113,9 @@ def start_nginx(root: Path) -> tuple[int, int]:
         )
     port, port2 = free_port(), free_port()
     conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=root, port=port, port2=port2, json=JSON))
+    plain = SERVER.format(root=root, port=port, json=JSON, extra="")
+    max_age = SERVER.format(root=root, port=port2, json=JSON, extra='add_header Cache-Control "max-age=600, public";')
+    conf.write_text(NGINX_CONF.format(root=root, servers=f"{plain}\n    {max_age}"))
     bench.check([nginx, "-c", str(conf), "-e", str(root / "error.log")])
     return port, port2
 
